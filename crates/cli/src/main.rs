@@ -1,0 +1,327 @@
+//! `certkey`: the CertKey command line for holders and help-desk staff.
+//!
+//! Exit codes (stable, documented in README.md):
+//! 0 success; 1 the command failed; 2 usage error; 3 done, but some module, slot or
+//! object could not be read (see `errors`); 4 token or certificate not found;
+//! 5 configuration invalid.
+
+mod i18n;
+mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use certkey_core::catalog::Catalog;
+use certkey_core::cert::bundle;
+use certkey_core::config::{self, Config};
+use certkey_core::inventory::{self, Inventory, Modules, ScanOptions};
+use certkey_core::pkcs11::discover_modules;
+use certkey_core::{Error, Located};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use i18n::{error_text, Lang};
+
+/// Exit code: the command failed.
+const EXIT_FAILED: u8 = 1;
+/// Exit code: finished, with errors in some module, slot or object.
+const EXIT_PARTIAL: u8 = 3;
+/// Exit code: token or certificate not found.
+const EXIT_NOT_FOUND: u8 = 4;
+/// Exit code: configuration invalid.
+const EXIT_CONFIG: u8 = 5;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "certkey",
+    version,
+    about = "CertKey 证书助手: certificate USB keys over PKCS#11"
+)]
+struct Cli {
+    /// PKCS#11 module to load (repeatable), besides the catalog's, the config's and
+    /// CERTKEY_MODULES.
+    #[arg(long = "module", value_name = "PATH", global = true)]
+    modules: Vec<String>,
+    /// Do not load the catalog's modules found on this machine.
+    #[arg(long, global = true)]
+    no_auto_modules: bool,
+    /// CA certificates (PEM or DER) to check signatures against (repeatable).
+    #[arg(long = "ca-bundle", value_name = "FILE", global = true)]
+    ca_bundle: Vec<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Language of the text (default: from the locale; zh-CN when Chinese).
+    #[arg(long, value_enum, global = true)]
+    lang: Option<Lang>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List every key on every module with its certificates.
+    List,
+    /// Everything about one key or all keys: flags, PIN state, memory, mechanisms,
+    /// certificates, key and data objects.
+    Info {
+        /// Only the key with this serial number.
+        #[arg(long, value_name = "SERIAL")]
+        token: Option<String>,
+    },
+    /// Certificate operations.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CertCommand {
+    /// Write a certificate from a key to stdout or a file (DER, or PEM with --pem).
+    Export {
+        /// Serial number of the key.
+        #[arg(long, value_name = "SERIAL")]
+        token: String,
+        /// CKA_ID of the certificate, hex.
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// PEM instead of DER.
+        #[arg(long)]
+        pem: bool,
+        /// Write to this file instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// An error with its place and its translated message, as printed in JSON.
+#[derive(Serialize)]
+struct JsonError<'a> {
+    #[serde(flatten)]
+    located: &'a Located,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct JsonInventory<'a> {
+    #[serde(flatten)]
+    inventory: &'a Inventory,
+    errors: Vec<JsonError<'a>>,
+}
+
+fn exit_for(e: &Error) -> u8 {
+    match e {
+        Error::TokenNotFound { .. } | Error::CertificateNotFound { .. } => EXIT_NOT_FOUND,
+        Error::ConfigInvalid { .. } => EXIT_CONFIG,
+        _ => EXIT_FAILED,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CERTKEY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let lang = cli.lang.unwrap_or_else(Lang::from_env);
+    match run(&cli, lang) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let msg = error_text(lang, &e);
+            if cli.json {
+                let body = serde_json::json!({"error": {"message": msg, "detail": e}});
+                println!("{body}");
+            } else {
+                eprintln!("certkey: {msg}");
+            }
+            ExitCode::from(exit_for(&e))
+        }
+    }
+}
+
+struct Setup {
+    catalog: Catalog,
+    modules: Modules,
+    bundle: Vec<Vec<u8>>,
+    errors: Vec<Located>,
+}
+
+fn setup(cli: &Cli) -> Result<Setup, Error> {
+    let cfg = Config::load()?;
+    let catalog = cfg.catalog()?;
+    let env_modules = std::env::var(config::ENV_MODULES)
+        .map(|v| config::split_path_list(&v))
+        .unwrap_or_default();
+    let specs = discover_modules(
+        &catalog,
+        !cli.no_auto_modules,
+        &cfg.modules,
+        &env_modules,
+        &cli.modules,
+    );
+    let modules = Modules::load(specs);
+    let mut bundle = Vec::new();
+    let mut errors = Vec::new();
+    let files = cfg
+        .ca_bundle_files()
+        .into_iter()
+        .map(PathBuf::from)
+        .chain(cli.ca_bundle.iter().cloned());
+    for f in files {
+        match bundle::read_file(&f) {
+            Ok(mut v) => bundle.append(&mut v),
+            Err(error) => errors.push(Located {
+                module: None,
+                slot: None,
+                token: None,
+                object: None,
+                error,
+            }),
+        }
+    }
+    Ok(Setup {
+        catalog,
+        modules,
+        bundle,
+        errors,
+    })
+}
+
+fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
+    match &cli.command {
+        Command::List => listing(cli, lang, None, false),
+        Command::Info { token } => listing(cli, lang, token.clone(), true),
+        Command::Cert {
+            command:
+                CertCommand::Export {
+                    token,
+                    id,
+                    pem,
+                    out,
+                },
+        } => {
+            let id = parse_id(id)?;
+            let s = setup(cli)?;
+            let der = inventory::export_certificate(&s.modules, token, &id)?;
+            let bytes = if *pem {
+                pem_encode(&der).into_bytes()
+            } else {
+                der
+            };
+            match out {
+                Some(path) => std::fs::write(path, &bytes).map_err(|e| Error::io(path, &e))?,
+                None => std::io::stdout()
+                    .write_all(&bytes)
+                    .map_err(|e| Error::io("<stdout>", &e))?,
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn parse_id(id: &str) -> Result<Vec<u8>, Error> {
+    let clean: String = id
+        .trim()
+        .trim_start_matches("0x")
+        .chars()
+        .filter(|c| *c != ':')
+        .collect();
+    let bytes = hex::decode(&clean).map_err(|e| Error::InvalidArgument {
+        name: "--id".into(),
+        reason: format!("{id:?} is not hex ({e})"),
+    })?;
+    if bytes.is_empty() {
+        return Err(Error::InvalidArgument {
+            name: "--id".into(),
+            reason: "empty".into(),
+        });
+    }
+    Ok(bytes)
+}
+
+fn pem_encode(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
+    // base64 output is ASCII, so splitting on bytes keeps valid UTF-8.
+    for chunk in b64.as_bytes().chunks(64) {
+        s.push_str(&String::from_utf8_lossy(chunk));
+        s.push('\n');
+    }
+    s.push_str("-----END CERTIFICATE-----\n");
+    s
+}
+
+fn listing(cli: &Cli, lang: Lang, token: Option<String>, detailed: bool) -> Result<u8, Error> {
+    let s = setup(cli)?;
+    let opts = ScanOptions {
+        mechanisms: detailed,
+        token: token.clone(),
+        ..ScanOptions::default()
+    };
+    let mut inv = inventory::scan(&s.modules, &s.catalog, &s.bundle, &opts);
+    inv.errors.extend(s.errors);
+    if let Some(serial) = &token {
+        if inv.tokens.is_empty() {
+            return Err(Error::TokenNotFound {
+                serial: serial.clone(),
+            });
+        }
+    }
+    if cli.json {
+        let errors = inv
+            .errors
+            .iter()
+            .map(|l| JsonError {
+                located: l,
+                message: error_text(lang, &l.error),
+            })
+            .collect();
+        let out = JsonInventory {
+            inventory: &inv,
+            errors,
+        };
+        let text = serde_json::to_string_pretty(&out).map_err(|e| Error::Io {
+            path: "<stdout>".into(),
+            reason: e.to_string(),
+        })?;
+        println!("{text}");
+    } else {
+        let text = if detailed {
+            render::info(&inv, lang)
+        } else {
+            render::list(&inv, lang)
+        };
+        print!("{text}");
+    }
+    Ok(if inv.errors.is_empty() {
+        0
+    } else {
+        EXIT_PARTIAL
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_accept_hex_with_colons_and_refuse_garbage() {
+        assert_eq!(parse_id("0a:0B").unwrap(), vec![0x0a, 0x0b]);
+        assert_eq!(parse_id("0x01").unwrap(), vec![1]);
+        assert_eq!(parse_id("xyz").unwrap_err().code(), "invalid_argument");
+        assert_eq!(parse_id("").unwrap_err().code(), "invalid_argument");
+        assert_eq!(parse_id("abc").unwrap_err().code(), "invalid_argument");
+    }
+
+    #[test]
+    fn pem_lines_are_at_most_64_columns() {
+        let pem = pem_encode(&[0u8; 100]);
+        assert!(pem.lines().all(|l| l.len() <= 64));
+    }
+}

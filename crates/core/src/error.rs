@@ -1,0 +1,157 @@
+//! Typed errors with stable codes. Front ends translate by [`Error::code`]; the
+//! fields are the parameters of the message.
+
+use serde::Serialize;
+
+/// Result alias for certkey-core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure certkey-core reports. The serialised form is
+/// `{"code": "...", <fields>}`; codes never change meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Error {
+    /// A module path does not name an existing file.
+    #[error("PKCS#11 module {path} does not exist")]
+    ModuleNotFound {
+        /// The path as given.
+        path: String,
+    },
+    /// The dynamic loader refused the module (wrong architecture, missing symbol...).
+    #[error("cannot load PKCS#11 module {path}: {reason}")]
+    ModuleLoadFailed {
+        /// The path as given.
+        path: String,
+        /// The loader's own message.
+        reason: String,
+    },
+    /// A PKCS#11 function returned an error.
+    #[error("{function} returned {ckr_name} (0x{ckr:08X})")]
+    Pkcs11 {
+        /// The C function, e.g. `C_GetTokenInfo`.
+        function: String,
+        /// The CK_RV value.
+        ckr: u64,
+        /// The CK_RV name, e.g. `CKR_DEVICE_REMOVED`.
+        ckr_name: String,
+    },
+    /// The module broke the PKCS#11 contract in a way cryptoki detected.
+    #[error("PKCS#11 module misbehaved: {reason}")]
+    ModuleMisbehaved {
+        /// What went wrong.
+        reason: String,
+    },
+    /// A certificate on the token or in a file could not be parsed.
+    #[error("certificate does not parse: {reason}")]
+    CertificateInvalid {
+        /// The parser's message.
+        reason: String,
+    },
+    /// No token with that serial is present on any loaded module.
+    #[error("no token with serial {serial}")]
+    TokenNotFound {
+        /// The serial asked for.
+        serial: String,
+    },
+    /// The serial matches tokens on several modules.
+    #[error("serial {serial} is ambiguous: present on {modules:?}")]
+    TokenAmbiguous {
+        /// The serial asked for.
+        serial: String,
+        /// The modules holding a token with that serial.
+        modules: Vec<String>,
+    },
+    /// No certificate with that CKA_ID on the token.
+    #[error("no certificate with id {id} on token {serial}")]
+    CertificateNotFound {
+        /// Token serial.
+        serial: String,
+        /// CKA_ID, hex.
+        id: String,
+    },
+    /// An argument from the user is malformed.
+    #[error("invalid {name}: {reason}")]
+    InvalidArgument {
+        /// Which argument.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A configuration or catalog file is malformed.
+    #[error("invalid configuration file {path}: {reason}")]
+    ConfigInvalid {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The stable machine code, e.g. `module_not_found`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::ModuleNotFound { .. } => "module_not_found",
+            Error::ModuleLoadFailed { .. } => "module_load_failed",
+            Error::Pkcs11 { .. } => "pkcs11",
+            Error::ModuleMisbehaved { .. } => "module_misbehaved",
+            Error::CertificateInvalid { .. } => "certificate_invalid",
+            Error::TokenNotFound { .. } => "token_not_found",
+            Error::TokenAmbiguous { .. } => "token_ambiguous",
+            Error::CertificateNotFound { .. } => "certificate_not_found",
+            Error::InvalidArgument { .. } => "invalid_argument",
+            Error::ConfigInvalid { .. } => "config_invalid",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    /// Builds an [`Error::Io`] for `path`.
+    pub fn io(path: impl AsRef<std::path::Path>, e: &std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// An error together with the place it happened, so that a listing can report it
+/// beside the parts that did work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Located {
+    /// Module path, when the error belongs to a module.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// Slot id, when it belongs to a slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u64>,
+    /// Token serial, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Object CKA_ID (hex) or handle description, when it belongs to an object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// The error.
+    #[serde(flatten)]
+    pub error: Error,
+}
+
+impl Located {
+    /// An error located at a module.
+    pub fn module(module: &str, error: Error) -> Self {
+        Located {
+            module: Some(module.to_string()),
+            slot: None,
+            token: None,
+            object: None,
+            error,
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The listing of every token on every module: what `certkey list` and `certkey info`
+//! show and what the desktop app's token view is built from.
+//!
+//! Each part is read on its own and fails on its own: a module that does not load, a
+//! slot that errors, an object that does not parse is reported in `errors` (and, for
+//! objects, in its own entry) while everything else is still listed.
+
+use cryptoki::slot::Slot;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::catalog::{Catalog, VendorProfile};
+use crate::cert::verify::{self, SignatureCheck};
+use crate::cert::{self, CertificateInfo, Parsed};
+use crate::pkcs11::mechanisms::{self, Mechanism};
+use crate::pkcs11::module::LibraryInfo;
+use crate::pkcs11::objects::{self, ObjectKind, TokenObject};
+use crate::pkcs11::token::{SlotDetails, TokenDetails};
+use crate::pkcs11::{ckr, LoadedModule, ModuleSource, ModuleSpec};
+use crate::{Error, Located, Result};
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Read each token's mechanism list.
+    pub mechanisms: bool,
+    /// Only tokens with this serial (others are skipped, not read).
+    pub token: Option<String>,
+    /// The time against which validity is judged.
+    pub now: OffsetDateTime,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            mechanisms: false,
+            token: None,
+            now: OffsetDateTime::now_utc(),
+        }
+    }
+}
+
+/// A module as loaded (or not).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleReport {
+    /// Path.
+    pub path: String,
+    /// Why it was loaded.
+    pub source: ModuleSource,
+    /// C_GetInfo, when the module loaded and answered.
+    pub library: Option<LibraryInfo>,
+    /// Whether it loaded and initialised.
+    pub loaded: bool,
+}
+
+/// A certificate on a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateEntry {
+    /// CKA_ID, lowercase hex.
+    pub id: String,
+    /// CKA_LABEL.
+    pub label: String,
+    /// What the certificate says; absent when it does not parse.
+    #[serde(flatten)]
+    pub info: Option<CertificateInfo>,
+    /// A private key with the same CKA_ID is on the token. `null` when private
+    /// objects are hidden until login and none is visible.
+    pub has_private_key: Option<bool>,
+    /// A public key object with the same CKA_ID is on the token.
+    pub has_public_key: bool,
+    /// The signature checked against the issuer (token or CA bundle).
+    pub signature_check: Option<SignatureCheck>,
+    /// Why the certificate could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Error>,
+}
+
+/// A key object on a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyEntry {
+    /// `private_key`, `public_key` or `secret_key`.
+    pub class: ObjectKind,
+    /// CKA_ID, lowercase hex.
+    pub id: String,
+    /// CKA_LABEL.
+    pub label: String,
+    /// Key type: `RSA`, `EC`, `SM2` (through the vendor profile), ... or `0x...`.
+    pub key_type: Option<String>,
+    /// A certificate with the same CKA_ID is on the token.
+    pub has_certificate: bool,
+}
+
+/// A data object on a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataEntry {
+    /// CKA_ID, lowercase hex.
+    pub id: String,
+    /// CKA_LABEL.
+    pub label: String,
+    /// CKA_APPLICATION.
+    pub application: Option<String>,
+    /// Size of CKA_VALUE in bytes, when readable.
+    pub size: Option<usize>,
+    /// CKA_PRIVATE.
+    pub private: Option<bool>,
+}
+
+/// One token: identity (module, serial), info, and what it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenReport {
+    /// Module path.
+    pub module: String,
+    /// Slot id (changes between insertions; not an identity).
+    pub slot: u64,
+    /// CK_SLOT_INFO.
+    pub slot_info: Option<SlotDetails>,
+    /// CK_TOKEN_INFO.
+    #[serde(flatten)]
+    pub details: TokenDetails,
+    /// Catalog vendor id matched by manufacturer.
+    pub vendor: Option<String>,
+    /// Mechanisms, when asked for and readable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mechanisms: Option<Vec<Mechanism>>,
+    /// Private objects are visible (no login needed, or logged in).
+    pub private_objects_visible: bool,
+    /// Certificates.
+    pub certificates: Vec<CertificateEntry>,
+    /// Key objects.
+    pub keys: Vec<KeyEntry>,
+    /// Data objects.
+    pub data_objects: Vec<DataEntry>,
+}
+
+/// The whole listing: `{"modules": [...], "tokens": [...], "errors": [...]}`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Inventory {
+    /// Schema identifier of this JSON shape.
+    pub schema: &'static str,
+    /// Modules tried.
+    pub modules: Vec<ModuleReport>,
+    /// Tokens read.
+    pub tokens: Vec<TokenReport>,
+    /// Everything that failed, where it failed.
+    pub errors: Vec<Located>,
+}
+
+/// The JSON schema id of [`Inventory`].
+pub const SCHEMA: &str = "certkey.inventory/1";
+
+/// Loaded modules, kept for the lifetime of a command.
+#[derive(Debug, Default)]
+pub struct Modules {
+    /// Modules that loaded.
+    pub loaded: Vec<LoadedModule>,
+    /// Modules that did not, with why.
+    pub failed: Vec<(ModuleSpec, Error)>,
+}
+
+impl Modules {
+    /// Loads every module; failures are kept, not fatal.
+    pub fn load(specs: Vec<ModuleSpec>) -> Self {
+        let mut m = Modules::default();
+        for spec in specs {
+            match LoadedModule::load(spec.clone()) {
+                Ok(l) => m.loaded.push(l),
+                Err(e) => {
+                    tracing::warn!(module = %spec.path, error = %e, "module failed");
+                    m.failed.push((spec, e));
+                }
+            }
+        }
+        m
+    }
+}
+
+fn located(
+    module: &str,
+    slot: Option<u64>,
+    token: Option<&str>,
+    object: Option<String>,
+    error: Error,
+) -> Located {
+    Located {
+        module: Some(module.to_string()),
+        slot,
+        token: token.map(str::to_string),
+        object,
+        error,
+    }
+}
+
+/// Reads every token of every loaded module. `bundle` holds DER CA certificates
+/// against which signatures are checked.
+pub fn scan(
+    modules: &Modules,
+    catalog: &Catalog,
+    bundle: &[Vec<u8>],
+    opts: &ScanOptions,
+) -> Inventory {
+    let mut inv = Inventory {
+        schema: SCHEMA,
+        ..Inventory::default()
+    };
+    for (spec, e) in &modules.failed {
+        inv.modules.push(ModuleReport {
+            path: spec.path.clone(),
+            source: spec.source.clone(),
+            library: None,
+            loaded: false,
+        });
+        inv.errors.push(Located::module(&spec.path, e.clone()));
+    }
+    let bundle_parsed: Vec<Parsed<'_>> =
+        bundle.iter().filter_map(|d| cert::parse(d).ok()).collect();
+    for m in &modules.loaded {
+        let path = m.spec.path.as_str();
+        inv.modules.push(ModuleReport {
+            path: path.to_string(),
+            source: m.spec.source.clone(),
+            library: m.info.as_ref().ok().cloned(),
+            loaded: true,
+        });
+        if let Err(e) = &m.info {
+            inv.errors.push(Located::module(path, e.clone()));
+        }
+        let slots = match m.ctx.get_slots_with_token() {
+            Ok(s) => s,
+            Err(e) => {
+                inv.errors
+                    .push(Located::module(path, ckr::convert(e, "C_GetSlotList")));
+                continue;
+            }
+        };
+        for slot in slots {
+            match read_token(m, slot, catalog, &bundle_parsed, opts, &mut inv.errors) {
+                Ok(Some(t)) => inv.tokens.push(t),
+                Ok(None) => {}
+                Err(e) => inv
+                    .errors
+                    .push(located(path, Some(slot.id()), None, None, e)),
+            }
+        }
+    }
+    inv
+}
+
+fn read_token(
+    m: &LoadedModule,
+    slot: Slot,
+    catalog: &Catalog,
+    bundle: &[Parsed<'_>],
+    opts: &ScanOptions,
+    errors: &mut Vec<Located>,
+) -> Result<Option<TokenReport>> {
+    let path = m.spec.path.as_str();
+    let info = m
+        .ctx
+        .get_token_info(slot)
+        .map_err(|e| ckr::convert(e, "C_GetTokenInfo"))?;
+    let details = TokenDetails::from(&info);
+    if let Some(want) = &opts.token {
+        if want.trim() != details.serial {
+            return Ok(None);
+        }
+    }
+    let serial = details.serial.clone();
+    let loc =
+        |object: Option<String>, e: Error| located(path, Some(slot.id()), Some(&serial), object, e);
+    let slot_info = match m.ctx.get_slot_info(slot) {
+        Ok(s) => Some(SlotDetails::from(&s)),
+        Err(e) => {
+            errors.push(loc(None, ckr::convert(e, "C_GetSlotInfo")));
+            None
+        }
+    };
+    let vendor = catalog.profile_for_manufacturer(&details.manufacturer);
+    let mechanisms = if opts.mechanisms {
+        match mechanisms::list(&m.ctx, slot, catalog, vendor) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(loc(None, e));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let private_objects_visible = !info.login_required();
+    let mut report = TokenReport {
+        module: path.to_string(),
+        slot: slot.id(),
+        slot_info,
+        vendor: vendor.map(|v| v.id.clone()),
+        details,
+        mechanisms,
+        private_objects_visible,
+        certificates: Vec::new(),
+        keys: Vec::new(),
+        data_objects: Vec::new(),
+    };
+    if !info.token_initialized() {
+        // A blank key from the factory: nothing to read.
+        return Ok(Some(report));
+    }
+    let session = match m.ctx.open_ro_session(slot) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.push(loc(None, ckr::convert(e, "C_OpenSession")));
+            return Ok(Some(report));
+        }
+    };
+    match objects::read_all(&session) {
+        Ok((objs, errs)) => {
+            for (h, e) in errs {
+                errors.push(loc(Some(format!("handle {h}")), e));
+            }
+            fill_objects(&mut report, objs, catalog, vendor, bundle, opts.now, errors);
+        }
+        Err(e) => errors.push(loc(None, e)),
+    }
+    Ok(Some(report))
+}
+
+fn key_type_name(catalog: &Catalog, vendor: Option<&VendorProfile>, v: u64) -> String {
+    if let Some(fam) = vendor.and_then(|p| catalog.sm2_of(p)) {
+        if fam.key_type_sm2 == v {
+            return "SM2".into();
+        }
+    }
+    match v {
+        0x0 => "RSA".into(),
+        0x1 => "DSA".into(),
+        0x2 => "DH".into(),
+        0x3 => "EC".into(),
+        0x40 => "EC_EDWARDS".into(),
+        0x10 => "GENERIC_SECRET".into(),
+        0x15 => "DES3".into(),
+        0x1F => "AES".into(),
+        other => format!("0x{other:08X}"),
+    }
+}
+
+fn fill_objects(
+    report: &mut TokenReport,
+    objs: Vec<TokenObject>,
+    catalog: &Catalog,
+    vendor: Option<&VendorProfile>,
+    bundle: &[Parsed<'_>],
+    now: OffsetDateTime,
+    errors: &mut Vec<Located>,
+) {
+    let has = |kind: ObjectKind, id: &[u8]| objs.iter().any(|o| o.kind == kind && o.id == id);
+    let certs: Vec<&TokenObject> = objs
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Certificate)
+        .collect();
+    let parsed: Vec<Option<Parsed<'_>>> = certs
+        .iter()
+        .map(|o| o.value.as_deref().and_then(|v| cert::parse(v).ok()))
+        .collect();
+    let on_token: Vec<Parsed<'_>> = parsed
+        .iter()
+        .flatten()
+        .map(|p| Parsed {
+            der: p.der,
+            cert: p.cert.clone(),
+        })
+        .collect();
+    for (o, p) in certs.iter().zip(parsed.iter()) {
+        let id = hex::encode(&o.id);
+        let has_private_key = if has(ObjectKind::PrivateKey, &o.id) {
+            Some(true)
+        } else if report.private_objects_visible {
+            Some(false)
+        } else {
+            None
+        };
+        let mut entry = CertificateEntry {
+            id: id.clone(),
+            label: o.label.clone(),
+            info: None,
+            has_private_key,
+            has_public_key: has(ObjectKind::PublicKey, &o.id),
+            signature_check: None,
+            error: None,
+        };
+        match (p, &o.value) {
+            (Some(p), _) => {
+                entry.info = Some(CertificateInfo::from_parsed(p, now));
+                entry.signature_check = Some(verify::check(p, &on_token, bundle));
+            }
+            (None, value) => {
+                let e = match value {
+                    None => Error::CertificateInvalid {
+                        reason: "CKA_VALUE is not readable".into(),
+                    },
+                    Some(v) => cert::parse(v).err().unwrap_or(Error::CertificateInvalid {
+                        reason: "unreadable".into(),
+                    }),
+                };
+                errors.push(Located {
+                    module: Some(report.module.clone()),
+                    slot: Some(report.slot),
+                    token: Some(report.details.serial.clone()),
+                    object: Some(id),
+                    error: e.clone(),
+                });
+                entry.error = Some(e);
+            }
+        }
+        report.certificates.push(entry);
+    }
+    for o in &objs {
+        match o.kind {
+            ObjectKind::PrivateKey | ObjectKind::PublicKey | ObjectKind::SecretKey => {
+                report.keys.push(KeyEntry {
+                    class: o.kind,
+                    id: hex::encode(&o.id),
+                    label: o.label.clone(),
+                    key_type: o.key_type.map(|k| key_type_name(catalog, vendor, k)),
+                    has_certificate: has(ObjectKind::Certificate, &o.id),
+                })
+            }
+            ObjectKind::Data => report.data_objects.push(DataEntry {
+                id: hex::encode(&o.id),
+                label: o.label.clone(),
+                application: o.application.clone(),
+                size: o.value.as_ref().map(Vec::len),
+                private: o.private,
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// Finds the DER of the certificate with CKA_ID `id` on the token with `serial`.
+pub fn export_certificate(modules: &Modules, serial: &str, id: &[u8]) -> Result<Vec<u8>> {
+    let mut found: Vec<(String, Slot)> = Vec::new();
+    for m in &modules.loaded {
+        let Ok(slots) = m.ctx.get_slots_with_token() else {
+            continue;
+        };
+        for slot in slots {
+            if let Ok(info) = m.ctx.get_token_info(slot) {
+                if info.serial_number().trim() == serial.trim() {
+                    found.push((m.spec.path.clone(), slot));
+                }
+            }
+        }
+    }
+    let (module, slot) = match found.len() {
+        0 => {
+            return Err(Error::TokenNotFound {
+                serial: serial.to_string(),
+            })
+        }
+        1 => found.remove(0),
+        _ => {
+            return Err(Error::TokenAmbiguous {
+                serial: serial.to_string(),
+                modules: found.into_iter().map(|(m, _)| m).collect(),
+            })
+        }
+    };
+    let m = modules
+        .loaded
+        .iter()
+        .find(|m| m.spec.path == module)
+        .ok_or_else(|| Error::TokenNotFound {
+            serial: serial.to_string(),
+        })?;
+    let session = m
+        .ctx
+        .open_ro_session(slot)
+        .map_err(|e| ckr::convert(e, "C_OpenSession"))?;
+    let template = [
+        cryptoki::object::Attribute::Class(cryptoki::object::ObjectClass::CERTIFICATE),
+        cryptoki::object::Attribute::Id(id.to_vec()),
+    ];
+    let handles = session
+        .find_objects(&template)
+        .map_err(|e| ckr::convert(e, "C_FindObjects"))?;
+    let not_found = || Error::CertificateNotFound {
+        serial: serial.to_string(),
+        id: hex::encode(id),
+    };
+    let h = handles.first().ok_or_else(not_found)?;
+    let attrs = session
+        .get_attributes(*h, &[cryptoki::object::AttributeType::Value])
+        .map_err(|e| ckr::convert(e, "C_GetAttributeValue"))?;
+    for a in attrs {
+        if let cryptoki::object::Attribute::Value(v) = a {
+            cert::parse(&v)?;
+            return Ok(v);
+        }
+    }
+    Err(not_found())
+}

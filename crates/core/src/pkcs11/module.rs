@@ -1,0 +1,265 @@
+//! Finding and loading PKCS#11 modules. Several modules are loaded side by side; one
+//! that fails is reported and the others go on.
+
+use std::path::{Path, PathBuf};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::{Error, Result};
+
+use super::ckr;
+
+/// Why a module is in the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModuleSource {
+    /// Found on disk under a file name the catalog knows for this vendor.
+    Catalog {
+        /// Vendor id in the catalog.
+        vendor: String,
+    },
+    /// Listed in the user's config file.
+    Config,
+    /// Listed in `CERTKEY_MODULES`.
+    Env,
+    /// Given with `--module`.
+    CommandLine,
+}
+
+/// A module to load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleSpec {
+    /// Path as found or given.
+    pub path: String,
+    /// Where it came from.
+    pub source: ModuleSource,
+}
+
+/// Folders searched for bare module file names from the catalog.
+pub fn library_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    // Beside our own executable first: a bundled softkey module lives there.
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        dirs.push(dir);
+    }
+    if cfg!(target_os = "linux") {
+        let triple = format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH);
+        for d in [
+            format!("{triple}/pkcs11"),
+            triple,
+            "/usr/lib64/pkcs11".into(),
+            "/usr/lib64".into(),
+            "/usr/lib/pkcs11".into(),
+            "/usr/lib".into(),
+            "/usr/local/lib/pkcs11".into(),
+            "/usr/local/lib".into(),
+        ] {
+            dirs.push(PathBuf::from(d));
+        }
+    } else if cfg!(target_os = "macos") {
+        for d in ["/usr/local/lib", "/opt/homebrew/lib", "/Library/OpenSC/lib"] {
+            dirs.push(PathBuf::from(d));
+        }
+    } else if cfg!(windows) {
+        if let Some(root) = std::env::var_os("SystemRoot") {
+            dirs.push(PathBuf::from(root).join("System32"));
+        }
+    }
+    dirs
+}
+
+/// Builds the list of modules to load: catalog modules present on disk (when
+/// `use_catalog`), then the config's, the environment's and the command line's.
+/// Duplicates (same file) are kept once, at their first place.
+pub fn discover_modules(
+    catalog: &Catalog,
+    use_catalog: bool,
+    config: &[String],
+    env: &[String],
+    cli: &[String],
+) -> Vec<ModuleSpec> {
+    let mut out: Vec<ModuleSpec> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut push = |path: String, source: ModuleSource| {
+        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| PathBuf::from(&path));
+        if !seen.contains(&key) {
+            seen.push(key);
+            out.push(ModuleSpec { path, source });
+        }
+    };
+    if use_catalog {
+        let dirs = library_dirs();
+        for v in catalog.vendors() {
+            for name in v.modules.current() {
+                let found = if Path::new(name).is_absolute() {
+                    Path::new(name).is_file().then(|| PathBuf::from(name))
+                } else {
+                    dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
+                };
+                if let Some(p) = found {
+                    push(
+                        p.display().to_string(),
+                        ModuleSource::Catalog {
+                            vendor: v.id.clone(),
+                        },
+                    );
+                    break;
+                }
+            }
+        }
+    }
+    for p in config {
+        push(p.clone(), ModuleSource::Config);
+    }
+    for p in env {
+        push(p.clone(), ModuleSource::Env);
+    }
+    for p in cli {
+        push(p.clone(), ModuleSource::CommandLine);
+    }
+    out
+}
+
+/// CK_INFO of a module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LibraryInfo {
+    /// Cryptoki version the module implements, e.g. `2.40`.
+    pub cryptoki_version: String,
+    /// manufacturerID.
+    pub manufacturer: String,
+    /// libraryDescription.
+    pub description: String,
+    /// libraryVersion.
+    pub version: String,
+}
+
+/// A loaded and initialised module.
+pub struct LoadedModule {
+    /// What was loaded.
+    pub spec: ModuleSpec,
+    /// The cryptoki context.
+    pub ctx: Pkcs11,
+    /// C_GetInfo, or why it failed.
+    pub info: Result<LibraryInfo>,
+}
+
+impl std::fmt::Debug for LoadedModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModule")
+            .field("spec", &self.spec)
+            .finish()
+    }
+}
+
+impl LoadedModule {
+    /// Loads and initialises (C_Initialize with OS locking) one module.
+    pub fn load(spec: ModuleSpec) -> Result<Self> {
+        let path = Path::new(&spec.path);
+        if !path.exists() {
+            return Err(Error::ModuleNotFound {
+                path: spec.path.clone(),
+            });
+        }
+        if path.is_dir() {
+            return Err(Error::ModuleLoadFailed {
+                path: spec.path.clone(),
+                reason: "is a directory".into(),
+            });
+        }
+        let ctx = Pkcs11::new(path).map_err(|e| match e {
+            CkError::LibraryLoading(le) => Error::ModuleLoadFailed {
+                path: spec.path.clone(),
+                reason: le.to_string(),
+            },
+            CkError::MissingSymbol(sym) => Error::ModuleLoadFailed {
+                path: spec.path.clone(),
+                reason: format!("not a PKCS#11 module: no {sym}"),
+            },
+            other => ckr::convert(other, "C_GetFunctionList"),
+        })?;
+        let init = ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+        match init {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(CkError::Pkcs11(RvError::CantLock, _)) => {
+                // A module without OS locking: fall back to no locking arguments.
+                ctx.initialize(CInitializeArgs::new(CInitializeFlags::empty()))
+                    .map_err(|e| ckr::convert(e, "C_Initialize"))?;
+            }
+            Err(e) => return Err(ckr::convert(e, "C_Initialize")),
+        }
+        let info = ctx
+            .get_library_info()
+            .map(|i| LibraryInfo {
+                cryptoki_version: version(i.cryptoki_version()),
+                manufacturer: i.manufacturer_id().trim().to_string(),
+                description: i.library_description().trim().to_string(),
+                version: version(i.library_version()),
+            })
+            .map_err(|e| ckr::convert(e, "C_GetInfo"));
+        Ok(LoadedModule { spec, ctx, info })
+    }
+}
+
+/// `major.minor` of a CK_VERSION.
+pub fn version(v: cryptoki::types::Version) -> String {
+    format!("{}.{}", v.major(), v.minor())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_module_is_named_with_its_path() {
+        let spec = ModuleSpec {
+            path: "/nonexistent/libnope.so".into(),
+            source: ModuleSource::CommandLine,
+        };
+        let e = LoadedModule::load(spec).unwrap_err();
+        assert_eq!(
+            e,
+            Error::ModuleNotFound {
+                path: "/nonexistent/libnope.so".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_library_gives_the_loader_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fake.so");
+        std::fs::write(&p, b"not an ELF file").unwrap();
+        let spec = ModuleSpec {
+            path: p.display().to_string(),
+            source: ModuleSource::Env,
+        };
+        match LoadedModule::load(spec).unwrap_err() {
+            Error::ModuleLoadFailed { path, reason } => {
+                assert_eq!(path, p.display().to_string());
+                assert!(!reason.is_empty());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicates_are_listed_once_at_their_first_place() {
+        let cat = Catalog::builtin();
+        let v = discover_modules(
+            &cat,
+            false,
+            &["/x/a.so".into()],
+            &["/x/a.so".into(), "/x/b.so".into()],
+            &["/x/b.so".into()],
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].source, ModuleSource::Config);
+        assert_eq!(v[1].source, ModuleSource::Env);
+    }
+}

@@ -1,0 +1,18 @@
+//! The CertKey CA online protocol, version 1.
+//!
+//! These types are the public contract between the CertKey client and a CA online
+//! service (see `shared/DESIGN.md`, "The CA online protocol, v1"). Field names are
+//! stable: fields may be added, never renamed. Binary values travel as standard,
+//! padded base64 of DER; times as RFC 3339 UTC.
+//!
+//! The module also holds the business rules both sides must compute identically,
+//! such as how many days a certificate has left and when it may be renewed online.
+
+pub mod b64;
+pub mod error;
+pub mod rules;
+pub mod v1;
+
+pub use b64::Base64;
+pub use error::{ApiError, ErrorBody};
+pub use rules::{days_left, CertType, RenewalStatus, RENEWAL_WINDOW_DAYS};

@@ -1,0 +1,324 @@
+//! Request and response bodies of protocol v1, under `/api/v1`.
+//!
+//! Each type is named for its endpoint; see `shared/DESIGN.md` for the table.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Base64, CertType};
+
+/// Path prefix of every v1 endpoint.
+pub const PREFIX: &str = "/api/v1";
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Health {
+    /// `ok` when the service can serve requests.
+    pub status: String,
+    /// Service version.
+    #[serde(default)]
+    pub version: String,
+}
+
+/// `GET /time`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerTime {
+    /// The service's clock.
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+}
+
+/// One CA chain, issuing CA first, root last.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CaChain {
+    /// Key algorithm of the hierarchy: `sm2` or `p256`.
+    pub key_algorithm: KeyAlgorithm,
+    /// DER certificates.
+    pub certificates: Vec<Base64>,
+}
+
+/// `GET /cacerts`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CaCerts {
+    /// Every hierarchy the service issues from.
+    pub chains: Vec<CaChain>,
+}
+
+/// Key algorithm of a certificate the CA issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAlgorithm {
+    /// SM2 with SM3withSM2 signatures.
+    Sm2,
+    /// NIST P-256 with ECDSA-SHA256.
+    P256,
+}
+
+/// State of an enrollment order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Waiting for the activation code.
+    AwaitingActivation,
+    /// Code accepted; waiting for the CSR.
+    AwaitingCsr,
+    /// Certificate issued.
+    Completed,
+    /// Too many wrong codes; the CA must reissue a code.
+    Locked,
+    /// The code's 30 days have passed.
+    Expired,
+}
+
+/// `POST /activation/lookup` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActivationLookupRequest {
+    /// The token's serial number (CK_TOKEN_INFO.serialNumber, trimmed).
+    pub token_serial: String,
+}
+
+/// `POST /activation/lookup` response: the order, for the holder to confirm.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActivationLookupResponse {
+    /// Order identifier.
+    pub order_id: String,
+    /// Holder name, masked (e.g. `张*`).
+    pub holder: String,
+    /// Certificate type.
+    pub cert_type: CertType,
+    /// Validity in years.
+    pub years: u32,
+    /// Key algorithm the token must generate.
+    pub key_algorithm: KeyAlgorithm,
+    /// When the activation code stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    pub code_expires_at: OffsetDateTime,
+    /// Order state.
+    pub state: OrderState,
+}
+
+/// `POST /activation` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActivationRequest {
+    /// The token's serial number.
+    pub token_serial: String,
+    /// The 6-digit activation code.
+    pub activation_code: String,
+    /// Ephemeral P-256 public key, SEC1 uncompressed.
+    pub client_key: Base64,
+}
+
+/// A secret wrapped for a client key: ECDH with an ephemeral service key, HKDF-SHA256,
+/// AES-256-GCM.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct WrappedSecret {
+    /// The service's ephemeral P-256 public key, SEC1 uncompressed.
+    pub ephemeral_key: Base64,
+    /// 12-byte AES-GCM nonce.
+    pub nonce: Base64,
+    /// Ciphertext with its 16-byte tag.
+    pub ciphertext: Base64,
+}
+
+impl std::fmt::Debug for WrappedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WrappedSecret(..)")
+    }
+}
+
+/// `POST /activation` response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActivationResponse {
+    /// Identifies the activation for the certificate step.
+    pub activation_id: String,
+    /// The initial user PIN, wrapped for `client_key`.
+    pub initial_pin: WrappedSecret,
+}
+
+/// `POST /activation/{activation_id}/certificate` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CertificateRequest {
+    /// PKCS#10 request made on the token.
+    pub csr: Base64,
+}
+
+/// A certificate with its chain (issuing CA first).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IssuedCertificate {
+    /// The new certificate.
+    pub certificate: Base64,
+    /// Its chain, issuing CA first, root last.
+    pub chain: Vec<Base64>,
+}
+
+/// `POST /renewal/challenge` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RenewalChallengeRequest {
+    /// Serial of the certificate to renew, lowercase hex.
+    pub certificate_serial: String,
+}
+
+/// `POST /renewal/challenge` response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RenewalChallenge {
+    /// Random nonce to sign.
+    pub nonce: Base64,
+    /// When the nonce stops being accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// `POST /renewal` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RenewalRequest {
+    /// Client-chosen idempotency key: a retry with the same id returns the same certificate.
+    pub request_id: String,
+    /// The current certificate.
+    pub certificate: Base64,
+    /// PKCS#10 request for the new key, made on the token.
+    pub csr: Base64,
+    /// The challenge nonce.
+    pub nonce: Base64,
+    /// Signature by the current key over nonce || CSR.
+    pub signature: Base64,
+}
+
+/// Handler (经办人) identity for an unlock request.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct Handler {
+    /// Name.
+    pub name: String,
+    /// Identity document number.
+    pub id_number: String,
+    /// Phone number.
+    pub phone: String,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Personal data stays out of logs.
+        f.write_str("Handler(..)")
+    }
+}
+
+/// `POST /unlock` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnlockRequest {
+    /// The token's serial number.
+    pub token_serial: String,
+    /// Serial of the certificate on the token, lowercase hex.
+    pub certificate_serial: String,
+    /// Who asks.
+    pub handler: Handler,
+    /// Ephemeral P-256 public key, SEC1 uncompressed.
+    pub client_key: Base64,
+}
+
+/// State of an unlock ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnlockState {
+    /// The SO PINs are available.
+    Approved,
+    /// Waiting for a CA operator.
+    PendingReview,
+    /// Refused by a CA operator.
+    Rejected,
+    /// The client confirmed the rotation.
+    Completed,
+}
+
+/// `POST /unlock` response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnlockTicket {
+    /// Ticket to poll.
+    pub ticket: String,
+    /// Current state.
+    pub state: UnlockState,
+}
+
+/// `GET /unlock/{ticket}` response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnlockStatus {
+    /// Current state.
+    pub state: UnlockState,
+    /// The current SO PIN, when approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub so_pin: Option<WrappedSecret>,
+    /// The SO PIN to rotate to, when approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_so_pin: Option<WrappedSecret>,
+}
+
+/// Outcome reported by `POST /unlock/{ticket}/confirm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnlockResult {
+    /// The token now has the new SO PIN.
+    Rotated,
+    /// The rotation did not happen; the old SO PIN stays.
+    Failed,
+}
+
+/// `POST /unlock/{ticket}/confirm` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnlockConfirm {
+    /// What happened on the token.
+    pub result: UnlockResult,
+}
+
+/// `POST /seal` request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SealRequest {
+    /// The holder's certificate.
+    pub certificate: Base64,
+    /// The seal image, PNG.
+    pub image: Base64,
+    /// Physical width in millimetres.
+    pub width_mm: u32,
+    /// Physical height in millimetres.
+    pub height_mm: u32,
+    /// Seal name.
+    pub name: String,
+    /// Signature by the certificate's key over the image.
+    pub signature: Base64,
+}
+
+/// `POST /seal` response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SealResponse {
+    /// DER GB/T 38540 SESeal.
+    pub seal: Base64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_follow_the_public_contract() {
+        let req = ActivationRequest {
+            token_serial: "SK0001".into(),
+            activation_code: "123456".into(),
+            client_key: Base64(vec![4, 1]),
+        };
+        let v = serde_json::to_value(&req).unwrap();
+        assert_eq!(v["token_serial"], "SK0001");
+        assert_eq!(v["activation_code"], "123456");
+        assert_eq!(v["client_key"], "BAE=");
+
+        let s: UnlockStatus = serde_json::from_str(r#"{"state":"pending_review"}"#).unwrap();
+        assert_eq!(s.state, UnlockState::PendingReview);
+        assert!(s.so_pin.is_none());
+    }
+
+    #[test]
+    fn secrets_and_personal_data_stay_out_of_debug_output() {
+        let h = Handler {
+            name: "张三".into(),
+            id_number: "110101199001011234".into(),
+            phone: "13800000000".into(),
+        };
+        assert_eq!(format!("{h:?}"), "Handler(..)");
+    }
+}
