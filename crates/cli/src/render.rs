@@ -112,7 +112,10 @@ fn signature_text(lang: Lang, s: &Option<SignatureCheck>) -> String {
 }
 
 fn token_heading(out: &mut String, lang: Lang, t: &TokenReport) {
-    let label = if t.details.label.is_empty() {
+    let initialised = t.details.flags.contains(&"CKF_TOKEN_INITIALIZED");
+    let label = if !initialised {
+        lang.t("（空白 Key，未初始化）", "(blank key, not initialised)")
+    } else if t.details.label.is_empty() {
         "-"
     } else {
         &t.details.label
