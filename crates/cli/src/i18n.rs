@@ -89,6 +89,40 @@ pub fn error_text(lang: Lang, e: &Error) -> String {
         ),
         (Lang::ZhCn, Error::CertificateNotFound { serial, id }) => format!("Key {serial} 上没有 ID 为 {id} 的证书"),
         (Lang::En, Error::CertificateNotFound { serial, id }) => format!("no certificate with id {id} on key {serial}"),
+        (Lang::ZhCn, Error::PinLocked { serial }) => format!("Key {serial} 的 PIN 码已锁定，请使用在线解锁"),
+        (Lang::En, Error::PinLocked { serial }) => format!("the PIN of key {serial} is locked; use online unlock"),
+        (Lang::ZhCn, Error::PinFinalTry { serial }) => format!(
+            "Key {serial} 只剩最后一次 PIN 尝试机会，再错将锁定；确认无误后加 --final-try-ok 重试"
+        ),
+        (Lang::En, Error::PinFinalTry { serial }) => format!(
+            "key {serial} has one PIN try left and locks after another wrong PIN; add --final-try-ok when sure"
+        ),
+        (Lang::ZhCn, Error::PinIncorrect { serial, count_low, final_try, locked }) => {
+            let state = if *locked {
+                "，Key 已锁定"
+            } else if *final_try {
+                "，仅剩最后一次机会"
+            } else if *count_low {
+                "，剩余尝试次数已减少"
+            } else {
+                ""
+            };
+            format!("Key {serial} 的 PIN 码错误{state}")
+        }
+        (Lang::En, Error::PinIncorrect { serial, count_low, final_try, locked }) => {
+            let state = if *locked {
+                "; the key is now locked"
+            } else if *final_try {
+                "; one try left"
+            } else if *count_low {
+                "; fewer tries left"
+            } else {
+                ""
+            };
+            format!("wrong PIN for key {serial}{state}")
+        }
+        (Lang::ZhCn, Error::PinLength { min, max }) => format!("PIN 码长度应为 {min} 到 {max} 位"),
+        (Lang::En, Error::PinLength { min, max }) => format!("the PIN must have {min} to {max} characters"),
         (Lang::ZhCn, Error::InvalidArgument { name, reason }) => format!("参数 {name} 无效：{reason}"),
         (Lang::En, Error::InvalidArgument { name, reason }) => format!("invalid {name}: {reason}"),
         (Lang::ZhCn, Error::ConfigInvalid { path, reason }) => format!("配置文件 {path} 有误：{reason}"),

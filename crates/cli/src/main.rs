@@ -3,7 +3,7 @@
 //! Exit codes (stable, documented in README.md):
 //! 0 success; 1 the command failed; 2 usage error; 3 done, but some module, slot or
 //! object could not be read (see `errors`); 4 token or certificate not found;
-//! 5 configuration invalid.
+//! 5 configuration invalid; 6 PIN wrong, locked, or final try not used.
 
 mod i18n;
 mod render;
@@ -15,10 +15,11 @@ use std::process::ExitCode;
 use certkey_core::catalog::Catalog;
 use certkey_core::cert::bundle;
 use certkey_core::config::{self, Config};
-use certkey_core::inventory::{self, Inventory, Modules, ScanOptions};
+use certkey_core::inventory::{self, Inventory, LoginRequest, Modules, ScanOptions};
 use certkey_core::pkcs11::discover_modules;
 use certkey_core::{Error, Located};
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 use serde::Serialize;
 
 use i18n::{error_text, Lang};
@@ -31,6 +32,8 @@ const EXIT_PARTIAL: u8 = 3;
 const EXIT_NOT_FOUND: u8 = 4;
 /// Exit code: configuration invalid.
 const EXIT_CONFIG: u8 = 5;
+/// Exit code: the PIN was wrong, locked, or not tried at the final try.
+const EXIT_PIN: u8 = 6;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -69,6 +72,13 @@ enum Command {
         /// Only the key with this serial number.
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
+        /// Log in with the user PIN (CERTKEY_PIN, else asked without echo) to see
+        /// private keys. Needs --token.
+        #[arg(long, requires = "token")]
+        login: bool,
+        /// Allow using the token's final PIN try.
+        #[arg(long, requires = "login")]
+        final_try_ok: bool,
     },
     /// Certificate operations.
     Cert {
@@ -194,8 +204,22 @@ fn setup(cli: &Cli) -> Result<Setup, Error> {
 
 fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
     match &cli.command {
-        Command::List => listing(cli, lang, None, false),
-        Command::Info { token } => listing(cli, lang, token.clone(), true),
+        Command::List => listing(cli, lang, None, None),
+        Command::Info {
+            token,
+            login,
+            final_try_ok,
+        } => {
+            let login = if *login {
+                Some(LoginRequest {
+                    pin: read_pin(lang)?,
+                    final_try_ok: *final_try_ok,
+                })
+            } else {
+                None
+            };
+            listing(cli, lang, token.clone(), Some(login))
+        }
         Command::Cert {
             command:
                 CertCommand::Export {
@@ -257,11 +281,31 @@ fn pem_encode(der: &[u8]) -> String {
     s
 }
 
-fn listing(cli: &Cli, lang: Lang, token: Option<String>, detailed: bool) -> Result<u8, Error> {
+/// The user PIN from CERTKEY_PIN, else from the terminal without echo.
+fn read_pin(lang: Lang) -> Result<SecretString, Error> {
+    if let Ok(pin) = std::env::var("CERTKEY_PIN") {
+        return Ok(SecretString::from(pin));
+    }
+    rpassword::prompt_password(lang.t("请输入 Key 的 PIN 码：", "Key PIN: "))
+        .map(SecretString::from)
+        .map_err(|e| Error::InvalidArgument {
+            name: "PIN".into(),
+            reason: e.to_string(),
+        })
+}
+
+/// `detailed` is `None` for `list`, `Some(login)` for `info`.
+fn listing(
+    cli: &Cli,
+    lang: Lang,
+    token: Option<String>,
+    detailed: Option<Option<LoginRequest>>,
+) -> Result<u8, Error> {
     let s = setup(cli)?;
     let opts = ScanOptions {
-        mechanisms: detailed,
+        mechanisms: detailed.is_some(),
         token: token.clone(),
+        login: detailed.flatten(),
         ..ScanOptions::default()
     };
     let mut inv = inventory::scan(&s.modules, &s.catalog, &s.bundle, &opts);
@@ -292,14 +336,20 @@ fn listing(cli: &Cli, lang: Lang, token: Option<String>, detailed: bool) -> Resu
         })?;
         println!("{text}");
     } else {
-        let text = if detailed {
+        let text = if opts.mechanisms {
             render::info(&inv, lang)
         } else {
             render::list(&inv, lang)
         };
         print!("{text}");
     }
-    Ok(if inv.errors.is_empty() {
+    let pin_refused = inv
+        .errors
+        .iter()
+        .any(|e| e.error.code().starts_with("pin_"));
+    Ok(if pin_refused {
+        EXIT_PIN
+    } else if inv.errors.is_empty() {
         0
     } else {
         EXIT_PARTIAL

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use certkey_core::cert::verify::SignatureCheck;
 use certkey_core::inventory::{CertificateEntry, Inventory, TokenReport};
+use certkey_core::pkcs11::objects::ObjectKind;
 use certkey_core::pkcs11::token::PinState;
 use certkey_protocol::{CertType, RenewalStatus};
 use unicode_width::UnicodeWidthStr;
@@ -348,11 +349,14 @@ pub fn info(inv: &Inventory, lang: Lang) -> String {
             }
         }
         for k in &t.keys {
+            let class = match k.class {
+                ObjectKind::PrivateKey => lang.t("私钥", "private key"),
+                ObjectKind::PublicKey => lang.t("公钥", "public key"),
+                _ => lang.t("对称密钥", "secret key"),
+            };
             let _ = writeln!(
                 out,
-                "  {} {:?} {} \"{}\" {}",
-                lang.t("密钥", "key"),
-                k.class,
+                "  {class} {} \"{}\" {}",
                 k.id,
                 k.label,
                 k.key_type.as_deref().unwrap_or("-")

@@ -536,3 +536,103 @@ fn a_ca_bundle_checks_a_certificate_whose_issuer_is_not_on_the_token() {
         .any(|e| e["code"] == "certificate_invalid" && e["module"].is_null()));
     token(&v, &f.serial);
 }
+
+#[test]
+fn login_reveals_private_keys_and_pairs_them_by_cka_id() {
+    let f = fixture();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certkey"));
+    let out = cmd
+        .args([
+            "--no-auto-modules",
+            "--module",
+            common::SOFTHSM,
+            "--json",
+            "info",
+            "--token",
+            &f.serial,
+            "--login",
+        ])
+        .env("SOFTHSM2_CONF", &f.conf)
+        .env("CERTKEY_PIN", common::USER_PIN)
+        .env("CERTKEY_CONFIG", f.dir.join("no-config.toml"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = token(&v, &f.serial);
+    assert_eq!(t["private_objects_visible"], true, "{v:#}");
+    assert_eq!(cert(t, "03")["has_private_key"], true);
+    assert_eq!(cert(t, "02")["has_private_key"], false);
+    let private = t["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["class"] == "private_key")
+        .expect("private key listed");
+    assert_eq!(private["id"], "03");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(common::USER_PIN),
+        "the PIN must never be printed"
+    );
+}
+
+#[test]
+fn a_wrong_pin_is_reported_with_the_token_state_and_exit_code_6() {
+    let f = fixture();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certkey"))
+        .args([
+            "--no-auto-modules",
+            "--module",
+            common::SOFTHSM,
+            "--json",
+            "info",
+            "--token",
+            &f.serial,
+            "--login",
+        ])
+        .env("SOFTHSM2_CONF", &f.conf)
+        .env("CERTKEY_PIN", "99999999")
+        .env("CERTKEY_CONFIG", f.dir.join("no-config.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"] == "pin_incorrect")
+        .expect("pin_incorrect");
+    // SoftHSM2 marks COUNT_LOW after a wrong PIN and never locks.
+    assert_eq!(e["count_low"], true);
+    assert_eq!(e["locked"], false);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("99999999"));
+    // The public part of the listing is still there.
+    assert_eq!(cert(token(&v, &f.serial), "02")["subject_cn"], "张三");
+
+    // Too short for the token's range: refused before any login attempt.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certkey"))
+        .args([
+            "--no-auto-modules",
+            "--module",
+            common::SOFTHSM,
+            "--json",
+            "info",
+            "--token",
+            &f.serial,
+            "--login",
+        ])
+        .env("SOFTHSM2_CONF", &f.conf)
+        .env("CERTKEY_PIN", "12")
+        .env("CERTKEY_CONFIG", f.dir.join("no-config.toml"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "pin_length"),
+        "{v:#}"
+    );
+}

@@ -69,6 +69,38 @@ pub enum Error {
         /// CKA_ID, hex.
         id: String,
     },
+    /// The user PIN is locked: only an unlock (SO PIN) helps.
+    #[error("the user PIN of token {serial} is locked")]
+    PinLocked {
+        /// Token serial.
+        serial: String,
+    },
+    /// The token is at its final PIN try and the user did not allow using it.
+    #[error("token {serial} is at its final PIN try; not trying without consent")]
+    PinFinalTry {
+        /// Token serial.
+        serial: String,
+    },
+    /// The PIN was wrong; the token's state after the failure.
+    #[error("wrong PIN for token {serial}")]
+    PinIncorrect {
+        /// Token serial.
+        serial: String,
+        /// CKF_USER_PIN_COUNT_LOW after the failure.
+        count_low: bool,
+        /// CKF_USER_PIN_FINAL_TRY after the failure.
+        final_try: bool,
+        /// CKF_USER_PIN_LOCKED after the failure.
+        locked: bool,
+    },
+    /// The PIN's length is outside what the token accepts.
+    #[error("PIN length must be {min} to {max}")]
+    PinLength {
+        /// Shortest accepted.
+        min: usize,
+        /// Longest accepted.
+        max: usize,
+    },
     /// An argument from the user is malformed.
     #[error("invalid {name}: {reason}")]
     InvalidArgument {
@@ -107,6 +139,10 @@ impl Error {
             Error::TokenNotFound { .. } => "token_not_found",
             Error::TokenAmbiguous { .. } => "token_ambiguous",
             Error::CertificateNotFound { .. } => "certificate_not_found",
+            Error::PinLocked { .. } => "pin_locked",
+            Error::PinFinalTry { .. } => "pin_final_try",
+            Error::PinIncorrect { .. } => "pin_incorrect",
+            Error::PinLength { .. } => "pin_length",
             Error::InvalidArgument { .. } => "invalid_argument",
             Error::ConfigInvalid { .. } => "config_invalid",
             Error::Io { .. } => "io",

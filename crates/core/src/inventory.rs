@@ -19,8 +19,17 @@ use crate::pkcs11::token::{SlotDetails, TokenDetails};
 use crate::pkcs11::{ckr, LoadedModule, ModuleSource, ModuleSpec};
 use crate::{Error, Located, Result};
 
+/// A user login for reading private objects of the one token a scan is limited to.
+#[derive(Debug)]
+pub struct LoginRequest {
+    /// The user PIN.
+    pub pin: secrecy::SecretString,
+    /// The holder agreed to use the token's final try.
+    pub final_try_ok: bool,
+}
+
 /// What to read.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ScanOptions {
     /// Read each token's mechanism list.
     pub mechanisms: bool,
@@ -28,6 +37,9 @@ pub struct ScanOptions {
     pub token: Option<String>,
     /// The time against which validity is judged.
     pub now: OffsetDateTime,
+    /// Log in to the token named by `token` (ignored without `token`), so that
+    /// private keys are seen.
+    pub login: Option<LoginRequest>,
 }
 
 impl Default for ScanOptions {
@@ -36,6 +48,7 @@ impl Default for ScanOptions {
             mechanisms: false,
             token: None,
             now: OffsetDateTime::now_utc(),
+            login: None,
         }
     }
 }
@@ -286,7 +299,6 @@ fn read_token(
     } else {
         None
     };
-    let private_objects_visible = !info.login_required();
     let mut report = TokenReport {
         module: path.to_string(),
         slot: slot.id(),
@@ -294,7 +306,7 @@ fn read_token(
         vendor: vendor.map(|v| v.id.clone()),
         details,
         mechanisms,
-        private_objects_visible,
+        private_objects_visible: !info.login_required(),
         certificates: Vec::new(),
         keys: Vec::new(),
         data_objects: Vec::new(),
@@ -310,6 +322,18 @@ fn read_token(
             return Ok(Some(report));
         }
     };
+    if let (Some(login), Some(_)) = (&opts.login, &opts.token) {
+        match crate::pkcs11::login::login_user(
+            &m.ctx,
+            slot,
+            &session,
+            &login.pin,
+            login.final_try_ok,
+        ) {
+            Ok(()) => report.private_objects_visible = true,
+            Err(e) => errors.push(loc(None, e)),
+        }
+    }
     match objects::read_all(&session) {
         Ok((objs, errs)) => {
             for (h, e) in errs {

@@ -3,6 +3,7 @@
 //! naming the C function and the CKR.
 
 pub mod ckr;
+pub mod login;
 pub mod mechanisms;
 pub mod module;
 pub mod objects;
