@@ -322,7 +322,7 @@ fn a_broken_certificate_object_is_reported_in_its_place_and_the_rest_still_lists
         .expect("error for the broken object");
     assert_eq!(e["token"], f.serial.as_str());
     assert_eq!(e["code"], "certificate_invalid");
-    assert_eq!(t["certificates"].as_array().unwrap().len(), 8);
+    assert_eq!(t["certificates"].as_array().unwrap().len(), 9);
 }
 
 #[test]
@@ -519,8 +519,43 @@ fn human_output_speaks_chinese_or_english() {
 #[test]
 fn a_ca_bundle_checks_a_certificate_whose_issuer_is_not_on_the_token() {
     let f = fixture();
-    // The SM2 leaf's issuer is on the token; an unrelated bundle changes nothing, and
-    // a bundle that is not a certificate is reported, not fatal.
+    let (v, _) = f.json(&["list"]);
+    let check = &cert(token(&v, &f.serial), "09")["signature_check"];
+    assert_eq!(check["status"], "issuer_not_found", "{check}");
+
+    let (v, _) = f.json(&[
+        "--ca-bundle",
+        &f.dir.join("extca.pem").display().to_string(),
+        "list",
+    ]);
+    let check = &cert(token(&v, &f.serial), "09")["signature_check"];
+    assert_eq!(check["status"], "valid", "{check}");
+    assert_eq!(check["source"], "bundle");
+    assert_eq!(check["issuer"], "CN=外部测试CA,C=CN");
+
+    // Same issuer name, other key: the signature does not verify, as OpenSSL agrees.
+    let (v, _) = f.json(&[
+        "--ca-bundle",
+        &f.dir.join("fakeca.pem").display().to_string(),
+        "list",
+    ]);
+    let check = &cert(token(&v, &f.serial), "09")["signature_check"];
+    assert_eq!(check["status"], "invalid", "{check}");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "verify",
+            "-vfyopt",
+            DISTID,
+            "-CAfile",
+            "fakeca.pem",
+            "extleaf.pem",
+        ])
+        .current_dir(&f.dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
+    // A bundle that is not a certificate is reported, not fatal.
     let junk = f.dir.join("junk.pem");
     std::fs::write(
         &junk,

@@ -335,6 +335,64 @@ fn build() -> Fixture {
         now + day * 400,
     );
 
+    // 09: issued by an SM2 CA that is not on the token (for CA bundle checks), and a
+    // CA with the same name but another key (a bundle that must not verify it).
+    for ca in ["extca", "fakeca"] {
+        self_signed(
+            &dir,
+            ca,
+            &["-algorithm", "SM2"],
+            "/C=CN/CN=外部测试CA",
+            "3650",
+            &["-sm3", "-sigopt", DISTID],
+        );
+    }
+    openssl(
+        &dir,
+        &["genpkey", "-algorithm", "SM2", "-out", "extleaf.key"],
+    );
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "extleaf.key",
+            "-sm3",
+            "-sigopt",
+            DISTID,
+            "-utf8",
+            "-subj",
+            "/C=CN/CN=王五",
+            "-out",
+            "extleaf.csr",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "extleaf.csr",
+            "-CA",
+            "extca.pem",
+            "-CAkey",
+            "extca.key",
+            "-sm3",
+            "-sigopt",
+            DISTID,
+            "-vfyopt",
+            DISTID,
+            "-days",
+            "200",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "extleaf.pem",
+        ],
+    );
+
     let names = [
         ("01", "sm2root"),
         ("02", "sm2leaf"),
@@ -343,6 +401,7 @@ fn build() -> Fixture {
         ("05", "expired"),
         ("06", "soon"),
         ("07", "future"),
+        ("09", "extleaf"),
     ];
     let mut certs = Vec::new();
     for (id, name) in names {
