@@ -157,6 +157,16 @@ impl std::fmt::Debug for LoadedModule {
     }
 }
 
+impl Drop for LoadedModule {
+    fn drop(&mut self) {
+        // C_Finalize so the module can release its resources (cryptoki does not do it
+        // on drop). Sessions opened through this context are closed by now.
+        if let Err(e) = self.ctx.clone().finalize() {
+            tracing::debug!(module = %self.spec.path, error = %e, "C_Finalize failed");
+        }
+    }
+}
+
 impl LoadedModule {
     /// Loads and initialises (C_Initialize with OS locking) one module.
     pub fn load(spec: ModuleSpec) -> Result<Self> {
