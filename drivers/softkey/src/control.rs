@@ -1,0 +1,65 @@
+//! `control.json`: whether each token is inserted, and fault injection (remove the token
+//! after N more operations). Written by `certkey-softkey` and by the module.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::Store;
+
+/// The control file name.
+pub const FILE: &str = "control.json";
+
+fn yes() -> bool {
+    true
+}
+
+/// One token's control state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotControl {
+    /// The token is inserted.
+    #[serde(default = "yes")]
+    pub present: bool,
+    /// Operations left before the token is removed automatically.
+    #[serde(default)]
+    pub fail_after: Option<u64>,
+}
+
+impl Default for SlotControl {
+    fn default() -> Self {
+        SlotControl {
+            present: true,
+            fail_after: None,
+        }
+    }
+}
+
+/// The whole control file, keyed by token serial.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Control {
+    /// Per-serial state; a missing serial is present with no fault.
+    #[serde(default)]
+    pub slots: BTreeMap<String, SlotControl>,
+}
+
+impl Control {
+    /// Reads the control file (missing: everything present).
+    pub fn read(store: &Store) -> Result<Control, String> {
+        Ok(store.read_json(FILE)?.unwrap_or_default())
+    }
+
+    /// Writes it atomically.
+    pub fn write(&self, store: &Store) -> Result<(), String> {
+        store.write_json(FILE, self)
+    }
+
+    /// The state of one serial.
+    pub fn get(&self, serial: &str) -> SlotControl {
+        self.slots.get(serial).copied().unwrap_or_default()
+    }
+
+    /// Sets the state of one serial.
+    pub fn set(&mut self, serial: &str, c: SlotControl) {
+        self.slots.insert(serial.to_string(), c);
+    }
+}
