@@ -289,7 +289,10 @@ fn read_token(
     };
     let vendor = catalog.profile_for_manufacturer(&details.manufacturer);
     let mechanisms = if opts.mechanisms {
-        match mechanisms::list(&m.ctx, slot, catalog, vendor) {
+        let listed = crate::pkcs11::raw::RawModule::open(path).and_then(|raw| {
+            mechanisms::list(&raw, slot.id() as cryptoki_sys::CK_SLOT_ID, catalog, vendor)
+        });
+        match listed {
             Ok(v) => Some(v),
             Err(e) => {
                 errors.push(loc(None, e));

@@ -8,7 +8,7 @@ compile_error!("softkey supports 64-bit Unix (CK_ULONG = u64, flock)");
 pub mod config;
 pub mod control;
 pub mod crypto;
-mod ffi;
+pub mod ffi;
 pub mod object;
 pub mod runtime;
 pub mod store;

@@ -94,6 +94,20 @@ pub fn convert(e: CkError, function: &str) -> Error {
     }
 }
 
+/// An error from a raw CK_RV returned by `function`.
+pub fn from_raw(value: cryptoki_sys::CK_RV, function: &str) -> Error {
+    let value = super::ulong(value);
+    let name = match cryptoki_sys::CK_RV::try_from(value).map(Rv::from) {
+        Ok(Rv::Error(e)) => rv_name(&e),
+        _ => format!("CKR_0x{value:08X}"),
+    };
+    Error::Pkcs11 {
+        function: function.to_string(),
+        ckr: value,
+        ckr_name: name,
+    }
+}
+
 /// Whether an error is this CKR.
 pub fn is_ckr(e: &Error, ckr: u64) -> bool {
     matches!(e, Error::Pkcs11 { ckr: c, .. } if *c == ckr)

@@ -1,13 +1,11 @@
 //! The mechanism list of a slot, named through the catalog for vendor values.
 
-use cryptoki::context::Pkcs11;
-use cryptoki::slot::Slot;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, VendorProfile};
 use crate::Result;
 
-use super::ckr;
+use super::raw::RawModule;
 
 /// One mechanism a token supports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,54 +22,59 @@ pub struct Mechanism {
     pub flags: Vec<&'static str>,
 }
 
-/// Lists a slot's mechanisms with their info. A mechanism whose info fails is still
-/// listed, without sizes and flags.
+/// Names of the CKF_ bits of CK_MECHANISM_INFO.flags, lowercase without prefix.
+const FLAG_NAMES: [(&str, cryptoki_sys::CK_FLAGS); 20] = [
+    ("hw", cryptoki_sys::CKF_HW),
+    ("encrypt", cryptoki_sys::CKF_ENCRYPT),
+    ("decrypt", cryptoki_sys::CKF_DECRYPT),
+    ("digest", cryptoki_sys::CKF_DIGEST),
+    ("sign", cryptoki_sys::CKF_SIGN),
+    ("sign_recover", cryptoki_sys::CKF_SIGN_RECOVER),
+    ("verify", cryptoki_sys::CKF_VERIFY),
+    ("verify_recover", cryptoki_sys::CKF_VERIFY_RECOVER),
+    ("generate", cryptoki_sys::CKF_GENERATE),
+    ("generate_key_pair", cryptoki_sys::CKF_GENERATE_KEY_PAIR),
+    ("wrap", cryptoki_sys::CKF_WRAP),
+    ("unwrap", cryptoki_sys::CKF_UNWRAP),
+    ("derive", cryptoki_sys::CKF_DERIVE),
+    ("ec_f_p", cryptoki_sys::CKF_EC_F_P),
+    ("ec_f_2m", cryptoki_sys::CKF_EC_F_2M),
+    ("ec_ecparameters", cryptoki_sys::CKF_EC_ECPARAMETERS),
+    ("ec_oid", cryptoki_sys::CKF_EC_OID),
+    ("ec_uncompress", cryptoki_sys::CKF_EC_UNCOMPRESS),
+    ("ec_compress", cryptoki_sys::CKF_EC_COMPRESS),
+    ("extension", cryptoki_sys::CKF_EXTENSION),
+];
+
+/// Lists a slot's mechanisms with their info, vendor-defined ones included. A
+/// mechanism whose info fails is still listed, without sizes and flags.
 pub fn list(
-    ctx: &Pkcs11,
-    slot: Slot,
+    raw: &RawModule,
+    slot: cryptoki_sys::CK_SLOT_ID,
     catalog: &Catalog,
     vendor: Option<&VendorProfile>,
 ) -> Result<Vec<Mechanism>> {
-    let types = ctx
-        .get_mechanism_list(slot)
-        .map_err(|e| ckr::convert(e, "C_GetMechanismList"))?;
-    let mut out = Vec::with_capacity(types.len());
-    for t in types {
-        let value = super::ulong(*t);
-        let info = ctx.get_mechanism_info(slot, t).ok();
-        let flags = info
-            .as_ref()
-            .map(|i| {
-                [
-                    ("hw", i.hardware()),
-                    ("encrypt", i.encrypt()),
-                    ("decrypt", i.decrypt()),
-                    ("digest", i.digest()),
-                    ("sign", i.sign()),
-                    ("sign_recover", i.sign_recover()),
-                    ("verify", i.verify()),
-                    ("verify_recover", i.verify_recover()),
-                    ("generate", i.generate()),
-                    ("generate_key_pair", i.generate_key_pair()),
-                    ("wrap", i.wrap()),
-                    ("unwrap", i.unwrap()),
-                    ("derive", i.derive()),
-                    ("ec_oid", i.ec_from_oid()),
-                    ("ec_uncompressed", i.ec_uncompressed()),
-                ]
-                .into_iter()
-                .filter(|(_, on)| *on)
-                .map(|(n, _)| n)
-                .collect()
-            })
-            .unwrap_or_default();
-        out.push(Mechanism {
-            value: format!("0x{value:08X}"),
-            name: catalog.mechanism_name(vendor, value),
-            min_key_size: info.as_ref().map(|i| i.min_key_size() as u64),
-            max_key_size: info.as_ref().map(|i| i.max_key_size() as u64),
-            flags,
-        });
-    }
-    Ok(out)
+    let types = raw.mechanism_list(slot)?;
+    Ok(types
+        .into_iter()
+        .map(|t| {
+            let value = super::ulong(t);
+            let info = raw.mechanism_info(slot, t).ok();
+            Mechanism {
+                value: format!("0x{value:08X}"),
+                name: catalog.mechanism_name(vendor, value),
+                min_key_size: info.as_ref().map(|i| super::ulong(i.ulMinKeySize)),
+                max_key_size: info.as_ref().map(|i| super::ulong(i.ulMaxKeySize)),
+                flags: info
+                    .map(|i| {
+                        FLAG_NAMES
+                            .iter()
+                            .filter(|(_, bit)| i.flags & bit != 0)
+                            .map(|(n, _)| *n)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
 }

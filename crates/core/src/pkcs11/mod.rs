@@ -7,6 +7,7 @@ pub mod login;
 pub mod mechanisms;
 pub mod module;
 pub mod objects;
+pub mod raw;
 pub mod token;
 
 pub use module::{discover_modules, LoadedModule, ModuleSource, ModuleSpec};

@@ -1,1 +1,170 @@
-fn main() {}
+//! `certkey-softkey`: inspect the virtual USB keys of a softkey store and pull them
+//! out, put them back, or arm a removal after N more operations (for fault tests).
+//!
+//! Exit codes: 0 success; 1 failure (bad store, config or serial); 2 usage error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use certkey_softkey::config::{self, SlotConfig};
+use certkey_softkey::control::Control;
+use certkey_softkey::store::Store;
+use certkey_softkey::token::TokenState;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "certkey-softkey",
+    version,
+    about = "Control the CertKey softkey virtual USB keys"
+)]
+struct Cli {
+    /// Store directory (default: CERTKEY_SOFTKEY_DIR, else ~/.local/share/certkey/softkey).
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show every slot: serial, presence, PIN state, objects, memory, armed faults.
+    Status {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pull the key out: its sessions end, calls return CKR_DEVICE_REMOVED.
+    Remove {
+        /// Token serial (optional with one slot).
+        #[arg(long)]
+        serial: Option<String>,
+    },
+    /// Put the key back in.
+    Insert {
+        /// Token serial (optional with one slot).
+        #[arg(long)]
+        serial: Option<String>,
+    },
+    /// Remove the key automatically after N more PKCS#11 operations on it; `off` disarms.
+    FailAfter {
+        /// Number of operations, or `off`.
+        count: String,
+        /// Token serial (optional with one slot).
+        #[arg(long)]
+        serial: Option<String>,
+    },
+}
+
+fn pick<'a>(slots: &'a [SlotConfig], serial: &Option<String>) -> Result<&'a SlotConfig, String> {
+    match serial {
+        Some(s) => slots
+            .iter()
+            .find(|c| &c.serial == s)
+            .ok_or_else(|| format!("no slot with serial {s} in this store")),
+        None if slots.len() == 1 => Ok(&slots[0]),
+        None => Err(format!(
+            "the store has {} slots: choose one with --serial ({})",
+            slots.len(),
+            slots
+                .iter()
+                .map(|c| c.serial.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let store = match &cli.dir {
+        Some(d) => Store::at(d)?,
+        None => Store::open()?,
+    };
+    let slots = config::load(store.dir())?;
+    let update = |serial: &Option<String>,
+                  f: &dyn Fn(&mut certkey_softkey::control::SlotControl)|
+     -> Result<(), String> {
+        let cfg = pick(&slots, serial)?;
+        let _lock = store.lock()?;
+        let mut c = Control::read(&store)?;
+        let mut sc = c.get(&cfg.serial);
+        f(&mut sc);
+        c.set(&cfg.serial, sc);
+        c.write(&store)
+    };
+    match cli.command {
+        Command::Remove { serial } => update(&serial, &|sc| sc.present = false),
+        Command::Insert { serial } => update(&serial, &|sc| {
+            sc.present = true;
+            sc.fail_after = None;
+        }),
+        Command::FailAfter { count, serial } => {
+            let n = match count.as_str() {
+                "off" => None,
+                v => Some(
+                    v.parse::<u64>()
+                        .map_err(|_| format!("fail-after wants a number or `off`, not {v:?}"))?,
+                ),
+            };
+            update(&serial, &|sc| sc.fail_after = n)
+        }
+        Command::Status { json } => {
+            let control = Control::read(&store)?;
+            let mut rows = Vec::new();
+            for (i, cfg) in slots.iter().enumerate() {
+                let t: TokenState = store
+                    .read_json(&format!("token-{}.json", cfg.serial))?
+                    .unwrap_or_default();
+                let c = control.get(&cfg.serial);
+                rows.push(serde_json::json!({
+                    "slot": i,
+                    "serial": cfg.serial,
+                    "label": if t.initialized { t.label.clone() } else { cfg.label.clone() },
+                    "profile": format!("{:?}", cfg.profile).to_lowercase(),
+                    "present": c.present,
+                    "fail_after": c.fail_after,
+                    "initialized": t.initialized,
+                    "user_pin_initialized": t.user.is_some(),
+                    "user_tries_left": t.user_tries_left,
+                    "user_retries": cfg.user_retries,
+                    "so_tries_left": t.so_tries_left,
+                    "so_retries": cfg.so_retries,
+                    "objects": t.objects.len(),
+                    "memory_used": t.used_memory(),
+                    "memory_total": cfg.memory,
+                }));
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"dir": store.dir().display().to_string(), "slots": rows})
+                );
+            } else {
+                println!("store {}", store.dir().display());
+                for r in rows {
+                    println!(
+                        "slot {} serial {} label {:?} profile {}: {}{}, {}, user PIN {}/{} tries, SO PIN {}/{} tries, {} objects, {}/{} bytes",
+                        r["slot"], r["serial"].as_str().unwrap_or(""), r["label"].as_str().unwrap_or(""),
+                        r["profile"].as_str().unwrap_or(""),
+                        if r["present"] == true { "present" } else { "REMOVED" },
+                        match r["fail_after"].as_u64() { Some(n) => format!(" (removal after {n} operations)"), None => String::new() },
+                        if r["initialized"] == true { "initialised" } else { "blank" },
+                        r["user_tries_left"], r["user_retries"], r["so_tries_left"], r["so_retries"],
+                        r["objects"], r["memory_used"], r["memory_total"],
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("certkey-softkey: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
