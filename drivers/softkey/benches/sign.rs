@@ -31,13 +31,11 @@ fn p256_params() -> Vec<u8> {
     vec![0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
 }
 
+/// Makes a session's key, mechanism and data to sign.
+type Setup = dyn Fn(&Session) -> (ObjectHandle, Mechanism<'static>, Vec<u8>) + Sync;
+
 /// Signs for RUN with `threads` sessions in parallel; returns signatures per second.
-fn rate(
-    ctx: &Pkcs11,
-    slot: Slot,
-    threads: usize,
-    make: &(dyn Fn(&Session) -> (ObjectHandle, Mechanism<'static>, Vec<u8>) + Sync),
-) -> f64 {
+fn rate(ctx: &Pkcs11, slot: Slot, threads: usize, make: &Setup) -> f64 {
     let start = Instant::now();
     let total: u64 = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
