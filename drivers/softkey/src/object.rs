@@ -144,8 +144,11 @@ impl Object {
     /// Whether the template's every attribute is present with the same bytes.
     pub fn matches(&self, template: &[(u64, Vec<u8>)]) -> bool {
         template.iter().all(|(t, v)| match self.get(*t) {
-            // CK_BBOOL values compare by truth, not by byte.
-            Some(mine) if mine.len() == 1 && v.len() == 1 => (mine[0] != 0) == (v[0] != 0),
+            // CK_BBOOL values compare by truth, not by byte; other one-byte values
+            // (a CKA_ID of 01, a label "x") by their byte.
+            Some(mine) if BOOLS.contains(t) && mine.len() == 1 && v.len() == 1 => {
+                (mine[0] != 0) == (v[0] != 0)
+            }
             Some(mine) => mine == v.as_slice(),
             None => false,
         })
@@ -197,32 +200,34 @@ impl Object {
     }
 }
 
+/// The CK_BBOOL attributes.
+const BOOLS: [u64; 22] = [
+    CKA_TOKEN,
+    CKA_PRIVATE,
+    CKA_MODIFIABLE,
+    CKA_COPYABLE,
+    CKA_DESTROYABLE,
+    CKA_TRUSTED,
+    CKA_SENSITIVE,
+    CKA_EXTRACTABLE,
+    CKA_SIGN,
+    CKA_VERIFY,
+    CKA_ENCRYPT,
+    CKA_DECRYPT,
+    CKA_WRAP,
+    CKA_UNWRAP,
+    CKA_DERIVE,
+    CKA_SIGN_RECOVER,
+    CKA_VERIFY_RECOVER,
+    CKA_LOCAL,
+    CKA_ALWAYS_SENSITIVE,
+    CKA_NEVER_EXTRACTABLE,
+    CKA_ALWAYS_AUTHENTICATE,
+    CKA_WRAP_WITH_TRUSTED,
+];
+
 /// Rejects values whose length cannot be right for the attribute's type.
 pub fn check_value_shape(t: u64, v: &[u8]) -> Result<(), CK_RV> {
-    const BOOLS: [u64; 22] = [
-        CKA_TOKEN,
-        CKA_PRIVATE,
-        CKA_MODIFIABLE,
-        CKA_COPYABLE,
-        CKA_DESTROYABLE,
-        CKA_TRUSTED,
-        CKA_SENSITIVE,
-        CKA_EXTRACTABLE,
-        CKA_SIGN,
-        CKA_VERIFY,
-        CKA_ENCRYPT,
-        CKA_DECRYPT,
-        CKA_WRAP,
-        CKA_UNWRAP,
-        CKA_DERIVE,
-        CKA_SIGN_RECOVER,
-        CKA_VERIFY_RECOVER,
-        CKA_LOCAL,
-        CKA_ALWAYS_SENSITIVE,
-        CKA_NEVER_EXTRACTABLE,
-        CKA_ALWAYS_AUTHENTICATE,
-        CKA_WRAP_WITH_TRUSTED,
-    ];
     const ULONGS: [u64; 6] = [
         CKA_CLASS,
         CKA_KEY_TYPE,
