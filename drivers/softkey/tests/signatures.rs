@@ -364,3 +364,28 @@ fn a_p256_certificate_signed_through_the_token_verifies_with_openssl() {
         .verify(&Mechanism::EcdsaSha256, public_handle, b"hellO", &sig)
         .is_err());
 }
+
+#[test]
+fn several_threads_sign_and_search_at_once() {
+    let t = Token::open(None);
+    let slot = t.init(0);
+    let s = t.user_session(slot);
+    let (key, public) = sm2_pair(&s, &TASS);
+    let vk = sm2::dsa::VerifyingKey::from_sec1_bytes(DISTID, &public).unwrap();
+    std::thread::scope(|scope| {
+        for i in 0..4u8 {
+            let ctx = &t.ctx;
+            let vk = &vk;
+            scope.spawn(move || {
+                // Each thread has its own session; the login is shared by the token.
+                let s = ctx.open_ro_session(slot).unwrap();
+                for j in 0..25u8 {
+                    let msg = [i, j, 42];
+                    let sig = s.sign(&vendor(TASS.sign_sm3), key, &msg).unwrap();
+                    vk.verify(&msg, &sm2_signature(&sig, false)).unwrap();
+                    assert_eq!(s.find_objects(&[Attribute::Id(vec![7])]).unwrap().len(), 2);
+                }
+            });
+        }
+    });
+}
