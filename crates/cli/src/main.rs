@@ -145,7 +145,7 @@ fn main() -> ExitCode {
             let msg = error_text(lang, &e);
             if cli.json {
                 let body = serde_json::json!({"error": {"message": msg, "detail": e}});
-                println!("{body}");
+                let _ = emit(&format!("{body}\n"));
             } else {
                 eprintln!("certkey: {msg}");
             }
@@ -239,9 +239,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             };
             match out {
                 Some(path) => std::fs::write(path, &bytes).map_err(|e| Error::io(path, &e))?,
-                None => std::io::stdout()
-                    .write_all(&bytes)
-                    .map_err(|e| Error::io("<stdout>", &e))?,
+                None => emit_bytes(&bytes)?,
             }
             Ok(0)
         }
@@ -279,6 +277,20 @@ fn pem_encode(der: &[u8]) -> String {
     }
     s.push_str("-----END CERTIFICATE-----\n");
     s
+}
+
+/// Writes to stdout. A reader that went away (`certkey list | head`) is not an error.
+fn emit_bytes(bytes: &[u8]) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", &e)),
+        _ => Ok(()),
+    }
+}
+
+/// Writes text to stdout (see [`emit_bytes`]).
+fn emit(text: &str) -> Result<(), Error> {
+    emit_bytes(text.as_bytes())
 }
 
 /// The user PIN from CERTKEY_PIN, else from the terminal without echo.
@@ -334,14 +346,14 @@ fn listing(
             path: "<stdout>".into(),
             reason: e.to_string(),
         })?;
-        println!("{text}");
+        emit(&format!("{text}\n"))?;
     } else {
         let text = if opts.mechanisms {
             render::info(&inv, lang)
         } else {
             render::list(&inv, lang)
         };
-        print!("{text}");
+        emit(&text)?;
     }
     let pin_refused = inv
         .errors

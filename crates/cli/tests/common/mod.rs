@@ -78,7 +78,6 @@ impl Fixture {
             .env("CERTKEY_CONFIG", self.dir.join("no-config.toml"))
             .env_remove("CERTKEY_CATALOG")
             .env_remove("CERTKEY_CA_BUNDLE");
-        std::fs::write(self.dir.join("no-config.toml"), "").expect("config");
         cmd.output().expect("run certkey")
     }
 
@@ -496,6 +495,8 @@ fn build() -> Fixture {
         &env,
     );
 
+    // An empty config, so that no user configuration interferes with the tests.
+    std::fs::write(dir.join("no-config.toml"), "").expect("config");
     let serial = token_serial(&dir, &env);
     write_garbage_certificate(&conf, "08");
     Fixture {
