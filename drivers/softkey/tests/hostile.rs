@@ -2558,3 +2558,28 @@ fn thousands_of_garbage_calls_get_known_answers_and_never_a_panic() {
         verify(other, CKM_ECDSA_SHA256, pub0, b"after the storm", &sig),
     );
 }
+
+#[test]
+fn a_c_sign_that_fails_on_its_arguments_ends_the_operation() {
+    let _m = Module::initialised(None);
+    init_token(0);
+    let h = user_session(0);
+    let (_, private) = p256_pair(h, false, b"end");
+    let mut mm = mech(CKM_ECDSA_SHA256);
+    ok("C_SignInit", unsafe { C_SignInit(h, &mut mm, private) });
+    let mut data = *b"data";
+    let mut sig = [0u8; 64];
+    expect(
+        "C_Sign with a null length pointer",
+        unsafe { C_Sign(h, data.as_mut_ptr(), 4, sig.as_mut_ptr(), null_mut()) },
+        CKR_ARGUMENTS_BAD,
+    );
+    let mut len = sig.len() as CK_ULONG;
+    expect(
+        "C_Sign after the failed call",
+        unsafe { C_Sign(h, data.as_mut_ptr(), 4, sig.as_mut_ptr(), &mut len) },
+        CKR_OPERATION_NOT_INITIALIZED,
+    );
+    // A new C_SignInit is accepted: nothing is left active.
+    ok("C_SignInit", unsafe { C_SignInit(h, &mut mm, private) });
+}
