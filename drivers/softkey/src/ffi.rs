@@ -769,6 +769,19 @@ unsafe fn sign_out(
     }
 }
 
+/// C_Sign and C_SignFinal end the operation on every error but CKR_BUFFER_TOO_SMALL.
+fn end_sign_on_error(h: CK_SESSION_HANDLE, r: Rv<()>) -> Rv<()> {
+    if let Err(e) = r {
+        if e != CKR_BUFFER_TOO_SMALL {
+            let _ = with_rt(|rt| {
+                rt.abort_sign(h);
+                Ok(())
+            });
+        }
+    }
+    r
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn C_Sign(
     hSession: CK_SESSION_HANDLE,
@@ -778,8 +791,9 @@ pub unsafe extern "C" fn C_Sign(
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
     guard(|| {
-        let data = bytes(pData, ulDataLen)?;
-        sign_out(hSession, Some(data), pSignature, pulSignatureLen)
+        let r = bytes(pData, ulDataLen)
+            .and_then(|data| sign_out(hSession, Some(data), pSignature, pulSignatureLen));
+        end_sign_on_error(hSession, r)
     })
 }
 
@@ -801,7 +815,12 @@ pub unsafe extern "C" fn C_SignFinal(
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard(|| sign_out(hSession, None, pSignature, pulSignatureLen))
+    guard(|| {
+        end_sign_on_error(
+            hSession,
+            sign_out(hSession, None, pSignature, pulSignatureLen),
+        )
+    })
 }
 
 #[no_mangle]

@@ -1118,6 +1118,13 @@ impl Runtime {
         result
     }
 
+    /// Ends the session's signing operation (a failed C_Sign/C_SignFinal ends it).
+    pub fn abort_sign(&mut self, h: CK_SESSION_HANDLE) {
+        if let Some(s) = self.sessions.get_mut(&h) {
+            s.sign = None;
+        }
+    }
+
     /// C_Sign (with `data`) or C_SignFinal (`data` None). `cap` is the caller's buffer
     /// size; on CKR_BUFFER_TOO_SMALL the signature is kept for the next call, and the
     /// needed length is returned in the error path through `needed`.
