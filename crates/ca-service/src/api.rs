@@ -1,0 +1,138 @@
+//! The HTTP API, protocol v1 under `/api/v1`. Every error is
+//! `{"error": {"code", "message", ...}}` with an honest status; bad input is a 4xx.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use certkey_protocol::v1::{CaCerts, CaChain, Health, KeyAlgorithm, ServerTime, PREFIX};
+use certkey_protocol::{ApiError, Base64, ErrorBody};
+
+use crate::ca::CaMaterial;
+use crate::db::Db;
+use crate::x509::KeyAlg;
+
+/// Largest request body accepted (a seal image is well under this).
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub db: Db,
+    /// Keys and certificates.
+    pub ca: Arc<CaMaterial>,
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct Failure {
+    status: StatusCode,
+    body: ApiError,
+}
+
+impl Failure {
+    /// A failure with a stable code and an English message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            body: ApiError {
+                code: code.into(),
+                message: message.into(),
+                ..ApiError::default()
+            },
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorBody { error: self.body })).into_response()
+    }
+}
+
+impl From<JsonRejection> for Failure {
+    fn from(r: JsonRejection) -> Self {
+        let (status, code) = match &r {
+            JsonRejection::MissingJsonContentType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            JsonRejection::BytesRejection(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            _ => (StatusCode::BAD_REQUEST, "bad_request"),
+        };
+        Failure::new(status, code, r.body_text())
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    tracing::error!(error = %e, "internal error");
+    Failure::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the service cannot answer right now",
+    )
+}
+
+async fn health(State(st): State<AppState>) -> Result<Json<Health>, Failure> {
+    if !st.db.ping().await {
+        return Err(internal("database does not answer"));
+    }
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
+async fn server_time() -> Json<ServerTime> {
+    Json(ServerTime {
+        time: time::OffsetDateTime::now_utc(),
+    })
+}
+
+async fn cacerts(State(st): State<AppState>) -> Json<CaCerts> {
+    let chain = |alg: KeyAlg, key_algorithm| {
+        let h = st.ca.get(alg);
+        CaChain {
+            key_algorithm,
+            certificates: vec![Base64(h.issuing_der.clone()), Base64(h.root_der.clone())],
+        }
+    };
+    Json(CaCerts {
+        chains: vec![
+            chain(KeyAlg::Sm2, KeyAlgorithm::Sm2),
+            chain(KeyAlg::P256, KeyAlgorithm::P256),
+        ],
+    })
+}
+
+async fn not_found() -> Failure {
+    Failure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/health", get(health))
+        .route("/time", get(server_time))
+        .route("/cacerts", get(cacerts));
+    Router::new()
+        .nest(PREFIX, v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async {
+            Failure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}

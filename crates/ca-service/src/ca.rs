@@ -1,0 +1,200 @@
+//! The CA's keys and certificates: an SM2 and a P-256 hierarchy (root + issuing CA),
+//! and a seal-maker key for each, made by `certkey-ca init` and loaded by `serve`.
+
+use std::path::Path;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::keystore::{self, Passphrase};
+use crate::x509::{self, DnAttr, DnSpec, KeyAlg, PrivateKey, Usage, Validity};
+
+/// One algorithm's CA material, as `serve` needs it.
+pub struct Hierarchy {
+    /// Key algorithm.
+    pub alg: KeyAlg,
+    /// Root certificate, DER.
+    pub root_der: Vec<u8>,
+    /// Issuing CA certificate, DER.
+    pub issuing_der: Vec<u8>,
+    /// Issuing CA key.
+    pub issuing_key: PrivateKey,
+    /// Seal-maker certificate (issued by the issuing CA), DER.
+    pub seal_cert_der: Vec<u8>,
+    /// Seal-maker key.
+    pub seal_key: PrivateKey,
+}
+
+/// Both hierarchies.
+pub struct CaMaterial {
+    /// SM2 (SM3withSM2).
+    pub sm2: Hierarchy,
+    /// NIST P-256 (ECDSA-SHA256).
+    pub p256: Hierarchy,
+}
+
+impl CaMaterial {
+    /// The hierarchy of an algorithm.
+    pub fn get(&self, alg: KeyAlg) -> &Hierarchy {
+        match alg {
+            KeyAlg::Sm2 => &self.sm2,
+            KeyAlg::P256 => &self.p256,
+        }
+    }
+}
+
+fn tag(alg: KeyAlg) -> &'static str {
+    match alg {
+        KeyAlg::Sm2 => "sm2",
+        KeyAlg::P256 => "p256",
+    }
+}
+
+fn label(alg: KeyAlg) -> &'static str {
+    match alg {
+        KeyAlg::Sm2 => "SM2",
+        KeyAlg::P256 => "P-256",
+    }
+}
+
+fn dn(org: &str, cn: String) -> DnSpec {
+    DnSpec(vec![
+        (DnAttr::C, "CN".into()),
+        (DnAttr::O, org.into()),
+        (DnAttr::CN, cn),
+    ])
+}
+
+fn pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        s.push_str(&String::from_utf8_lossy(chunk));
+        s.push('\n');
+    }
+    s.push_str("-----END CERTIFICATE-----\n");
+    s
+}
+
+/// Reads the one certificate of a PEM file written by [`init`].
+fn read_pem(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Makes one hierarchy and writes its keys (sealed) and certificates.
+fn make(
+    data: &Path,
+    alg: KeyAlg,
+    org: &str,
+    pass: &Passphrase,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let keys = data.join("keys");
+    let certs = data.join("certs");
+    let t = tag(alg);
+    let root_key = PrivateKey::generate(alg)?;
+    let root = x509::self_signed_ca(
+        &root_key,
+        &dn(org, format!("{org} 根 CA ({})", label(alg))),
+        &x509::random_serial()?,
+        Validity {
+            not_before: now - Duration::minutes(5),
+            not_after: now + Duration::days(365 * 20),
+        },
+        Some(1),
+    )?;
+    let issuing_key = PrivateKey::generate(alg)?;
+    let issuing = x509::issue_ca(
+        &root,
+        &root_key,
+        &dn(org, format!("{org} 签发 CA ({})", label(alg))),
+        &issuing_key.spki_der(),
+        &x509::random_serial()?,
+        Validity {
+            not_before: now - Duration::minutes(5),
+            not_after: now + Duration::days(365 * 10),
+        },
+        Some(0),
+    )?;
+    let seal_key = PrivateKey::generate(alg)?;
+    let seal = x509::issue_leaf(
+        &issuing,
+        &issuing_key,
+        &dn(org, format!("{org} 电子印章制作 ({})", label(alg))),
+        &seal_key.spki_der(),
+        &x509::random_serial()?,
+        Validity {
+            not_before: now - Duration::minutes(5),
+            not_after: now + Duration::days(365 * 5),
+        },
+        Usage::SealMaker,
+    )?;
+    keystore::save(&keys, &format!("{t}-root"), &root_key, pass)?;
+    keystore::save(&keys, &format!("{t}-issuing"), &issuing_key, pass)?;
+    keystore::save(&keys, &format!("{t}-seal"), &seal_key, pass)?;
+    for (name, der) in [("root", &root), ("issuing", &issuing), ("seal", &seal)] {
+        std::fs::write(certs.join(format!("{t}-{name}.pem")), pem(der))?;
+    }
+    Ok(())
+}
+
+/// `certkey-ca init`: both hierarchies in `data/keys` and `data/certs`.
+pub fn init(data: &Path, org: &str, pass: &Passphrase) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data.join("keys"))?;
+    std::fs::create_dir_all(data.join("certs"))?;
+    let now = OffsetDateTime::now_utc();
+    for alg in [KeyAlg::Sm2, KeyAlg::P256] {
+        make(data, alg, org, pass, now)?;
+    }
+    Ok(())
+}
+
+fn load_one(data: &Path, alg: KeyAlg, pass: &Passphrase) -> anyhow::Result<Hierarchy> {
+    let t = tag(alg);
+    let keys = data.join("keys");
+    let cert = |n: &str| read_pem(&data.join("certs").join(format!("{t}-{n}.pem")));
+    let h = Hierarchy {
+        alg,
+        root_der: cert("root")?,
+        issuing_der: cert("issuing")?,
+        issuing_key: keystore::load(&keys, &format!("{t}-issuing"), pass)?,
+        seal_cert_der: cert("seal")?,
+        seal_key: keystore::load(&keys, &format!("{t}-seal"), pass)?,
+    };
+    // The files must belong together: each certificate verifies under its issuer and
+    // each key is the one its certificate names.
+    x509::verify_cert_signature(&h.issuing_der, &h.root_der)?;
+    x509::verify_cert_signature(&h.seal_cert_der, &h.issuing_der)?;
+    if h.issuing_key.alg() != alg || h.seal_key.alg() != alg {
+        anyhow::bail!("{t}: key algorithm does not match its certificate");
+    }
+    let probe = b"certkey-ca key check";
+    for (key, cert) in [
+        (&h.issuing_key, &h.issuing_der),
+        (&h.seal_key, &h.seal_cert_der),
+    ] {
+        let spki = x509::cert_spki(cert)?;
+        x509::verify_signature(&spki, probe, &key.sign(probe)?)
+            .map_err(|_| anyhow::anyhow!("{t}: a key file does not match its certificate"))?;
+    }
+    Ok(h)
+}
+
+/// Loads what `serve` needs, checking that keys and certificates belong together.
+pub fn load(data: &Path, pass: &Passphrase) -> anyhow::Result<CaMaterial> {
+    Ok(CaMaterial {
+        sm2: load_one(data, KeyAlg::Sm2, pass)?,
+        p256: load_one(data, KeyAlg::P256, pass)?,
+    })
+}

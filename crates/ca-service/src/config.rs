@@ -1,0 +1,80 @@
+//! `certkey-ca.toml` in the data directory, with environment overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the config file in the data directory.
+pub const FILE: &str = "certkey-ca.toml";
+
+/// TLS certificate and key (PEM).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM (PKCS#8).
+    pub key: PathBuf,
+}
+
+/// The service configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Plain HTTP only on loopback; anything else needs `tls`.
+    pub listen: String,
+    /// `sqlite://...` or `postgres://...`; default: `ca.db` in the data directory.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// SHA-256 (hex) of the admin bearer token.
+    pub admin_token_sha256: String,
+    /// TLS for non-loopback listening.
+    #[serde(default)]
+    pub tls: Option<Tls>,
+    /// Renewals need a renewal entitlement granted through the admin API.
+    #[serde(default)]
+    pub require_renewal_entitlement: bool,
+}
+
+impl Config {
+    /// Reads the config of a data directory and applies `CERTKEY_CA_LISTEN` and
+    /// `CERTKEY_CA_DATABASE_URL`.
+    pub fn load(data: &Path) -> anyhow::Result<Self> {
+        let path = data.join(FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e} (run `certkey-ca init --data {}` first)",
+                path.display(),
+                data.display()
+            )
+        })?;
+        let mut cfg: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Ok(v) = std::env::var("CERTKEY_CA_LISTEN") {
+            cfg.listen = v;
+        }
+        if let Ok(v) = std::env::var("CERTKEY_CA_DATABASE_URL") {
+            cfg.database_url = Some(v);
+        }
+        Ok(cfg)
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data directory.
+    pub fn database_url(&self, data: &Path) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data.join("ca.db").display()))
+    }
+
+    /// The address, refusing plain HTTP off loopback.
+    pub fn listen_addr(&self, listen: &str) -> anyhow::Result<SocketAddr> {
+        let addr: SocketAddr = listen
+            .parse()
+            .map_err(|e| anyhow::anyhow!("listen address {listen:?}: {e}"))?;
+        if !addr.ip().is_loopback() && self.tls.is_none() {
+            anyhow::bail!("{addr} is not loopback: configure [tls] cert and key in {FILE}, plain HTTP is only for loopback");
+        }
+        Ok(addr)
+    }
+}

@@ -1,0 +1,94 @@
+//! Storage through sqlx's Any driver: SQLite by default, PostgreSQL for several
+//! stateless instances. Each backend has its own migrations (types differ); queries use
+//! `$n` placeholders, which both accept.
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+/// Which database the pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// The connection pool.
+#[derive(Clone)]
+pub struct Db {
+    /// The pool.
+    pub pool: AnyPool,
+    /// Its backend.
+    pub backend: Backend,
+}
+
+impl Db {
+    /// Connects and runs the backend's migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("database URL must start with sqlite: or postgres:");
+        };
+        let mut opts = AnyPoolOptions::new().max_connections(match backend {
+            // One writer at a time is what SQLite allows anyway.
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        });
+        if backend == Backend::Sqlite {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts
+            .connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Db { pool, backend })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &serde_json::Value,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(detail.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! CA private keys at rest: each key file holds the 32-byte scalar sealed with
+//! AES-256-GCM under a key derived from the operator's passphrase (PBKDF2-HMAC-SHA256),
+//! the file name bound in as associated data so files cannot be swapped.
+
+use std::path::{Path, PathBuf};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::x509::{KeyAlg, PrivateKey};
+
+/// Env var holding the passphrase.
+pub const ENV_PASSPHRASE: &str = "CERTKEY_CA_PASSPHRASE";
+/// Env var naming a file holding the passphrase.
+pub const ENV_PASSPHRASE_FILE: &str = "CERTKEY_CA_PASSPHRASE_FILE";
+const ITERATIONS: u32 = 100_000;
+const MIN_PASSPHRASE: usize = 12;
+
+/// The operator's passphrase.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    /// From `CERTKEY_CA_PASSPHRASE_FILE` (first line) or `CERTKEY_CA_PASSPHRASE`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let text = if let Some(f) = std::env::var_os(ENV_PASSPHRASE_FILE).filter(|v| !v.is_empty())
+        {
+            let t = Zeroizing::new(
+                std::fs::read_to_string(&f)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", PathBuf::from(&f).display()))?,
+            );
+            Zeroizing::new(t.lines().next().unwrap_or_default().to_string())
+        } else {
+            Zeroizing::new(std::env::var(ENV_PASSPHRASE).map_err(|_| {
+                anyhow::anyhow!("set {ENV_PASSPHRASE} or {ENV_PASSPHRASE_FILE}: the CA keys are encrypted with it")
+            })?)
+        };
+        Self::new(text)
+    }
+
+    /// Checks a passphrase's length.
+    pub fn new(text: Zeroizing<String>) -> anyhow::Result<Self> {
+        if text.chars().count() < MIN_PASSPHRASE {
+            anyhow::bail!("the CA passphrase must have at least {MIN_PASSPHRASE} characters");
+        }
+        Ok(Passphrase(text))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    alg: String,
+    kdf: String,
+    iterations: u32,
+    salt: String,
+    nonce: String,
+    sealed: String,
+}
+
+fn derive(pass: &Passphrase, salt: &[u8], iterations: u32) -> Zeroizing<[u8; 32]> {
+    let mut out = Zeroizing::new([0u8; 32]);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pass.0.as_bytes(), salt, iterations.max(1), out.as_mut());
+    out
+}
+
+fn alg_name(a: KeyAlg) -> &'static str {
+    match a {
+        KeyAlg::Sm2 => "sm2",
+        KeyAlg::P256 => "p256",
+    }
+}
+
+/// Writes `key` as `dir/name.key.json` (mode 0600).
+pub fn save(dir: &Path, name: &str, key: &PrivateKey, pass: &Passphrase) -> anyhow::Result<()> {
+    let mut salt = [0u8; 16];
+    let mut nonce = [0u8; 12];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+    getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+    let k = derive(pass, &salt, ITERATIONS);
+    let cipher = Aes256Gcm::new_from_slice(k.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let secret = key.to_bytes();
+    let sealed = cipher
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: secret.as_ref(),
+                aad: name.as_bytes(),
+            },
+        )
+        .map_err(|_| anyhow::anyhow!("sealing {name} failed"))?;
+    let file = KeyFile {
+        alg: alg_name(key.alg()).into(),
+        kdf: "pbkdf2-hmac-sha256".into(),
+        iterations: ITERATIONS,
+        salt: hex::encode(salt),
+        nonce: hex::encode(nonce),
+        sealed: hex::encode(sealed),
+    };
+    let path = dir.join(format!("{name}.key.json"));
+    write_private(&path, &serde_json::to_vec_pretty(&file)?)
+}
+
+/// Reads `dir/name.key.json`.
+pub fn load(dir: &Path, name: &str, pass: &Passphrase) -> anyhow::Result<PrivateKey> {
+    let path = dir.join(format!("{name}.key.json"));
+    let bad = |why: &str| anyhow::anyhow!("{}: {why}", path.display());
+    let file: KeyFile =
+        serde_json::from_slice(&std::fs::read(&path).map_err(|e| bad(&e.to_string()))?)
+            .map_err(|e| bad(&e.to_string()))?;
+    let alg = match file.alg.as_str() {
+        "sm2" => KeyAlg::Sm2,
+        "p256" => KeyAlg::P256,
+        other => return Err(bad(&format!("unknown key algorithm {other}"))),
+    };
+    if file.kdf != "pbkdf2-hmac-sha256" || file.iterations == 0 || file.iterations > 10_000_000 {
+        return Err(bad("unsupported key derivation"));
+    }
+    let salt = hex::decode(&file.salt).map_err(|_| bad("bad salt"))?;
+    let nonce = hex::decode(&file.nonce).map_err(|_| bad("bad nonce"))?;
+    let sealed = hex::decode(&file.sealed).map_err(|_| bad("bad sealed key"))?;
+    let nonce: [u8; 12] = nonce.as_slice().try_into().map_err(|_| bad("bad nonce"))?;
+    let k = derive(pass, &salt, file.iterations);
+    let cipher = Aes256Gcm::new_from_slice(k.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let secret = Zeroizing::new(
+        cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &sealed,
+                    aad: name.as_bytes(),
+                },
+            )
+            .map_err(|_| bad("wrong passphrase, or the file was altered"))?,
+    );
+    PrivateKey::from_bytes(alg, &secret).map_err(|e| bad(&e.to_string()))
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! The service as a client meets it: health, time, the CA chains (checked by OpenSSL),
+//! JSON errors for anything else — on SQLite and on a real PostgreSQL server.
+
+mod common;
+
+use common::{openssl, reqwest::tokio_rt, Postgres, Service};
+use serde_json::Value;
+
+fn get(url: &str) -> (u16, Value) {
+    tokio_rt().block_on(async {
+        let r = reqwest::get(url).await.expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    })
+}
+
+fn send(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<&str>,
+    content_type: &str,
+) -> (u16, Value) {
+    tokio_rt().block_on(async {
+        let client = reqwest::Client::new();
+        let mut req = client
+            .request(method, url)
+            .header("content-type", content_type);
+        if let Some(b) = body {
+            req = req.body(b.to_string());
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    })
+}
+
+fn b64(v: &Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().expect("base64 string"))
+        .expect("base64")
+}
+
+fn pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(der);
+    let body: Vec<String> = b
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        body.join("\n")
+    )
+}
+
+fn check_service(svc: &Service) {
+    let (status, health) = get(&format!("{}/health", svc.base));
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+
+    let (status, t) = get(&format!("{}/time", svc.base));
+    assert_eq!(status, 200);
+    let server = time::OffsetDateTime::parse(
+        t["time"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!((server - time::OffsetDateTime::now_utc()).abs() < time::Duration::seconds(30));
+
+    let (status, ca) = get(&format!("{}/cacerts", svc.base));
+    assert_eq!(status, 200);
+    let chains = ca["chains"].as_array().unwrap();
+    assert_eq!(chains.len(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    for chain in chains {
+        let alg = chain["key_algorithm"].as_str().unwrap();
+        let certs = chain["certificates"].as_array().unwrap();
+        assert_eq!(certs.len(), 2, "issuing CA then root");
+        std::fs::write(dir.path().join("issuing.pem"), pem(&b64(&certs[0]))).unwrap();
+        std::fs::write(dir.path().join("root.pem"), pem(&b64(&certs[1]))).unwrap();
+        let mut args = vec!["verify"];
+        if alg == "sm2" {
+            args.extend(["-vfyopt", "distid:1234567812345678"]);
+        }
+        args.extend(["-CAfile", "root.pem", "issuing.pem"]);
+        let (ok, out) = openssl(dir.path(), &args);
+        assert!(ok && out.contains("issuing.pem: OK"), "{alg}: {out}");
+        let (_, text) = openssl(
+            dir.path(),
+            &["x509", "-in", "issuing.pem", "-noout", "-text"],
+        );
+        let want = if alg == "sm2" {
+            "SM2-with-SM3"
+        } else {
+            "ecdsa-with-SHA256"
+        };
+        assert!(text.contains(want), "{alg}: {text}");
+        assert!(text.contains("CA:TRUE"), "{text}");
+    }
+
+    // Anything else is a JSON error with a stable code.
+    let (status, e) = get(&format!("{}/no/such/thing", svc.base));
+    assert_eq!(status, 404);
+    assert_eq!(e["error"]["code"], "not_found");
+    let (status, e) = send(
+        reqwest::Method::DELETE,
+        &format!("{}/health", svc.base),
+        None,
+        "application/json",
+    );
+    assert_eq!(status, 405);
+    assert_eq!(e["error"]["code"], "method_not_allowed");
+}
+
+#[test]
+fn health_time_and_ca_chains_on_sqlite() {
+    let svc = Service::start(None);
+    check_service(&svc);
+}
+
+#[test]
+fn health_time_and_ca_chains_on_postgresql() {
+    let pg = Postgres::start();
+    let svc = Service::start(Some(&pg.url()));
+    check_service(&svc);
+    // The audit log is in PostgreSQL, not in a local file.
+    assert!(!svc.data.path().join("ca.db").exists());
+}
+
+#[test]
+fn keys_are_encrypted_at_rest_and_need_the_passphrase() {
+    let data = tempfile::tempdir().unwrap();
+    common::init(data.path(), None);
+    for entry in std::fs::read_dir(data.path().join("keys"))
+        .unwrap()
+        .flatten()
+    {
+        let meta = entry.metadata().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{:?}",
+            entry.path()
+        );
+        let v: Value = serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+        assert_eq!(v["kdf"], "pbkdf2-hmac-sha256");
+        assert!(v["sealed"].as_str().unwrap().len() > 64);
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", common::free_port()),
+            "--data",
+        ])
+        .arg(data.path())
+        .env("CERTKEY_CA_PASSPHRASE", "a wrong passphrase here")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A second init on the same directory is refused.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+        .args(["init", "--data"])
+        .arg(data.path())
+        .env("CERTKEY_CA_PASSPHRASE", common::PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a CA"));
+}
+
+#[test]
+fn plain_http_is_refused_off_loopback() {
+    let data = tempfile::tempdir().unwrap();
+    common::init(data.path(), None);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data"])
+        .arg(data.path())
+        .env("CERTKEY_CA_PASSPHRASE", common::PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plain HTTP is only for loopback"));
+}
+
+#[test]
+fn a_short_passphrase_is_refused_at_init() {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+        .args(["init", "--data"])
+        .arg(data.path())
+        .env("CERTKEY_CA_PASSPHRASE", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12 characters"));
+}

@@ -1,0 +1,282 @@
+//! Test harness: a real `certkey-ca` process on a loopback port, over SQLite or a real
+//! PostgreSQL server that the harness starts in a temporary directory and stops.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// A PostgreSQL server of its own, in a temporary directory, on a loopback port.
+pub struct Postgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    pub port: u16,
+}
+
+fn pg_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed by the test command (apt-get install postgresql)")
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop().expect("a PostgreSQL server with initdb")
+}
+
+/// Runs a PostgreSQL tool, as user `postgres` when we are root (the server refuses root).
+fn pg(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
+    let exe = bin.join(tool);
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+impl Postgres {
+    /// initdb + pg_ctl start on a free port, trust auth on loopback only.
+    pub fn start() -> Postgres {
+        let bin = pg_bin();
+        let dir =
+            std::env::temp_dir().join(format!("certkey-pg-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).expect("pg dir");
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .expect("chown")
+                .success();
+            assert!(ok, "chown the PostgreSQL directory");
+        }
+        let data = dir.join("data");
+        let d = data.to_str().expect("utf-8 path");
+        let out = pg(
+            &bin,
+            "initdb",
+            &[
+                "-D",
+                d,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let opts = format!(
+            "-h 127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200",
+            dir.display()
+        );
+        let log = dir.join("log");
+        let out = pg(
+            &bin,
+            "pg_ctl",
+            &[
+                "-D",
+                d,
+                "-o",
+                &opts,
+                "-l",
+                log.to_str().expect("utf-8"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        let pgsql = Postgres { dir, bin, port };
+        let out = pg(
+            &pgsql.bin,
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "certkey",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "createdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pgsql
+    }
+
+    /// Connection URL of the `certkey` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/certkey", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = pg(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `certkey-ca init` in a fresh data directory; returns the admin token.
+pub fn init(data: &Path, database_url: Option<&str>) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
+    cmd.args(["init", "--json", "--data"])
+        .arg(data)
+        .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE);
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().expect("run certkey-ca init");
+    assert!(
+        out.status.success(),
+        "init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("init --json");
+    v["admin_token"].as_str().expect("admin token").to_string()
+}
+
+/// A running service.
+pub struct Service {
+    child: Child,
+    pub base: String,
+    pub data: tempfile::TempDir,
+    pub admin: String,
+}
+
+impl Service {
+    /// init + serve on a free loopback port; waits until /health answers.
+    pub fn start(database_url: Option<&str>) -> Service {
+        let data = tempfile::tempdir().expect("data dir");
+        let admin = init(data.path(), database_url);
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+            .args(["serve", "--data"])
+            .arg(data.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+            .env("CERTKEY_CA_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run certkey-ca serve");
+        let svc = Service {
+            child,
+            base: format!("http://127.0.0.1:{port}/api/v1"),
+            data,
+            admin,
+        };
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = reqwest::blocking_get(&format!("{}/health", svc.base)) {
+                if r == 200 {
+                    break;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "certkey-ca did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        svc
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Tiny blocking HTTP for tests (reqwest's blocking client needs a feature we avoid).
+pub mod reqwest {
+    /// Status of a GET.
+    pub fn blocking_get(url: &str) -> Result<u16, String> {
+        let rt = tokio_rt();
+        rt.block_on(async {
+            ::reqwest::get(url)
+                .await
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// A current-thread runtime for one call.
+    pub fn tokio_rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+}
+
+/// Runs openssl and returns (success, stdout+stderr).
+pub fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
