@@ -36,4 +36,4 @@ ensure_rust() {
 }
 
 # System packages every part of CertKey's build and tests needs.
-BASE_PACKAGES=(build-essential pkg-config openssl softhsm2 opensc opensc-pkcs11 p11-kit)
+BASE_PACKAGES=(build-essential pkg-config openssl curl softhsm2 opensc opensc-pkcs11 p11-kit)

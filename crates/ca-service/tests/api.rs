@@ -204,3 +204,77 @@ fn a_short_passphrase_is_refused_at_init() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12 characters"));
 }
+
+#[test]
+fn tls_is_served_with_the_configured_certificate() {
+    let data = tempfile::tempdir().unwrap();
+    common::init(data.path(), None);
+    let d = data.path();
+    let (ok, out) = openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "tls.key",
+            "-out",
+            "tls.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+    );
+    assert!(ok, "{out}");
+    let cfg_path = d.join("certkey-ca.toml");
+    let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    cfg.push_str(&format!(
+        "\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        d.join("tls.pem").display(),
+        d.join("tls.key").display()
+    ));
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(d)
+        .env("CERTKEY_CA_PASSPHRASE", common::PASSPHRASE)
+        .env("CERTKEY_CA_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}/api/v1/health");
+    let start = std::time::Instant::now();
+    let body = loop {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--cacert"])
+            .arg(d.join("tls.pem"))
+            .arg(&url)
+            .output()
+            .expect("curl is installed by the test command");
+        if out.status.success() && !out.stdout.is_empty() {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no TLS answer"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // Plain HTTP on the TLS port gets no JSON answer.
+    let plain = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "5"])
+        .arg(url.replace("https", "http"))
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"status\":\"ok\""));
+}
