@@ -7,13 +7,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use certkey_protocol::v1::{CaCerts, CaChain, Health, KeyAlgorithm, ServerTime, PREFIX};
 use certkey_protocol::{ApiError, Base64, ErrorBody};
 
 use crate::ca::CaMaterial;
 use crate::db::Db;
+use crate::secrets::DataKey;
 use crate::x509::KeyAlg;
 
 /// Largest request body accepted (a seal image is well under this).
@@ -26,6 +27,8 @@ pub struct AppState {
     pub db: Db,
     /// Keys and certificates.
     pub ca: Arc<CaMaterial>,
+    /// Key for database secrets and activation codes.
+    pub data_key: Arc<DataKey>,
 }
 
 /// An error answer.
@@ -46,6 +49,13 @@ impl Failure {
                 ..ApiError::default()
             },
         }
+    }
+}
+
+impl Failure {
+    /// The error body, to add fields such as `attempts_left`.
+    pub fn body_mut(&mut self) -> &mut ApiError {
+        &mut self.body
     }
 }
 
@@ -72,7 +82,8 @@ impl From<JsonRejection> for Failure {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Failure {
+/// A failure of ours (database, keys): logged, answered 503 without details.
+pub fn internal(e: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %e, "internal error");
     Failure::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -122,7 +133,13 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/health", get(health))
         .route("/time", get(server_time))
-        .route("/cacerts", get(cacerts));
+        .route("/cacerts", get(cacerts))
+        .route("/activation/lookup", post(crate::activation::lookup))
+        .route("/activation", post(crate::activation::activate))
+        .route(
+            "/activation/{id}/certificate",
+            post(crate::activation::certificate),
+        );
     Router::new()
         .nest(PREFIX, v1)
         .fallback(not_found)

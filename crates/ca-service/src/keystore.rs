@@ -73,24 +73,50 @@ fn alg_name(a: KeyAlg) -> &'static str {
 
 /// Writes `key` as `dir/name.key.json` (mode 0600).
 pub fn save(dir: &Path, name: &str, key: &PrivateKey, pass: &Passphrase) -> anyhow::Result<()> {
+    seal_bytes(
+        dir,
+        name,
+        alg_name(key.alg()),
+        key.to_bytes().as_ref(),
+        pass,
+    )
+}
+
+/// Reads `dir/name.key.json`.
+pub fn load(dir: &Path, name: &str, pass: &Passphrase) -> anyhow::Result<PrivateKey> {
+    let (alg, secret) = open_bytes(dir, name, pass)?;
+    let alg = match alg.as_str() {
+        "sm2" => KeyAlg::Sm2,
+        "p256" => KeyAlg::P256,
+        other => anyhow::bail!("{name}: unknown key algorithm {other}"),
+    };
+    PrivateKey::from_bytes(alg, &secret).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+}
+
+fn seal_bytes(
+    dir: &Path,
+    name: &str,
+    alg: &str,
+    secret: &[u8],
+    pass: &Passphrase,
+) -> anyhow::Result<()> {
     let mut salt = [0u8; 16];
     let mut nonce = [0u8; 12];
     getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("random: {e}"))?;
     getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("random: {e}"))?;
     let k = derive(pass, &salt, ITERATIONS);
     let cipher = Aes256Gcm::new_from_slice(k.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let secret = key.to_bytes();
     let sealed = cipher
         .encrypt(
             &Nonce::from(nonce),
             Payload {
-                msg: secret.as_ref(),
+                msg: secret,
                 aad: name.as_bytes(),
             },
         )
         .map_err(|_| anyhow::anyhow!("sealing {name} failed"))?;
     let file = KeyFile {
-        alg: alg_name(key.alg()).into(),
+        alg: alg.into(),
         kdf: "pbkdf2-hmac-sha256".into(),
         iterations: ITERATIONS,
         salt: hex::encode(salt),
@@ -101,18 +127,16 @@ pub fn save(dir: &Path, name: &str, key: &PrivateKey, pass: &Passphrase) -> anyh
     write_private(&path, &serde_json::to_vec_pretty(&file)?)
 }
 
-/// Reads `dir/name.key.json`.
-pub fn load(dir: &Path, name: &str, pass: &Passphrase) -> anyhow::Result<PrivateKey> {
+fn open_bytes(
+    dir: &Path,
+    name: &str,
+    pass: &Passphrase,
+) -> anyhow::Result<(String, Zeroizing<Vec<u8>>)> {
     let path = dir.join(format!("{name}.key.json"));
     let bad = |why: &str| anyhow::anyhow!("{}: {why}", path.display());
     let file: KeyFile =
         serde_json::from_slice(&std::fs::read(&path).map_err(|e| bad(&e.to_string()))?)
             .map_err(|e| bad(&e.to_string()))?;
-    let alg = match file.alg.as_str() {
-        "sm2" => KeyAlg::Sm2,
-        "p256" => KeyAlg::P256,
-        other => return Err(bad(&format!("unknown key algorithm {other}"))),
-    };
     if file.kdf != "pbkdf2-hmac-sha256" || file.iterations == 0 || file.iterations > 10_000_000 {
         return Err(bad("unsupported key derivation"));
     }
@@ -133,7 +157,31 @@ pub fn load(dir: &Path, name: &str, pass: &Passphrase) -> anyhow::Result<Private
             )
             .map_err(|_| bad("wrong passphrase, or the file was altered"))?,
     );
-    PrivateKey::from_bytes(alg, &secret).map_err(|e| bad(&e.to_string()))
+    Ok((file.alg, secret))
+}
+
+/// Makes a random 32-byte secret key and writes it sealed as `dir/name.key.json`.
+pub fn create_secret(dir: &Path, name: &str, pass: &Passphrase) -> anyhow::Result<()> {
+    // Stored with the same format as a P-256 private key scalar would be, under its own
+    // algorithm tag.
+    let mut k = Zeroizing::new([0u8; 32]);
+    getrandom::fill(k.as_mut()).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+    seal_bytes(dir, name, "secret", k.as_ref(), pass)
+}
+
+/// Reads a secret made by [`create_secret`].
+pub fn load_secret(
+    dir: &Path,
+    name: &str,
+    pass: &Passphrase,
+) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    let (alg, bytes) = open_bytes(dir, name, pass)?;
+    if alg != "secret" || bytes.len() != 32 {
+        anyhow::bail!("{name}: not a secret key file");
+    }
+    let mut k = Zeroizing::new([0u8; 32]);
+    k.copy_from_slice(&bytes);
+    Ok(k)
 }
 
 /// Writes a file readable by its owner only.

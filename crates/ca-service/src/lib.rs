@@ -1,9 +1,12 @@
 //! certkey-ca: the reference CA online service of the CertKey protocol (v1, see
 //! shared/DESIGN.md). The binary `certkey-ca` is a thin front end over these modules.
 
+pub mod activation;
 pub mod api;
 pub mod ca;
 pub mod config;
 pub mod db;
 pub mod keystore;
+pub mod production;
+pub mod secrets;
 pub mod x509;

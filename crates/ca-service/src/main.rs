@@ -3,6 +3,9 @@
 //! ```text
 //! certkey-ca init  --data DIR [--org NAME] [--listen ADDR] [--database-url URL] [--json]
 //! certkey-ca serve --data DIR [--listen ADDR] [--database-url URL]
+//! certkey-ca produce --data DIR --module PATH [--slot N] --holder NAME --type org|org-person|person
+//!            --years N [--days N] --key sm2|p256 --handler-name .. --handler-id .. --handler-phone ..
+//!            [--org NAME] [--json]
 //! ```
 //! The CA keys are encrypted with the passphrase in CERTKEY_CA_PASSPHRASE (or the file
 //! named by CERTKEY_CA_PASSPHRASE_FILE). Exit codes: 0 success, 1 failure, 2 usage.
@@ -46,6 +49,51 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Initialise a blank key over PKCS#11, register its order, print its activation code.
+    Produce {
+        /// Data directory made by `init`.
+        #[arg(long)]
+        data: PathBuf,
+        /// PKCS#11 module of the key.
+        #[arg(long)]
+        module: PathBuf,
+        /// Index among the slots holding a key (default: the first blank key).
+        #[arg(long)]
+        slot: Option<usize>,
+        /// Holder name (person or organisation).
+        #[arg(long)]
+        holder: String,
+        /// Certificate type.
+        #[arg(long = "type", value_parser = ["org", "org-person", "person"])]
+        cert_type: String,
+        /// Validity in years, 1 to 5.
+        #[arg(long, default_value_t = 1)]
+        years: u32,
+        /// Trial validity in days (for trials and tests), overriding --years.
+        #[arg(long)]
+        days: Option<u32>,
+        /// Key algorithm.
+        #[arg(long, value_parser = ["sm2", "p256"])]
+        key: String,
+        /// Handler (经办人) name.
+        #[arg(long)]
+        handler_name: String,
+        /// Handler identity number.
+        #[arg(long)]
+        handler_id: String,
+        /// Handler phone.
+        #[arg(long)]
+        handler_phone: String,
+        /// Organisation (required for org and org-person).
+        #[arg(long)]
+        org: Option<String>,
+        /// Database URL (overrides the config).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Print `{"token_serial","order_id","activation_code","code_expires_at"}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the protocol.
     Serve {
         /// Data directory made by `init`.
@@ -79,6 +127,7 @@ async fn init(
     let pass = keystore::Passphrase::from_env()?;
     std::fs::create_dir_all(data)?;
     ca::init(data, org, &pass)?;
+    keystore::create_secret(&data.join("keys"), "data", &pass)?;
     let admin = random_token()?;
     let cfg = config::Config {
         listen: listen.to_string(),
@@ -124,11 +173,18 @@ async fn serve(
     let addr = cfg.listen_addr(&listen)?;
     let pass = keystore::Passphrase::from_env()?;
     let material = ca::load(data, &pass)?;
+    let data_key = certkey_ca::secrets::DataKey::new(&*keystore::load_secret(
+        &data.join("keys"),
+        "data",
+        &pass,
+    )?);
     let db = db::Db::connect(&cfg.database_url(data)).await?;
     let app = api::router(api::AppState {
         db,
         ca: Arc::new(material),
-    });
+        data_key: Arc::new(data_key),
+    })
+    .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
     tokio::spawn(async move {
@@ -145,17 +201,60 @@ async fn serve(
             eprintln!("certkey-ca listening on https://{addr}");
             axum_server::bind_rustls(addr, rc)
                 .handle(handle)
-                .serve(app.into_make_service())
+                .serve(app)
                 .await?;
         }
         None => {
             tracing::info!(%addr, "serving plain HTTP on loopback");
             eprintln!("certkey-ca listening on http://{addr}");
-            axum_server::bind(addr)
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await?;
+            axum_server::bind(addr).handle(handle).serve(app).await?;
         }
+    }
+    Ok(())
+}
+
+struct ProduceArgs {
+    data: PathBuf,
+    module: PathBuf,
+    slot: Option<usize>,
+    database_url: Option<String>,
+    json: bool,
+    request: certkey_ca::production::ProduceRequest,
+}
+
+async fn produce(a: ProduceArgs) -> anyhow::Result<()> {
+    let mut cfg = config::Config::load(&a.data)?;
+    if a.database_url.is_some() {
+        cfg.database_url = a.database_url.clone();
+    }
+    let pass = keystore::Passphrase::from_env()?;
+    let data_key = certkey_ca::secrets::DataKey::new(&*keystore::load_secret(
+        &a.data.join("keys"),
+        "data",
+        &pass,
+    )?);
+    let db = db::Db::connect(&cfg.database_url(&a.data)).await?;
+    let p = certkey_ca::production::produce(&db, &data_key, &a.module, a.slot, &a.request).await?;
+    let expires = p
+        .code_expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "token_serial": p.token_serial,
+                "order_id": p.order_id,
+                "activation_code": p.activation_code.as_str(),
+                "code_expires_at": expires,
+            })
+        );
+    } else {
+        println!("key {} produced, order {}", p.token_serial, p.order_id);
+        println!(
+            "activation code (shown once): {}  valid until {expires}",
+            p.activation_code.as_str()
+        );
     }
     Ok(())
 }
@@ -193,6 +292,55 @@ fn main() -> ExitCode {
                 listen,
                 database_url,
             } => serve(&data, listen, database_url).await,
+            Command::Produce {
+                data,
+                module,
+                slot,
+                holder,
+                cert_type,
+                years,
+                days,
+                key,
+                handler_name,
+                handler_id,
+                handler_phone,
+                org,
+                database_url,
+                json,
+            } => {
+                let cert_type = match cert_type.as_str() {
+                    "org" => certkey_protocol::CertType::Organisation,
+                    "org-person" => certkey_protocol::CertType::OrgPerson,
+                    _ => certkey_protocol::CertType::Person,
+                };
+                let key = if key == "sm2" {
+                    certkey_protocol::v1::KeyAlgorithm::Sm2
+                } else {
+                    certkey_protocol::v1::KeyAlgorithm::P256
+                };
+                let request = certkey_ca::production::ProduceRequest {
+                    holder,
+                    org,
+                    cert_type,
+                    years,
+                    days,
+                    key,
+                    handler: certkey_ca::production::HandlerInfo {
+                        name: handler_name,
+                        id_number: handler_id,
+                        phone: handler_phone,
+                    },
+                };
+                produce(ProduceArgs {
+                    data,
+                    module,
+                    slot,
+                    database_url,
+                    json,
+                    request,
+                })
+                .await
+            }
         }
     });
     match result {

@@ -12,6 +12,7 @@ pub mod b64;
 pub mod error;
 pub mod rules;
 pub mod v1;
+pub mod wrap;
 
 pub use b64::Base64;
 pub use error::{ApiError, ErrorBody};

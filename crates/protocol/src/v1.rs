@@ -1,6 +1,15 @@
 //! Request and response bodies of protocol v1, under `/api/v1`.
 //!
 //! Each type is named for its endpoint; see `shared/DESIGN.md` for the table.
+//!
+//! Protocol note: secrets the service hands to a client (the initial user PIN, SO
+//! PINs) never travel in the clear. The client sends an ephemeral P-256 public key
+//! (`client_key`, SEC1 uncompressed, base64) and each secret comes back as a
+//! [`WrappedSecret`]: ECDH with a fresh service key, HKDF-SHA256, AES-256-GCM, bound to
+//! a context string that names its purpose (such as `activation:` followed by the token
+//! serial). The exact construction, which a CA must follow byte for byte, and a test
+//! vector are in [`crate::wrap`]; [`crate::wrap::wrap`] and
+//! [`crate::wrap::ClientKey::unwrap`] implement it.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -109,7 +118,7 @@ pub struct ActivationRequest {
 }
 
 /// A secret wrapped for a client key: ECDH with an ephemeral service key, HKDF-SHA256,
-/// AES-256-GCM.
+/// AES-256-GCM. See [`crate::wrap`] for the construction.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct WrappedSecret {
     /// The service's ephemeral P-256 public key, SEC1 uncompressed.

@@ -1,0 +1,505 @@
+//! Production and activation against a real service: a blank softkey virtual key is
+//! produced over PKCS#11, the right code releases the initial PIN (which then opens the
+//! key), wrong codes count against 5 tries even when 20 arrive at once, and OpenSSL-made
+//! CSRs become certificates that `openssl verify` accepts — on SQLite and PostgreSQL.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use certkey_protocol::wrap::ClientKey;
+use common::{openssl, reqwest::tokio_rt, Postgres, Service, PASSPHRASE};
+use serde_json::{json, Value};
+
+const DISTID: &str = "distid:1234567812345678";
+
+fn softkey() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_certkey-ca")).with_file_name("libcertkey_softkey.so");
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first",
+        p.display()
+    );
+    p
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+fn unb64(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().expect("base64"))
+        .expect("base64")
+}
+
+fn post(url: &str, body: &Value) -> (u16, Value) {
+    tokio_rt().block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    })
+}
+
+struct Produced {
+    store: tempfile::TempDir,
+    serial: String,
+    code: String,
+}
+
+/// `certkey-ca produce` on a fresh softkey store.
+fn produce(svc: &Service, db_url: Option<&str>, key: &str, extra: &[&str]) -> Produced {
+    let store = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
+    cmd.args(["produce", "--json", "--data"])
+        .arg(svc.data.path())
+        .arg("--module")
+        .arg(softkey())
+        .args([
+            "--key",
+            key,
+            "--handler-name",
+            "李四",
+            "--handler-id",
+            "110101199001011234",
+            "--handler-phone",
+            "13800000000",
+        ])
+        .args(extra)
+        .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+        .env("CERTKEY_SOFTKEY_DIR", store.path());
+    if let Some(u) = db_url {
+        cmd.args(["--database-url", u]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "produce: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let code = v["activation_code"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 6);
+    assert!(v["order_id"].as_str().unwrap().starts_with("ord-"));
+    assert!(v["code_expires_at"].is_string());
+    Produced {
+        store,
+        serial: v["token_serial"].as_str().unwrap().to_string(),
+        code,
+    }
+}
+
+fn wrong(code: &str) -> String {
+    let d = (code.as_bytes()[0] - b'0' + 1) % 10;
+    format!("{d}{}", &code[1..])
+}
+
+fn activate(svc: &Service, p: &Produced, code: &str, client: &ClientKey) -> (u16, Value) {
+    post(
+        &format!("{}/activation", svc.base),
+        &json!({"token_serial": p.serial, "activation_code": code, "client_key": b64(&client.public_sec1())}),
+    )
+}
+
+/// An OpenSSL key and CSR in `dir`; returns the CSR DER.
+fn openssl_csr(dir: &Path, name: &str, sm2: bool) -> Vec<u8> {
+    let key = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    if sm2 {
+        assert!(openssl(dir, &["genpkey", "-algorithm", "SM2", "-out", &key]).0);
+        let (ok, out) = openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &key,
+                "-sm3",
+                "-sigopt",
+                DISTID,
+                "-subj",
+                "/CN=ignored",
+                "-outform",
+                "DER",
+                "-out",
+                &csr,
+            ],
+        );
+        assert!(ok, "{out}");
+    } else {
+        assert!(
+            openssl(
+                dir,
+                &[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-out",
+                    &key
+                ]
+            )
+            .0
+        );
+        let (ok, out) = openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &key,
+                "-subj",
+                "/CN=ignored",
+                "-outform",
+                "DER",
+                "-out",
+                &csr,
+            ],
+        );
+        assert!(ok, "{out}");
+    }
+    std::fs::read(dir.join(csr)).unwrap()
+}
+
+fn pem(der: &[u8]) -> String {
+    let b = b64(der);
+    let lines: Vec<String> = b
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+/// Full activation and issuance, checked by OpenSSL.
+fn activate_and_issue(svc: &Service, db_url: Option<&str>, sm2: bool) {
+    let key = if sm2 { "sm2" } else { "p256" };
+    let p = produce(
+        svc,
+        db_url,
+        key,
+        &[
+            "--holder",
+            "张三",
+            "--type",
+            "org-person",
+            "--org",
+            "广东测试有限公司",
+            "--years",
+            "2",
+        ],
+    );
+
+    // The key is initialised: label, SO PIN and user PIN set by production.
+    let status = Command::new(
+        PathBuf::from(env!("CARGO_BIN_EXE_certkey-ca")).with_file_name("certkey-softkey"),
+    )
+    .args(["status", "--json", "--dir"])
+    .arg(p.store.path())
+    .output()
+    .unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["slots"][0]["initialized"], true);
+    assert_eq!(status["slots"][0]["user_pin_initialized"], true);
+    assert_eq!(status["slots"][0]["label"], "张三 证书 Key");
+
+    let (s, order) = post(
+        &format!("{}/activation/lookup", svc.base),
+        &json!({"token_serial": p.serial}),
+    );
+    assert_eq!(s, 200, "{order}");
+    assert_eq!(order["holder"], "张*");
+    assert_eq!(order["cert_type"], "org_person");
+    assert_eq!(order["years"], 2);
+    assert_eq!(order["key_algorithm"], key);
+    assert_eq!(order["state"], "awaiting_activation");
+
+    let client = ClientKey::generate().unwrap();
+    let (s, e) = activate(svc, &p, &wrong(&p.code), &client);
+    assert_eq!(s, 403, "{e}");
+    assert_eq!(e["error"]["code"], "activation_code_invalid");
+    assert_eq!(e["error"]["attempts_left"], 4);
+
+    let (s, a) = activate(svc, &p, &p.code, &client);
+    assert_eq!(s, 200, "{a}");
+    let activation_id = a["activation_id"].as_str().unwrap().to_string();
+    let wrapped: certkey_protocol::v1::WrappedSecret =
+        serde_json::from_value(a["initial_pin"].clone()).unwrap();
+    let pin = client
+        .unwrap(&wrapped, format!("activation:{}", p.serial).as_bytes())
+        .unwrap();
+    let pin = String::from_utf8(pin.to_vec()).unwrap();
+    // The released PIN opens the key.
+    let out = Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(softkey())
+        .args(["--login", "--pin", &pin, "-O"])
+        .env("CERTKEY_SOFTKEY_DIR", p.store.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the initial PIN must open the key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The step is safe to retry: the same activation, a right code costs no try.
+    let (s, again) = activate(svc, &p, &p.code, &ClientKey::generate().unwrap());
+    assert_eq!(s, 200);
+    assert_eq!(again["activation_id"], activation_id.as_str());
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/activation/{activation_id}/certificate", svc.base);
+    // A CSR of the other algorithm is refused.
+    let other = openssl_csr(dir.path(), "other", !sm2);
+    let (s, e) = post(&url, &json!({"csr": b64(&other)}));
+    assert_eq!(s, 400);
+    assert_eq!(e["error"]["code"], "csr_key_mismatch");
+    let (s, e) = post(&url, &json!({"csr": b64(b"not a CSR")}));
+    assert_eq!(s, 400);
+    assert_eq!(e["error"]["code"], "csr_invalid");
+
+    let csr = openssl_csr(dir.path(), "holder", sm2);
+    let (s, issued) = post(&url, &json!({"csr": b64(&csr)}));
+    assert_eq!(s, 200, "{issued}");
+    let cert = unb64(&issued["certificate"]);
+    let chain = issued["chain"].as_array().unwrap();
+    std::fs::write(dir.path().join("leaf.pem"), pem(&cert)).unwrap();
+    std::fs::write(dir.path().join("issuing.pem"), pem(&unb64(&chain[0]))).unwrap();
+    std::fs::write(dir.path().join("root.pem"), pem(&unb64(&chain[1]))).unwrap();
+    // OpenSSL 3.0 applies -vfyopt only to the target certificate, so an SM2 chain is
+    // checked link by link.
+    let mut args: Vec<&str> = vec!["verify"];
+    if sm2 {
+        args.extend([
+            "-vfyopt",
+            DISTID,
+            "-partial_chain",
+            "-CAfile",
+            "issuing.pem",
+            "leaf.pem",
+        ]);
+    } else {
+        args.extend([
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "issuing.pem",
+            "leaf.pem",
+        ]);
+    }
+    let (ok, out) = openssl(dir.path(), &args);
+    assert!(ok && out.contains("leaf.pem: OK"), "{out}");
+    let (_, text) = openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-in",
+            "leaf.pem",
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253,-esc_msb",
+            "-dates",
+        ],
+    );
+    assert!(
+        text.contains("subject=CN=张三,O=广东测试有限公司,C=CN"),
+        "{text}"
+    );
+    // The certificate is for the CSR's key.
+    let (_, csr_pub) = openssl(
+        dir.path(),
+        &[
+            "req",
+            "-inform",
+            "DER",
+            "-in",
+            "holder.csr",
+            "-noout",
+            "-pubkey",
+        ],
+    );
+    let (_, cert_pub) = openssl(
+        dir.path(),
+        &["x509", "-in", "leaf.pem", "-noout", "-pubkey"],
+    );
+    assert_eq!(csr_pub, cert_pub);
+
+    // Retrying returns the same certificate; another key gets nothing.
+    let (s, again) = post(&url, &json!({"csr": b64(&csr)}));
+    assert_eq!(s, 200);
+    assert_eq!(again["certificate"], issued["certificate"]);
+    let csr2 = openssl_csr(dir.path(), "second", sm2);
+    let (s, e) = post(&url, &json!({"csr": b64(&csr2)}));
+    assert_eq!(s, 409);
+    assert_eq!(e["error"]["code"], "already_activated");
+    // The code is single use.
+    let (s, e) = activate(svc, &p, &p.code, &client);
+    assert_eq!(s, 409);
+    assert_eq!(e["error"]["code"], "already_activated");
+    let (_, order) = post(
+        &format!("{}/activation/lookup", svc.base),
+        &json!({"token_serial": p.serial}),
+    );
+    assert_eq!(order["state"], "completed");
+}
+
+#[test]
+fn an_sm2_key_is_produced_activated_and_certified_on_sqlite() {
+    let svc = Service::start(None);
+    activate_and_issue(&svc, None, true);
+}
+
+#[test]
+fn a_p256_key_is_produced_activated_and_certified_on_postgresql() {
+    let pg = Postgres::start();
+    let svc = Service::start(Some(&pg.url()));
+    activate_and_issue(&svc, Some(&pg.url()), false);
+}
+
+fn twenty_wrong_codes_at_once(svc: &Service, db_url: Option<&str>) {
+    let p = produce(
+        svc,
+        db_url,
+        "p256",
+        &["--holder", "王五", "--type", "person", "--years", "1"],
+    );
+    let bad = wrong(&p.code);
+    let results: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| scope.spawn(|| activate(svc, &p, &bad, &ClientKey::generate().unwrap())))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let count = |code: &str| {
+        results
+            .iter()
+            .filter(|(_, v)| v["error"]["code"] == code)
+            .count()
+    };
+    assert_eq!(count("activation_code_invalid"), 4, "{results:?}");
+    assert_eq!(count("order_locked"), 16, "{results:?}");
+    // Locked: even the right code is refused now.
+    let (s, e) = activate(svc, &p, &p.code, &ClientKey::generate().unwrap());
+    assert_eq!(s, 423);
+    assert_eq!(e["error"]["attempts_left"], 0);
+    let (_, order) = post(
+        &format!("{}/activation/lookup", svc.base),
+        &json!({"token_serial": p.serial}),
+    );
+    assert_eq!(order["state"], "locked");
+}
+
+#[test]
+fn twenty_concurrent_wrong_codes_cannot_pass_five_tries_on_sqlite() {
+    let svc = Service::start(None);
+    twenty_wrong_codes_at_once(&svc, None);
+}
+
+#[test]
+fn twenty_concurrent_wrong_codes_cannot_pass_five_tries_on_postgresql() {
+    let pg = Postgres::start();
+    let svc = Service::start(Some(&pg.url()));
+    twenty_wrong_codes_at_once(&svc, Some(&pg.url()));
+}
+
+#[test]
+fn bad_requests_get_4xx_json_errors() {
+    let svc = Service::start(None);
+    let url = format!("{}/activation", svc.base);
+    let (s, e) = post(
+        &format!("{}/activation/lookup", svc.base),
+        &json!({"token_serial": "NOPE"}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("order_not_found"))
+    );
+    let (s, e) = post(
+        &url,
+        &json!({"token_serial": "X", "activation_code": "12ab56", "client_key": b64(&[4u8; 65])}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalid_code_format"))
+    );
+    let (s, e) = post(
+        &url,
+        &json!({"token_serial": "X", "activation_code": "123456", "client_key": b64(&[2u8; 33])}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalid_client_key"))
+    );
+    let (s, e) = post(&url, &json!({"token_serial": "X"}));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("invalid_body"))
+    );
+    let (s, e) = post(
+        &url,
+        &json!({"token_serial": "X", "activation_code": "123456", "client_key": "***"}),
+    );
+    assert_eq!(s, 422, "{e}");
+    let (s, e) = post(
+        &format!("{}/activation/act-nope/certificate", svc.base),
+        &json!({"csr": b64(b"x")}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("activation_not_found"))
+    );
+    let (s, e) = tokio_rt().block_on(async {
+        let r = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("malformed_json"))
+    );
+    let (s, e) = tokio_rt().block_on(async {
+        let r = reqwest::Client::new()
+            .post(&url)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    let huge = "x".repeat(2 << 20);
+    let (s, e) = tokio_rt().block_on(async {
+        let r = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!("{{\"token_serial\":\"{huge}\"}}"))
+            .send()
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    });
+    assert_eq!(s, 413, "{e}");
+}
