@@ -29,6 +29,17 @@ pub struct AppState {
     pub ca: Arc<CaMaterial>,
     /// Key for database secrets and activation codes.
     pub data_key: Arc<DataKey>,
+    /// Settings from the configuration.
+    pub settings: Arc<Settings>,
+}
+
+/// What the handlers need of the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// SHA-256 (hex) of the admin bearer token.
+    pub admin_token_sha256: String,
+    /// Renewals need an entitlement.
+    pub require_renewal_entitlement: bool,
 }
 
 /// An error answer.
@@ -139,7 +150,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/activation/{id}/certificate",
             post(crate::activation::certificate),
-        );
+        )
+        .route("/renewal/challenge", post(crate::renewal::challenge))
+        .route("/renewal", post(crate::renewal::renew));
+    let admin = Router::new()
+        .route("/certificates/{serial}/revoke", post(crate::admin::revoke))
+        .route(
+            "/certificates/{serial}/entitlement",
+            post(crate::admin::entitle),
+        )
+        .route("/orders/{id}/code", post(crate::admin::reissue_code))
+        .route("/audit", get(crate::admin::audit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::admin::require_token,
+        ));
+    let v1 = v1.nest("/admin", admin);
     Router::new()
         .nest(PREFIX, v1)
         .fallback(not_found)

@@ -2,11 +2,13 @@
 //! shared/DESIGN.md). The binary `certkey-ca` is a thin front end over these modules.
 
 pub mod activation;
+pub mod admin;
 pub mod api;
 pub mod ca;
 pub mod config;
 pub mod db;
 pub mod keystore;
 pub mod production;
+pub mod renewal;
 pub mod secrets;
 pub mod x509;

@@ -183,6 +183,10 @@ async fn serve(
         db,
         ca: Arc::new(material),
         data_key: Arc::new(data_key),
+        settings: Arc::new(api::Settings {
+            admin_token_sha256: cfg.admin_token_sha256.clone(),
+            require_renewal_entitlement: cfg.require_renewal_entitlement,
+        }),
     })
     .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let handle = axum_server::Handle::new();

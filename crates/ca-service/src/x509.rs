@@ -1185,6 +1185,14 @@ pub fn cert_spki(cert_der: &[u8]) -> Result<Vec<u8>> {
     Ok(parse_cert(cert_der)?.key.spki_der())
 }
 
+/// The serial number of a certificate as lowercase hex without leading zero bytes.
+pub fn cert_serial_hex(cert_der: &[u8]) -> Result<String> {
+    let cert = parse_cert(cert_der)?;
+    let bytes = cert.cert.tbs_certificate().serial_number().as_bytes();
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    Ok(hex::encode(bytes.get(first..).unwrap_or_default()))
+}
+
 /// Verifies a detached DER signature over `msg` by the key in `spki_der`
 /// (SM3withSM2 with the default distid, or ECDSA-SHA256).
 pub fn verify_signature(spki_der: &[u8], msg: &[u8], sig_der: &[u8]) -> Result<()> {

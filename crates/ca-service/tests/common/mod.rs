@@ -199,8 +199,19 @@ pub struct Service {
 impl Service {
     /// init + serve on a free loopback port; waits until /health answers.
     pub fn start(database_url: Option<&str>) -> Service {
+        Service::start_configured(database_url, &|t| t)
+    }
+
+    /// Like [`Service::start`], with certkey-ca.toml edited by `edit` before serving.
+    pub fn start_configured(
+        database_url: Option<&str>,
+        edit: &dyn Fn(String) -> String,
+    ) -> Service {
         let data = tempfile::tempdir().expect("data dir");
         let admin = init(data.path(), database_url);
+        let path = data.path().join("certkey-ca.toml");
+        let text = std::fs::read_to_string(&path).expect("config");
+        std::fs::write(&path, edit(text)).expect("config");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
             .args(["serve", "--data"])

@@ -1,0 +1,404 @@
+//! Online renewal: a challenge nonce, proof of possession by the current key over
+//! nonce || CSR, and a new certificate that continues the old validity
+//! (new not_after = old not_after + the order's term). Allowed only while
+//! 0 < days_left <= 90 and the certificate is neither revoked nor already renewed.
+//! `request_id` is the idempotency key: a retry returns the same certificate, and the
+//! database's unique constraints make sure a certificate is renewed once.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::Json;
+use certkey_protocol::v1::{
+    IssuedCertificate, RenewalChallenge, RenewalChallengeRequest, RenewalRequest,
+};
+use certkey_protocol::{days_left, Base64, RENEWAL_WINDOW_DAYS};
+use sqlx::Row;
+use time::{Duration, OffsetDateTime};
+
+use crate::api::{internal, AppState, Failure};
+use crate::x509::{self, DnAttr, DnSpec, KeyAlg, Usage, Validity};
+
+/// How long a challenge nonce is accepted.
+pub const CHALLENGE_SECONDS: i64 = 300;
+/// Renewal requests per client address per minute.
+pub const RATE_PER_MINUTE: i64 = 60;
+
+struct CertRow {
+    serial: String,
+    token_serial: String,
+    order_id: Option<String>,
+    key_algorithm: String,
+    der: Vec<u8>,
+    not_after: i64,
+    revoked_at: Option<i64>,
+}
+
+async fn certificate_row(st: &AppState, serial: &str) -> Result<Option<CertRow>, Failure> {
+    let row = sqlx::query(
+        "SELECT serial, token_serial, order_id, key_algorithm, der, not_after, revoked_at FROM certificates WHERE serial = $1",
+    )
+    .bind(serial)
+    .fetch_optional(&st.db.pool)
+    .await
+    .map_err(internal)?;
+    row.map(|r| -> Result<CertRow, sqlx::Error> {
+        Ok(CertRow {
+            serial: r.try_get("serial")?,
+            token_serial: r.try_get("token_serial")?,
+            order_id: r.try_get("order_id")?,
+            key_algorithm: r.try_get("key_algorithm")?,
+            der: r.try_get("der")?,
+            not_after: r.try_get("not_after")?,
+            revoked_at: r.try_get("revoked_at")?,
+        })
+    })
+    .transpose()
+    .map_err(internal)
+}
+
+fn check_serial_hex(s: &str) -> Result<String, Failure> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.is_empty() || s.len() > 40 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_certificate_serial",
+            "certificate_serial is lowercase hex, at most 20 bytes",
+        ));
+    }
+    Ok(s)
+}
+
+fn not_found() -> Failure {
+    Failure::new(
+        StatusCode::NOT_FOUND,
+        "certificate_not_found",
+        "this CA did not issue that certificate",
+    )
+}
+
+/// Refuses revoked certificates and those outside the renewal window.
+async fn check_renewable(st: &AppState, c: &CertRow, now: OffsetDateTime) -> Result<(), Failure> {
+    if c.revoked_at.is_some() {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "certificate_revoked",
+            "a revoked certificate cannot be renewed",
+        ));
+    }
+    let replaced = sqlx::query("SELECT new_serial FROM renewals WHERE old_serial = $1")
+        .bind(&c.serial)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    if replaced.is_some() {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "already_renewed",
+            "this certificate was already renewed",
+        ));
+    }
+    let not_after = OffsetDateTime::from_unix_timestamp(c.not_after).map_err(internal)?;
+    let left = days_left(not_after, now);
+    if left <= 0 || left > RENEWAL_WINDOW_DAYS {
+        let mut f = Failure::new(
+            StatusCode::FORBIDDEN,
+            if left <= 0 { "certificate_expired" } else { "renewal_not_open" },
+            format!("online renewal is open while 0 < days left <= {RENEWAL_WINDOW_DAYS}; this certificate has {left}"),
+        );
+        f.body_mut().days_left = Some(left);
+        return Err(f);
+    }
+    Ok(())
+}
+
+/// `POST /renewal/challenge`.
+pub async fn challenge(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<RenewalChallengeRequest>, JsonRejection>,
+) -> Result<Json<RenewalChallenge>, Failure> {
+    let Json(req) = body.map_err(Failure::from)?;
+    let serial = check_serial_hex(&req.certificate_serial)?;
+    crate::activation::rate_limit(&st, &format!("renewal:{}", peer.ip()), RATE_PER_MINUTE).await?;
+    let c = certificate_row(&st, &serial).await?.ok_or_else(not_found)?;
+    let now = OffsetDateTime::now_utc();
+    check_renewable(&st, &c, now).await?;
+    let nonce = crate::secrets::random_bytes::<32>().map_err(internal)?;
+    let expires = now + Duration::seconds(CHALLENGE_SECONDS);
+    sqlx::query("INSERT INTO challenges (nonce, certificate_serial, expires_at, used) VALUES ($1, $2, $3, 0)")
+        .bind(hex::encode(nonce))
+        .bind(&serial)
+        .bind(expires.unix_timestamp())
+        .execute(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    Ok(Json(RenewalChallenge {
+        nonce: Base64(nonce.to_vec()),
+        expires_at: expires,
+    }))
+}
+
+async fn answer(st: &AppState, new_serial: &str) -> Result<Json<IssuedCertificate>, Failure> {
+    let c = certificate_row(st, new_serial)
+        .await?
+        .ok_or_else(|| internal("renewed certificate missing"))?;
+    let alg = if c.key_algorithm == "sm2" {
+        KeyAlg::Sm2
+    } else {
+        KeyAlg::P256
+    };
+    let h = st.ca.get(alg);
+    Ok(Json(IssuedCertificate {
+        certificate: Base64(c.der),
+        chain: vec![Base64(h.issuing_der.clone()), Base64(h.root_der.clone())],
+    }))
+}
+
+async fn replay(
+    st: &AppState,
+    request_id: &str,
+    old_serial: &str,
+) -> Result<Option<Json<IssuedCertificate>>, Failure> {
+    let row = sqlx::query("SELECT old_serial, new_serial FROM renewals WHERE request_id = $1")
+        .bind(request_id)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    let Some(row) = row else { return Ok(None) };
+    let old: String = row.try_get(0).map_err(internal)?;
+    let new: String = row.try_get(1).map_err(internal)?;
+    if old != old_serial {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "request_id_reused",
+            "this request_id belongs to another certificate",
+        ));
+    }
+    answer(st, &new).await.map(Some)
+}
+
+/// `POST /renewal`.
+pub async fn renew(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<RenewalRequest>, JsonRejection>,
+) -> Result<Json<IssuedCertificate>, Failure> {
+    let Json(req) = body.map_err(Failure::from)?;
+    let rid = req.request_id.as_str();
+    if rid.is_empty()
+        || rid.len() > 64
+        || !rid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_id",
+            "request_id is 1-64 of [A-Za-z0-9_-]",
+        ));
+    }
+    crate::activation::rate_limit(&st, &format!("renewal:{}", peer.ip()), RATE_PER_MINUTE).await?;
+    let parsed = x509_parser_serial(req.certificate.as_bytes())?;
+    let c = certificate_row(&st, &parsed).await?.ok_or_else(not_found)?;
+    if c.der != req.certificate.as_bytes() {
+        return Err(not_found());
+    }
+    // A retry is answered from the record, whatever has happened since.
+    if let Some(done) = replay(&st, rid, &c.serial).await? {
+        return Ok(done);
+    }
+    let now = OffsetDateTime::now_utc();
+    check_renewable(&st, &c, now).await?;
+    let nonce_hex = hex::encode(req.nonce.as_bytes());
+    let row =
+        sqlx::query("SELECT certificate_serial, expires_at, used FROM challenges WHERE nonce = $1")
+            .bind(&nonce_hex)
+            .fetch_optional(&st.db.pool)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                Failure::new(
+                    StatusCode::FORBIDDEN,
+                    "challenge_invalid",
+                    "unknown nonce: ask for a new challenge",
+                )
+            })?;
+    let for_serial: String = row.try_get(0).map_err(internal)?;
+    let expires_at: i64 = row.try_get(1).map_err(internal)?;
+    let used: i64 = row.try_get(2).map_err(internal)?;
+    if for_serial != c.serial || used != 0 || expires_at < now.unix_timestamp() {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "challenge_invalid",
+            "the nonce is expired, used, or for another certificate",
+        ));
+    }
+    // Proof of possession: the current key signs nonce || CSR.
+    let spki = x509::cert_spki(&c.der).map_err(internal)?;
+    let signed = [req.nonce.as_bytes(), req.csr.as_bytes()].concat();
+    x509::verify_signature(&spki, &signed, req.signature.as_bytes()).map_err(|_| {
+        Failure::new(
+            StatusCode::FORBIDDEN,
+            "proof_invalid",
+            "the signature does not verify with the current certificate's key",
+        )
+    })?;
+    let csr = x509::verify_csr(req.csr.as_bytes()).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "csr_invalid",
+            format!("the CSR is not acceptable: {e}"),
+        )
+    })?;
+    let alg = if c.key_algorithm == "sm2" {
+        KeyAlg::Sm2
+    } else {
+        KeyAlg::P256
+    };
+    if csr.alg != alg {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "csr_key_mismatch",
+            "the new key must use the current certificate's algorithm",
+        ));
+    }
+    // The order gives the subject and the term.
+    let order_id = c
+        .order_id
+        .clone()
+        .ok_or_else(|| internal("certificate without order"))?;
+    let row = sqlx::query("SELECT holder, org, years, days FROM orders WHERE id = $1")
+        .bind(&order_id)
+        .fetch_one(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    let holder: String = row.try_get(0).map_err(internal)?;
+    let org: Option<String> = row.try_get(1).map_err(internal)?;
+    let years: i64 = row.try_get(2).map_err(internal)?;
+    let days: Option<i64> = row.try_get(3).map_err(internal)?;
+    let term = days
+        .map(Duration::days)
+        .unwrap_or_else(|| Duration::days(365 * years));
+    let mut dn = vec![(DnAttr::C, "CN".to_string())];
+    if let Some(o) = org {
+        dn.push((DnAttr::O, o));
+    }
+    dn.push((DnAttr::CN, holder));
+
+    let mut tx = st.db.pool.begin().await.map_err(internal)?;
+    let claimed = sqlx::query("UPDATE challenges SET used = 1 WHERE nonce = $1 AND used = 0")
+        .bind(&nonce_hex)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?
+        .rows_affected();
+    if claimed != 1 {
+        drop(tx);
+        // A concurrent retry of the same request may have used the nonce.
+        if let Some(done) = replay(&st, rid, &c.serial).await? {
+            return Ok(done);
+        }
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "challenge_invalid",
+            "the nonce was already used",
+        ));
+    }
+    if st.settings.require_renewal_entitlement {
+        let used = sqlx::query("UPDATE entitlements SET used_at = $2 WHERE certificate_serial = $1 AND used_at IS NULL")
+            .bind(&c.serial)
+            .bind(now.unix_timestamp())
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?
+            .rows_affected();
+        if used != 1 {
+            return Err(Failure::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "renewal_entitlement_required",
+                "renewal of this certificate has not been paid for",
+            ));
+        }
+    }
+    let not_after = OffsetDateTime::from_unix_timestamp(c.not_after).map_err(internal)? + term;
+    let validity = Validity {
+        not_before: now - Duration::minutes(5),
+        not_after,
+    };
+    let h = st.ca.get(alg);
+    let serial = x509::random_serial().map_err(internal)?;
+    let der = x509::issue_leaf(
+        &h.issuing_der,
+        &h.issuing_key,
+        &DnSpec(dn),
+        &csr.spki_der,
+        &serial,
+        validity,
+        Usage::Holder,
+    )
+    .map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "csr_invalid",
+            format!("cannot issue for this CSR: {e}"),
+        )
+    })?;
+    let serial_hex = hex::encode(serial);
+    sqlx::query(
+        "INSERT INTO certificates (serial, token_serial, order_id, key_algorithm, der, not_before, not_after, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&serial_hex)
+    .bind(&c.token_serial)
+    .bind(&order_id)
+    .bind(&c.key_algorithm)
+    .bind(der)
+    .bind(validity.not_before.unix_timestamp())
+    .bind(validity.not_after.unix_timestamp())
+    .bind(now.unix_timestamp())
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
+    let recorded = sqlx::query("INSERT INTO renewals (request_id, old_serial, new_serial, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(rid)
+        .bind(&c.serial)
+        .bind(&serial_hex)
+        .bind(now.unix_timestamp())
+        .execute(&mut *tx)
+        .await;
+    if recorded.is_err() {
+        // Unique constraint: the same request (or another one) renewed it meanwhile.
+        drop(tx);
+        if let Some(done) = replay(&st, rid, &c.serial).await? {
+            return Ok(done);
+        }
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "already_renewed",
+            "this certificate was already renewed",
+        ));
+    }
+    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', 'certificate_renewed', $2, $3)")
+        .bind(now.unix_timestamp())
+        .bind(&c.serial)
+        .bind(serde_json::json!({"new": serial_hex, "request_id": rid}).to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    answer(&st, &serial_hex).await
+}
+
+/// The serial (lowercase hex, no leading zero bytes) of a DER certificate.
+fn x509_parser_serial(der: &[u8]) -> Result<String, Failure> {
+    x509::cert_serial_hex(der).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "certificate_invalid",
+            format!("the certificate does not parse: {e}"),
+        )
+    })
+}
