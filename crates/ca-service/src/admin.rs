@@ -223,3 +223,19 @@ pub async fn audit(
     }
     Ok(Json(serde_json::json!({"entries": out})))
 }
+
+/// `POST /admin/unlock/{ticket}/approve`.
+pub async fn approve_unlock(
+    State(st): State<AppState>,
+    Path(ticket): Path<String>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    crate::unlock::decide(&st, &ticket, true).await
+}
+
+/// `POST /admin/unlock/{ticket}/reject`.
+pub async fn reject_unlock(
+    State(st): State<AppState>,
+    Path(ticket): Path<String>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    crate::unlock::decide(&st, &ticket, false).await
+}

@@ -152,7 +152,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::activation::certificate),
         )
         .route("/renewal/challenge", post(crate::renewal::challenge))
-        .route("/renewal", post(crate::renewal::renew));
+        .route("/renewal", post(crate::renewal::renew))
+        .route("/unlock", post(crate::unlock::request))
+        .route("/unlock/{ticket}", get(crate::unlock::status))
+        .route("/unlock/{ticket}/confirm", post(crate::unlock::confirm));
     let admin = Router::new()
         .route("/certificates/{serial}/revoke", post(crate::admin::revoke))
         .route(
@@ -161,6 +164,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders/{id}/code", post(crate::admin::reissue_code))
         .route("/audit", get(crate::admin::audit))
+        .route(
+            "/unlock/{ticket}/approve",
+            post(crate::admin::approve_unlock),
+        )
+        .route("/unlock/{ticket}/reject", post(crate::admin::reject_unlock))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::admin::require_token,

@@ -11,4 +11,5 @@ pub mod keystore;
 pub mod production;
 pub mod renewal;
 pub mod secrets;
+pub mod unlock;
 pub mod x509;

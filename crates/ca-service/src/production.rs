@@ -123,6 +123,14 @@ fn label_for(holder: &str) -> String {
     out
 }
 
+/// A random SO PIN of `len` letters and digits, without look-alike characters.
+pub fn random_so_pin(len: usize) -> anyhow::Result<Zeroizing<String>> {
+    Ok(Zeroizing::new(random_string(
+        b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789",
+        len,
+    )?))
+}
+
 /// A random digit PIN of `len` that is not one repeated digit nor a run.
 fn random_pin(len: usize) -> anyhow::Result<Zeroizing<String>> {
     loop {
@@ -185,10 +193,7 @@ pub async fn produce(
     }
     let max = info.max_pin_length().max(6);
     let min = info.min_pin_length();
-    let so_pin = Zeroizing::new(random_string(
-        b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789",
-        16.min(max),
-    )?);
+    let so_pin = random_so_pin(16.min(max))?;
     let user_pin = random_pin(8.clamp(min.max(6), max))?;
     let code = Zeroizing::new(random_string(b"0123456789", 6)?);
     let order_id = format!("ord-{}", hex::encode(random_bytes::<8>()?));

@@ -1,0 +1,390 @@
+//! Online unlock of a key whose user PIN is locked. The request is approved at once
+//! when the handler (经办人) matches the one on file for the key, otherwise it waits
+//! for a CA operator. When approved, the client gets the current SO PIN and a new SO PIN
+//! to rotate to, both wrapped for its ephemeral key; the rotation is committed only on
+//! confirm, and until then both are kept (a later unlock hands out the same pending new
+//! SO PIN, so whichever the key holds is known).
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use certkey_protocol::v1::{
+    UnlockConfirm, UnlockRequest, UnlockResult, UnlockState, UnlockStatus, UnlockTicket,
+};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use crate::api::{internal, AppState, Failure};
+use crate::secrets::random_bytes;
+
+/// Unlock requests per client address per minute.
+pub const RATE_PER_MINUTE: i64 = 20;
+
+fn state_of(s: &str) -> UnlockState {
+    match s {
+        "approved" => UnlockState::Approved,
+        "rejected" => UnlockState::Rejected,
+        "completed" | "failed" => UnlockState::Completed,
+        _ => UnlockState::PendingReview,
+    }
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Makes (or reuses) the pending new SO PIN of a key.
+async fn ensure_next_so_pin(st: &AppState, serial: &str) -> Result<(), Failure> {
+    // As long as the current one, which the key accepted.
+    let row = sqlx::query("SELECT so_pin FROM tokens WHERE serial = $1")
+        .bind(serial)
+        .fetch_one(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    let current: Vec<u8> = row.try_get(0).map_err(internal)?;
+    let len = st
+        .data_key
+        .open(&current, &format!("token:{serial}:so"))
+        .map_err(internal)?
+        .len();
+    let next = crate::production::random_so_pin(len).map_err(internal)?;
+    let sealed = st
+        .data_key
+        .seal(next.as_bytes(), &format!("token:{serial}:so-next"))
+        .map_err(internal)?;
+    sqlx::query("UPDATE tokens SET so_pin_next = $2 WHERE serial = $1 AND so_pin_next IS NULL")
+        .bind(serial)
+        .bind(sealed)
+        .execute(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// `POST /unlock`.
+pub async fn request(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<UnlockRequest>, JsonRejection>,
+) -> Result<Json<UnlockTicket>, Failure> {
+    let Json(req) = body.map_err(Failure::from)?;
+    let serial = req.token_serial.trim();
+    if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_token_serial",
+            "token_serial must be 1-64 printable ASCII characters",
+        ));
+    }
+    let h = &req.handler;
+    for (what, v, max) in [
+        ("name", &h.name, 64),
+        ("id_number", &h.id_number, 32),
+        ("phone", &h.phone, 20),
+    ] {
+        if v.trim().is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_handler",
+                format!("handler {what} must be 1-{max} printable characters"),
+            ));
+        }
+    }
+    if req.client_key.as_bytes().len() != 65 || req.client_key.as_bytes()[0] != 4 {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_key",
+            "client_key must be an uncompressed P-256 point",
+        ));
+    }
+    crate::activation::rate_limit(&st, &format!("unlock:{}", peer.ip()), RATE_PER_MINUTE).await?;
+    let token = sqlx::query("SELECT handler_name, handler_id, handler_phone FROM tokens WHERE serial = $1 AND state = 'produced'")
+        .bind(serial)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, "token_not_found", "this CA did not produce that key"))?;
+    let cert_serial = req.certificate_serial.trim().to_ascii_lowercase();
+    let cert =
+        sqlx::query("SELECT revoked_at FROM certificates WHERE serial = $1 AND token_serial = $2")
+            .bind(&cert_serial)
+            .bind(serial)
+            .fetch_optional(&st.db.pool)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                Failure::new(
+                    StatusCode::NOT_FOUND,
+                    "certificate_not_found",
+                    "no such certificate on this key",
+                )
+            })?;
+    let revoked: Option<i64> = cert.try_get(0).map_err(internal)?;
+    if revoked.is_some() {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "certificate_revoked",
+            "the key's certificate is revoked: offline business",
+        ));
+    }
+    let on_file = (
+        norm(&token.try_get::<String, _>(0).map_err(internal)?),
+        token
+            .try_get::<String, _>(1)
+            .map_err(internal)?
+            .trim()
+            .to_ascii_uppercase(),
+        token
+            .try_get::<String, _>(2)
+            .map_err(internal)?
+            .trim()
+            .to_string(),
+    );
+    let matches = on_file
+        == (
+            norm(&h.name),
+            h.id_number.trim().to_ascii_uppercase(),
+            h.phone.trim().to_string(),
+        );
+    let ticket = format!(
+        "unl-{}",
+        hex::encode(random_bytes::<16>().map_err(internal)?)
+    );
+    let state = if matches {
+        "approved"
+    } else {
+        "pending_review"
+    };
+    if matches {
+        ensure_next_so_pin(&st, serial).await?;
+    }
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    sqlx::query(
+        "INSERT INTO unlock_tickets (ticket, token_serial, certificate_serial, client_key, handler_match, state, created_at, decided_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&ticket)
+    .bind(serial)
+    .bind(&cert_serial)
+    .bind(req.client_key.as_bytes().to_vec())
+    .bind(i64::from(matches))
+    .bind(state)
+    .bind(now)
+    .bind(matches.then_some(now))
+    .execute(&st.db.pool)
+    .await
+    .map_err(internal)?;
+    // The handler's details stay out of the log; only whether they matched.
+    let _ = st
+        .db
+        .audit(
+            "client",
+            "unlock_requested",
+            serial,
+            &serde_json::json!({"ticket": ticket, "state": state}),
+        )
+        .await;
+    Ok(Json(UnlockTicket {
+        ticket,
+        state: state_of(state),
+    }))
+}
+
+struct Ticket {
+    token_serial: String,
+    client_key: Vec<u8>,
+    state: String,
+}
+
+async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
+    if id.len() > 64 {
+        return Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "ticket_not_found",
+            "no such unlock ticket",
+        ));
+    }
+    let row =
+        sqlx::query("SELECT token_serial, client_key, state FROM unlock_tickets WHERE ticket = $1")
+            .bind(id)
+            .fetch_optional(&st.db.pool)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                Failure::new(
+                    StatusCode::NOT_FOUND,
+                    "ticket_not_found",
+                    "no such unlock ticket",
+                )
+            })?;
+    Ok(Ticket {
+        token_serial: row.try_get(0).map_err(internal)?,
+        client_key: row.try_get(1).map_err(internal)?,
+        state: row.try_get(2).map_err(internal)?,
+    })
+}
+
+/// `GET /unlock/{ticket}`.
+pub async fn status(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<UnlockStatus>, Failure> {
+    let t = ticket(&st, &id).await?;
+    if t.state != "approved" {
+        return Ok(Json(UnlockStatus {
+            state: state_of(&t.state),
+            so_pin: None,
+            new_so_pin: None,
+        }));
+    }
+    let row = sqlx::query("SELECT so_pin, so_pin_next FROM tokens WHERE serial = $1")
+        .bind(&t.token_serial)
+        .fetch_one(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    let current: Vec<u8> = row.try_get(0).map_err(internal)?;
+    let next: Option<Vec<u8>> = row.try_get(1).map_err(internal)?;
+    let next = next.ok_or_else(|| internal("approved unlock without a pending SO PIN"))?;
+    let serial = &t.token_serial;
+    let current = st
+        .data_key
+        .open(&current, &format!("token:{serial}:so"))
+        .map_err(internal)?;
+    let next = st
+        .data_key
+        .open(&next, &format!("token:{serial}:so-next"))
+        .map_err(internal)?;
+    let wrap = |secret: &[u8], label: &str| {
+        certkey_protocol::wrap::wrap(&t.client_key, secret, format!("{label}:{id}").as_bytes())
+            .map_err(internal)
+    };
+    Ok(Json(UnlockStatus {
+        state: UnlockState::Approved,
+        so_pin: Some(wrap(&current, "unlock-so")?),
+        new_so_pin: Some(wrap(&next, "unlock-new-so")?),
+    }))
+}
+
+/// `POST /unlock/{ticket}/confirm`: commits (or abandons) the SO PIN rotation.
+pub async fn confirm(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<UnlockConfirm>, JsonRejection>,
+) -> Result<Json<UnlockStatus>, Failure> {
+    let Json(req) = body.map_err(Failure::from)?;
+    let t = ticket(&st, &id).await?;
+    match (t.state.as_str(), req.result) {
+        ("completed", UnlockResult::Rotated) | ("failed", UnlockResult::Failed) => {
+            return Ok(Json(UnlockStatus {
+                state: UnlockState::Completed,
+                so_pin: None,
+                new_so_pin: None,
+            }))
+        }
+        ("approved", _) => {}
+        _ => {
+            return Err(Failure::new(
+                StatusCode::CONFLICT,
+                "invalid_state",
+                "this ticket cannot be confirmed now",
+            ))
+        }
+    }
+    let mut tx = st.db.pool.begin().await.map_err(internal)?;
+    let (new_state, action) = match req.result {
+        UnlockResult::Rotated => {
+            // Re-seal the pending PIN as the current one; both columns change together.
+            let row = sqlx::query("SELECT so_pin_next FROM tokens WHERE serial = $1")
+                .bind(&t.token_serial)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(internal)?;
+            let next: Option<Vec<u8>> = row.try_get(0).map_err(internal)?;
+            let next = next.ok_or_else(|| internal("rotation without a pending SO PIN"))?;
+            let serial = &t.token_serial;
+            let pin = st
+                .data_key
+                .open(&next, &format!("token:{serial}:so-next"))
+                .map_err(internal)?;
+            let sealed = st
+                .data_key
+                .seal(&pin, &format!("token:{serial}:so"))
+                .map_err(internal)?;
+            sqlx::query("UPDATE tokens SET so_pin = $2, so_pin_next = NULL WHERE serial = $1")
+                .bind(serial)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+            ("completed", "so_pin_rotated")
+        }
+        // The key kept its SO PIN: the pending one stays on file for the next attempt.
+        UnlockResult::Failed => ("failed", "unlock_failed"),
+    };
+    sqlx::query("UPDATE unlock_tickets SET state = $2 WHERE ticket = $1 AND state = 'approved'")
+        .bind(&id)
+        .bind(new_state)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    sqlx::query(
+        "INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', $2, $3, $4)",
+    )
+    .bind(OffsetDateTime::now_utc().unix_timestamp())
+    .bind(action)
+    .bind(&t.token_serial)
+    .bind(serde_json::json!({"ticket": id}).to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(Json(UnlockStatus {
+        state: UnlockState::Completed,
+        so_pin: None,
+        new_so_pin: None,
+    }))
+}
+
+/// `POST /admin/unlock/{ticket}/approve` and `/reject`.
+pub async fn decide(
+    st: &AppState,
+    id: &str,
+    approve: bool,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let t = ticket(st, id).await?;
+    if t.state != "pending_review" {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            "only a pending request can be decided",
+        ));
+    }
+    if approve {
+        ensure_next_so_pin(st, &t.token_serial).await?;
+    }
+    let state = if approve { "approved" } else { "rejected" };
+    sqlx::query("UPDATE unlock_tickets SET state = $2, decided_at = $3 WHERE ticket = $1 AND state = 'pending_review'")
+        .bind(id)
+        .bind(state)
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .execute(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    st.db
+        .audit(
+            "admin",
+            if approve {
+                "unlock_approved"
+            } else {
+                "unlock_rejected"
+            },
+            &t.token_serial,
+            &serde_json::json!({"ticket": id}),
+        )
+        .await
+        .map_err(internal)?;
+    Ok(Json(serde_json::json!({"ticket": id, "state": state})))
+}
