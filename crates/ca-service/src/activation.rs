@@ -23,6 +23,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::api::{internal, AppState, Failure};
 use crate::x509::{self, DnAttr, DnSpec, KeyAlg, Usage, Validity};
+use certkey_protocol::ErrorBody;
 
 /// Wrong codes that lock an order.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -161,6 +162,7 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Failure> {
 }
 
 /// `POST /activation/lookup`.
+#[utoipa::path(post, path = "/api/v1/activation/lookup", tag = "activation", request_body = ActivationLookupRequest, responses((status = 200, body = ActivationLookupResponse), (status = 404, description = "order_not_found", body = ErrorBody), (status = 400, description = "bad input", body = ErrorBody)))]
 pub async fn lookup(
     State(st): State<AppState>,
     body: Result<Json<ActivationLookupRequest>, JsonRejection>,
@@ -211,6 +213,7 @@ pub async fn rate_limit(st: &AppState, key: &str, limit: i64) -> Result<(), Fail
 }
 
 /// `POST /activation`.
+#[utoipa::path(post, path = "/api/v1/activation", tag = "activation", request_body = ActivationRequest, responses((status = 200, body = ActivationResponse), (status = 403, description = "activation_code_invalid (attempts_left)", body = ErrorBody), (status = 404, description = "order_not_found", body = ErrorBody), (status = 409, description = "already_activated", body = ErrorBody), (status = 410, description = "code_expired", body = ErrorBody), (status = 423, description = "order_locked", body = ErrorBody), (status = 400, description = "bad input", body = ErrorBody), (status = 429, description = "rate limited", body = ErrorBody)))]
 pub async fn activate(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -419,6 +422,7 @@ async fn stored_certificate(
 }
 
 /// `POST /activation/{activation_id}/certificate`.
+#[utoipa::path(post, path = "/api/v1/activation/{activation_id}/certificate", tag = "activation", params(("activation_id" = String, Path, description = "from POST /activation")), request_body = CertificateRequest, responses((status = 200, body = IssuedCertificate), (status = 400, description = "csr_invalid, csr_key_mismatch", body = ErrorBody), (status = 404, description = "activation_not_found", body = ErrorBody), (status = 409, description = "already_activated, invalid_state", body = ErrorBody)))]
 pub async fn certificate(
     State(st): State<AppState>,
     Path(activation_id): Path<String>,

@@ -13,6 +13,7 @@ use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
 use crate::api::{internal, AppState, Failure};
+use certkey_protocol::ErrorBody;
 
 /// Rejects requests without the right `Authorization: Bearer <token>`.
 pub async fn require_token(
@@ -58,6 +59,7 @@ fn serial_param(s: &str) -> Result<String, Failure> {
 }
 
 /// `POST /admin/certificates/{serial}/revoke`.
+#[utoipa::path(post, path = "/api/v1/admin/certificates/{serial}/revoke", tag = "admin", security(("admin_token" = [])), params(("serial" = String, Path, description = "certificate serial, hex")), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
     State(st): State<AppState>,
     Path(serial): Path<String>,
@@ -100,6 +102,7 @@ pub async fn revoke(
 }
 
 /// `POST /admin/certificates/{serial}/entitlement`: one paid renewal.
+#[utoipa::path(post, path = "/api/v1/admin/certificates/{serial}/entitlement", tag = "admin", security(("admin_token" = [])), params(("serial" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn entitle(
     State(st): State<AppState>,
     Path(serial): Path<String>,
@@ -137,6 +140,7 @@ pub async fn entitle(
 }
 
 /// `POST /admin/orders/{id}/code`: a new activation code (tries reset, 30 days).
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/code", tag = "admin", security(("admin_token" = [])), params(("id" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reissue_code(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -197,6 +201,7 @@ pub struct AuditQuery {
 }
 
 /// `GET /admin/audit`: most recent first.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("admin_token" = [])), params(("limit" = Option<i64>, Query, description = "1-1000, default 100")), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody)))]
 pub async fn audit(
     State(st): State<AppState>,
     Query(q): Query<AuditQuery>,
@@ -225,6 +230,7 @@ pub async fn audit(
 }
 
 /// `POST /admin/unlock/{ticket}/approve`.
+#[utoipa::path(post, path = "/api/v1/admin/unlock/{ticket}/approve", tag = "admin", security(("admin_token" = [])), params(("ticket" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn approve_unlock(
     State(st): State<AppState>,
     Path(ticket): Path<String>,
@@ -233,6 +239,7 @@ pub async fn approve_unlock(
 }
 
 /// `POST /admin/unlock/{ticket}/reject`.
+#[utoipa::path(post, path = "/api/v1/admin/unlock/{ticket}/reject", tag = "admin", security(("admin_token" = [])), params(("ticket" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reject_unlock(
     State(st): State<AppState>,
     Path(ticket): Path<String>,

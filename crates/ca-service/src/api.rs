@@ -103,6 +103,7 @@ pub fn internal(e: impl std::fmt::Display) -> Failure {
     )
 }
 
+#[utoipa::path(get, path = "/api/v1/health", tag = "public", responses((status = 200, body = Health), (status = 503, description = "database unavailable", body = ErrorBody)))]
 async fn health(State(st): State<AppState>) -> Result<Json<Health>, Failure> {
     if !st.db.ping().await {
         return Err(internal("database does not answer"));
@@ -113,12 +114,14 @@ async fn health(State(st): State<AppState>) -> Result<Json<Health>, Failure> {
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/time", tag = "public", responses((status = 200, body = ServerTime)))]
 async fn server_time() -> Json<ServerTime> {
     Json(ServerTime {
         time: time::OffsetDateTime::now_utc(),
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/cacerts", tag = "public", responses((status = 200, body = CaCerts)))]
 async fn cacerts(State(st): State<AppState>) -> Json<CaCerts> {
     let chain = |alg: KeyAlg, key_algorithm| {
         let h = st.ca.get(alg);
@@ -135,6 +138,13 @@ async fn cacerts(State(st): State<AppState>) -> Json<CaCerts> {
     })
 }
 
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::openapi::json(),
+    )
+}
+
 async fn not_found() -> Failure {
     Failure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
@@ -145,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/time", get(server_time))
         .route("/cacerts", get(cacerts))
+        .route("/openapi.json", get(openapi))
         .route("/activation/lookup", post(crate::activation::lookup))
         .route("/activation", post(crate::activation::activate))
         .route(

@@ -8,6 +8,7 @@ pub mod ca;
 pub mod config;
 pub mod db;
 pub mod keystore;
+pub mod openapi;
 pub mod production;
 pub mod renewal;
 pub mod secrets;

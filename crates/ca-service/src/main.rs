@@ -3,6 +3,7 @@
 //! ```text
 //! certkey-ca init  --data DIR [--org NAME] [--listen ADDR] [--database-url URL] [--json]
 //! certkey-ca serve --data DIR [--listen ADDR] [--database-url URL]
+//! certkey-ca openapi
 //! certkey-ca produce --data DIR --module PATH [--slot N] --holder NAME --type org|org-person|person
 //!            --years N [--days N] --key sm2|p256 --handler-name .. --handler-id .. --handler-phone ..
 //!            [--org NAME] [--json]
@@ -94,6 +95,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the OpenAPI document of the protocol.
+    Openapi,
     /// Serve the protocol.
     Serve {
         /// Data directory made by `init`.
@@ -296,6 +299,10 @@ fn main() -> ExitCode {
                 listen,
                 database_url,
             } => serve(&data, listen, database_url).await,
+            Command::Openapi => {
+                println!("{}", certkey_ca::openapi::json());
+                Ok(())
+            }
             Command::Produce {
                 data,
                 module,

@@ -20,6 +20,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::api::{internal, AppState, Failure};
 use crate::x509::{self, DnAttr, DnSpec, KeyAlg, Usage, Validity};
+use certkey_protocol::ErrorBody;
 
 /// How long a challenge nonce is accepted.
 pub const CHALLENGE_SECONDS: i64 = 300;
@@ -115,6 +116,7 @@ async fn check_renewable(st: &AppState, c: &CertRow, now: OffsetDateTime) -> Res
 }
 
 /// `POST /renewal/challenge`.
+#[utoipa::path(post, path = "/api/v1/renewal/challenge", tag = "renewal", request_body = RenewalChallengeRequest, responses((status = 200, body = RenewalChallenge), (status = 403, description = "renewal_not_open, certificate_expired (days_left), certificate_revoked", body = ErrorBody), (status = 404, description = "certificate_not_found", body = ErrorBody), (status = 409, description = "already_renewed", body = ErrorBody), (status = 400, description = "bad input", body = ErrorBody), (status = 429, description = "rate limited", body = ErrorBody)))]
 pub async fn challenge(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -181,6 +183,7 @@ async fn replay(
 }
 
 /// `POST /renewal`.
+#[utoipa::path(post, path = "/api/v1/renewal", tag = "renewal", request_body = RenewalRequest, responses((status = 200, body = IssuedCertificate), (status = 402, description = "renewal_entitlement_required", body = ErrorBody), (status = 403, description = "proof_invalid, challenge_invalid, renewal_not_open, certificate_revoked", body = ErrorBody), (status = 404, description = "certificate_not_found", body = ErrorBody), (status = 409, description = "already_renewed, request_id_reused", body = ErrorBody), (status = 400, description = "bad input", body = ErrorBody), (status = 429, description = "rate limited", body = ErrorBody)))]
 pub async fn renew(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::api::{internal, AppState, Failure};
 use crate::secrets::random_bytes;
+use certkey_protocol::ErrorBody;
 
 /// Unlock requests per client address per minute.
 pub const RATE_PER_MINUTE: i64 = 20;
@@ -65,6 +66,7 @@ async fn ensure_next_so_pin(st: &AppState, serial: &str) -> Result<(), Failure> 
 }
 
 /// `POST /unlock`.
+#[utoipa::path(post, path = "/api/v1/unlock", tag = "unlock", request_body = UnlockRequest, responses((status = 200, body = UnlockTicket), (status = 403, description = "certificate_revoked", body = ErrorBody), (status = 404, description = "token_not_found, certificate_not_found", body = ErrorBody), (status = 400, description = "bad input", body = ErrorBody), (status = 429, description = "rate limited", body = ErrorBody)))]
 pub async fn request(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -228,6 +230,7 @@ async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
 }
 
 /// `GET /unlock/{ticket}`.
+#[utoipa::path(get, path = "/api/v1/unlock/{ticket}", tag = "unlock", params(("ticket" = String, Path)), responses((status = 200, body = UnlockStatus), (status = 404, description = "ticket_not_found", body = ErrorBody)))]
 pub async fn status(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -269,6 +272,7 @@ pub async fn status(
 }
 
 /// `POST /unlock/{ticket}/confirm`: commits (or abandons) the SO PIN rotation.
+#[utoipa::path(post, path = "/api/v1/unlock/{ticket}/confirm", tag = "unlock", params(("ticket" = String, Path)), request_body = UnlockConfirm, responses((status = 200, body = UnlockStatus), (status = 404, description = "ticket_not_found", body = ErrorBody), (status = 409, description = "invalid_state", body = ErrorBody)))]
 pub async fn confirm(
     State(st): State<AppState>,
     Path(id): Path<String>,

@@ -57,3 +57,18 @@ mod tests {
         assert!(serde_json::from_str::<Base64>("\"AAEC-vs\"").is_err());
     }
 }
+
+impl utoipa::PartialSchema for Base64 {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Byte)))
+            .description(Some(
+                "standard padded base64 (of DER where it is a certificate, CSR or signature)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Base64 {}

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The body of every non-2xx response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error itself.
     pub error: ApiError,
@@ -11,7 +11,7 @@ pub struct ErrorBody {
 
 /// A protocol error: a stable machine code, an English message for logs, and the extra
 /// fields a client needs to explain the situation (attempts left, retry delay, days left).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, utoipa::ToSchema)]
 pub struct ApiError {
     /// Stable code, e.g. `activation_code_invalid`, `seal_exists`.
     pub code: String,

@@ -20,7 +20,7 @@ use crate::{Base64, CertType};
 pub const PREFIX: &str = "/api/v1";
 
 /// `GET /health`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Health {
     /// `ok` when the service can serve requests.
     pub status: String,
@@ -30,7 +30,7 @@ pub struct Health {
 }
 
 /// `GET /time`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ServerTime {
     /// The service's clock.
     #[serde(with = "time::serde::rfc3339")]
@@ -38,7 +38,7 @@ pub struct ServerTime {
 }
 
 /// One CA chain, issuing CA first, root last.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct CaChain {
     /// Key algorithm of the hierarchy: `sm2` or `p256`.
     pub key_algorithm: KeyAlgorithm,
@@ -47,14 +47,14 @@ pub struct CaChain {
 }
 
 /// `GET /cacerts`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct CaCerts {
     /// Every hierarchy the service issues from.
     pub chains: Vec<CaChain>,
 }
 
 /// Key algorithm of a certificate the CA issues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyAlgorithm {
     /// SM2 with SM3withSM2 signatures.
@@ -64,7 +64,7 @@ pub enum KeyAlgorithm {
 }
 
 /// State of an enrollment order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// Waiting for the activation code.
@@ -80,14 +80,14 @@ pub enum OrderState {
 }
 
 /// `POST /activation/lookup` request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ActivationLookupRequest {
     /// The token's serial number (CK_TOKEN_INFO.serialNumber, trimmed).
     pub token_serial: String,
 }
 
 /// `POST /activation/lookup` response: the order, for the holder to confirm.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ActivationLookupResponse {
     /// Order identifier.
     pub order_id: String,
@@ -107,7 +107,7 @@ pub struct ActivationLookupResponse {
 }
 
 /// `POST /activation` request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ActivationRequest {
     /// The token's serial number.
     pub token_serial: String,
@@ -119,7 +119,7 @@ pub struct ActivationRequest {
 
 /// A secret wrapped for a client key: ECDH with an ephemeral service key, HKDF-SHA256,
 /// AES-256-GCM. See [`crate::wrap`] for the construction.
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct WrappedSecret {
     /// The service's ephemeral P-256 public key, SEC1 uncompressed.
     pub ephemeral_key: Base64,
@@ -136,7 +136,7 @@ impl std::fmt::Debug for WrappedSecret {
 }
 
 /// `POST /activation` response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ActivationResponse {
     /// Identifies the activation for the certificate step.
     pub activation_id: String,
@@ -145,14 +145,14 @@ pub struct ActivationResponse {
 }
 
 /// `POST /activation/{activation_id}/certificate` request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct CertificateRequest {
     /// PKCS#10 request made on the token.
     pub csr: Base64,
 }
 
 /// A certificate with its chain (issuing CA first).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct IssuedCertificate {
     /// The new certificate.
     pub certificate: Base64,
@@ -161,14 +161,14 @@ pub struct IssuedCertificate {
 }
 
 /// `POST /renewal/challenge` request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RenewalChallengeRequest {
     /// Serial of the certificate to renew, lowercase hex.
     pub certificate_serial: String,
 }
 
 /// `POST /renewal/challenge` response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RenewalChallenge {
     /// Random nonce to sign.
     pub nonce: Base64,
@@ -178,7 +178,7 @@ pub struct RenewalChallenge {
 }
 
 /// `POST /renewal` request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RenewalRequest {
     /// Client-chosen idempotency key: a retry with the same id returns the same certificate.
     pub request_id: String,
@@ -193,7 +193,7 @@ pub struct RenewalRequest {
 }
 
 /// Handler (经办人) identity for an unlock request.
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Handler {
     /// Name.
     pub name: String,
@@ -211,7 +211,7 @@ impl std::fmt::Debug for Handler {
 }
 
 /// `POST /unlock` request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct UnlockRequest {
     /// The token's serial number.
     pub token_serial: String,
@@ -224,7 +224,7 @@ pub struct UnlockRequest {
 }
 
 /// State of an unlock ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnlockState {
     /// The SO PINs are available.
@@ -238,7 +238,7 @@ pub enum UnlockState {
 }
 
 /// `POST /unlock` response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct UnlockTicket {
     /// Ticket to poll.
     pub ticket: String,
@@ -247,7 +247,7 @@ pub struct UnlockTicket {
 }
 
 /// `GET /unlock/{ticket}` response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct UnlockStatus {
     /// Current state.
     pub state: UnlockState,
@@ -260,7 +260,7 @@ pub struct UnlockStatus {
 }
 
 /// Outcome reported by `POST /unlock/{ticket}/confirm`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnlockResult {
     /// The token now has the new SO PIN.
@@ -270,14 +270,14 @@ pub enum UnlockResult {
 }
 
 /// `POST /unlock/{ticket}/confirm` request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct UnlockConfirm {
     /// What happened on the token.
     pub result: UnlockResult,
 }
 
 /// `POST /seal` request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SealRequest {
     /// The holder's certificate.
     pub certificate: Base64,
@@ -294,7 +294,7 @@ pub struct SealRequest {
 }
 
 /// `POST /seal` response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SealResponse {
     /// DER GB/T 38540 SESeal.
     pub seal: Base64,

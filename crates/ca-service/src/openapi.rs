@@ -1,0 +1,77 @@
+//! The OpenAPI 3.1 document of protocol v1, generated from the protocol types and the
+//! handlers' annotations, served at `/api/v1/openapi.json` and committed as
+//! `crates/ca-service/openapi.json` (a test keeps the two identical).
+
+use certkey_protocol::v1::*;
+use certkey_protocol::{ApiError, Base64, CertType, ErrorBody};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct AdminToken;
+
+impl Modify for AdminToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "CertKey CA online protocol",
+        version = "1",
+        description = "JSON over HTTPS under /api/v1. Binary values are standard padded base64 (DER); times RFC 3339 UTC. Errors are {\"error\": {\"code\", \"message\", ...}} with a 4xx status for bad input. Secrets (initial user PIN, SO PINs) travel wrapped for the client's ephemeral P-256 key: see certkey-protocol's wrap module."
+    ),
+    paths(
+        crate::api::health,
+        crate::api::server_time,
+        crate::api::cacerts,
+        crate::activation::lookup,
+        crate::activation::activate,
+        crate::activation::certificate,
+        crate::renewal::challenge,
+        crate::renewal::renew,
+        crate::unlock::request,
+        crate::unlock::status,
+        crate::unlock::confirm,
+        crate::admin::revoke,
+        crate::admin::entitle,
+        crate::admin::reissue_code,
+        crate::admin::audit,
+        crate::admin::approve_unlock,
+        crate::admin::reject_unlock,
+    ),
+    components(schemas(
+        Base64, ErrorBody, ApiError, CertType, Health, ServerTime, CaCerts, CaChain, KeyAlgorithm, OrderState,
+        ActivationLookupRequest, ActivationLookupResponse, ActivationRequest, WrappedSecret, ActivationResponse,
+        CertificateRequest, IssuedCertificate, RenewalChallengeRequest, RenewalChallenge, RenewalRequest, Handler,
+        UnlockRequest, UnlockState, UnlockTicket, UnlockStatus, UnlockResult, UnlockConfirm, SealRequest, SealResponse
+    )),
+    modifiers(&AdminToken)
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON (what is committed).
+pub fn json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        let committed = include_str!("../openapi.json");
+        let generated = super::json();
+        if committed.trim() != generated.trim() {
+            // Regenerate with: cargo run -p certkey-ca -- openapi > crates/ca-service/openapi.json
+            panic!("crates/ca-service/openapi.json is stale: regenerate it with `cargo run -p certkey-ca -- openapi > crates/ca-service/openapi.json`");
+        }
+        assert!(generated.contains("/api/v1/activation/{activation_id}/certificate"));
+        assert!(generated.contains("\"format\": \"byte\""));
+    }
+}
