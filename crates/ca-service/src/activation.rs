@@ -1,8 +1,10 @@
 //! Activation, in two steps that are both safe to retry:
 //! 1. `POST /activation`: the right 6-digit code releases the initial user PIN, wrapped
-//!    for the client's ephemeral key. Every check reserves one of the order's 5 tries in
-//!    the database before the code is compared (so concurrent guesses cannot exceed 5);
-//!    a right code gives its try back.
+//!    for the client's ephemeral key. A wrong code costs one of the order's 5 tries,
+//!    counted by one conditional UPDATE (so concurrent guesses cannot exceed 5); the
+//!    fifth locks an order still waiting for activation. Once activated, the code
+//!    keeps working until the certificate is issued (a client that crashed reruns with a
+//!    new ephemeral key) but still only within its 30 days and its 5 tries.
 //! 2. `POST /activation/{id}/certificate`: the CSR made on the key becomes the
 //!    certificate; the order is claimed in a transaction so only one certificate is ever
 //!    issued for it, and a retry returns that certificate.
@@ -259,38 +261,36 @@ pub async fn activate(
         "locked" => return Err(locked()),
         _ => {}
     }
-    if now > o.code_expires_at && o.state == "awaiting_activation" {
+    if now > o.code_expires_at {
         return Err(Failure::new(
             StatusCode::GONE,
             "code_expired",
             "the activation code has expired: ask the CA for a new code",
         ));
     }
-    // Reserve one try before looking at the code.
-    let reserved = sqlx::query(
-        "UPDATE orders SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2 \
-         AND state IN ('awaiting_activation', 'awaiting_csr') RETURNING attempts",
-    )
-    .bind(&o.id)
-    .bind(MAX_ATTEMPTS)
-    .fetch_optional(&st.db.pool)
-    .await
-    .map_err(internal)?;
-    let Some(row) = reserved else {
-        return Err(locked());
-    };
-    let attempts: i64 = row.try_get(0).map_err(internal)?;
-    if !st
+    // The code is compared first (no database needed); then one conditional statement
+    // records the outcome, so a try is counted exactly when a wrong code was checked,
+    // even with many requests at once, and nothing is lost if the client goes away.
+    let right = st
         .data_key
-        .code_matches(&o.code_salt, &o.id, code, &o.code_mac)
-    {
+        .code_matches(&o.code_salt, &o.id, code, &o.code_mac);
+    if !right {
+        let row = sqlx::query(
+            "UPDATE orders SET attempts = attempts + 1, \
+               state = CASE WHEN attempts + 1 >= $2 AND state = 'awaiting_activation' THEN 'locked' ELSE state END \
+             WHERE id = $1 AND attempts < $2 AND state IN ('awaiting_activation', 'awaiting_csr') RETURNING attempts",
+        )
+        .bind(&o.id)
+        .bind(MAX_ATTEMPTS)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(internal)?;
+        let Some(row) = row else {
+            return Err(locked());
+        };
+        let attempts: i64 = row.try_get(0).map_err(internal)?;
         let left = MAX_ATTEMPTS - attempts;
         if left <= 0 {
-            sqlx::query("UPDATE orders SET state = 'locked' WHERE id = $1 AND state IN ('awaiting_activation', 'awaiting_csr')")
-                .bind(&o.id)
-                .execute(&st.db.pool)
-                .await
-                .map_err(internal)?;
             let _ = st
                 .db
                 .audit(
@@ -319,45 +319,37 @@ pub async fn activate(
         f.body_mut().attempts_left = Some(u32::try_from(left).unwrap_or(0));
         return Err(f);
     }
-    // A right code gives its try back.
-    sqlx::query("UPDATE orders SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0")
-        .bind(&o.id)
-        .execute(&st.db.pool)
-        .await
-        .map_err(internal)?;
-    let activation_id = match &o.activation_id {
-        Some(id) => id.clone(),
-        None => {
-            let fresh = format!(
-                "act-{}",
-                hex::encode(crate::secrets::random_bytes::<16>().map_err(internal)?)
-            );
-            sqlx::query("UPDATE orders SET activation_id = $2, state = 'awaiting_csr' WHERE id = $1 AND activation_id IS NULL")
-                .bind(&o.id)
-                .bind(&fresh)
-                .execute(&st.db.pool)
-                .await
-                .map_err(internal)?;
-            // A concurrent right answer may have won: use whatever is on record.
-            let row = sqlx::query("SELECT activation_id FROM orders WHERE id = $1")
-                .bind(&o.id)
-                .fetch_one(&st.db.pool)
-                .await
-                .map_err(internal)?;
-            let id: Option<String> = row.try_get(0).map_err(internal)?;
-            let id = id.ok_or_else(|| internal("activation id missing after update"))?;
-            let _ = st
-                .db
-                .audit(
-                    "client",
-                    "activation_code_accepted",
-                    &o.id,
-                    &serde_json::json!({"activation": id}),
-                )
-                .await;
-            id
-        }
+    // A right code: the order moves to awaiting_csr with one activation id (kept on
+    // retries), unless it was locked meanwhile.
+    let fresh = format!(
+        "act-{}",
+        hex::encode(crate::secrets::random_bytes::<16>().map_err(internal)?)
+    );
+    let row = sqlx::query(
+        "UPDATE orders SET activation_id = COALESCE(activation_id, $2), state = 'awaiting_csr' \
+         WHERE id = $1 AND attempts < $3 AND state IN ('awaiting_activation', 'awaiting_csr') RETURNING activation_id",
+    )
+    .bind(&o.id)
+    .bind(&fresh)
+    .bind(MAX_ATTEMPTS)
+    .fetch_optional(&st.db.pool)
+    .await
+    .map_err(internal)?;
+    let Some(row) = row else {
+        return Err(locked());
     };
+    let activation_id: String = row.try_get(0).map_err(internal)?;
+    if o.activation_id.is_none() {
+        let _ = st
+            .db
+            .audit(
+                "client",
+                "activation_code_accepted",
+                &o.id,
+                &serde_json::json!({"activation": activation_id}),
+            )
+            .await;
+    }
     let row = sqlx::query("SELECT initial_pin FROM tokens WHERE serial = $1")
         .bind(&o.token_serial)
         .fetch_one(&st.db.pool)

@@ -139,7 +139,8 @@ pub async fn entitle(
     ))
 }
 
-/// `POST /admin/orders/{id}/code`: a new activation code (tries reset, 30 days).
+/// `POST /admin/orders/{id}/code`: a new activation code (tries reset, 30 days). An
+/// activation begun with the old code is void: its id no longer takes a CSR.
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/code", tag = "admin", security(("admin_token" = [])), params(("id" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reissue_code(
     State(st): State<AppState>,
@@ -158,7 +159,7 @@ pub async fn reissue_code(
     let expires = OffsetDateTime::now_utc() + Duration::days(crate::production::CODE_DAYS);
     let n = sqlx::query(
         "UPDATE orders SET code_salt = $2, code_mac = $3, code_expires_at = $4, attempts = 0, \
-         state = CASE WHEN state = 'locked' THEN CASE WHEN activation_id IS NULL THEN 'awaiting_activation' ELSE 'awaiting_csr' END ELSE state END \
+         activation_id = NULL, state = 'awaiting_activation' \
          WHERE id = $1 AND state IN ('awaiting_activation', 'awaiting_csr', 'locked')",
     )
     .bind(&id)

@@ -3,7 +3,11 @@
 //! for a CA operator. When approved, the client gets the current SO PIN and a new SO PIN
 //! to rotate to, both wrapped for its ephemeral key; the rotation is committed only on
 //! confirm, and until then both are kept (a later unlock hands out the same pending new
-//! SO PIN, so whichever the key holds is known).
+//! SO PIN, so whichever the key holds is known). Each approved ticket records the
+//! pending PIN it hands out, and its confirm commits only that one: once a rotation is
+//! committed, every other approved ticket of the key is void (state `rejected`), so a
+//! late confirm can never replace the SO PIN on file with one the key does not hold.
+//! The SO PIN before the last rotation is kept too (`so_pin_prev`).
 
 use std::net::SocketAddr;
 
@@ -27,7 +31,7 @@ pub const RATE_PER_MINUTE: i64 = 20;
 fn state_of(s: &str) -> UnlockState {
     match s {
         "approved" => UnlockState::Approved,
-        "rejected" => UnlockState::Rejected,
+        "rejected" | "superseded" => UnlockState::Rejected,
         "completed" | "failed" => UnlockState::Completed,
         _ => UnlockState::PendingReview,
     }
@@ -37,8 +41,9 @@ fn norm(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Makes (or reuses) the pending new SO PIN of a key.
-async fn ensure_next_so_pin(st: &AppState, serial: &str) -> Result<(), Failure> {
+/// Makes (or reuses) the pending new SO PIN of a key; returns it as sealed on file, the
+/// value an approved ticket records and its confirm compares.
+async fn ensure_next_so_pin(st: &AppState, serial: &str) -> Result<Vec<u8>, Failure> {
     // As long as the current one, which the key accepted.
     let row = sqlx::query("SELECT so_pin FROM tokens WHERE serial = $1")
         .bind(serial)
@@ -62,7 +67,13 @@ async fn ensure_next_so_pin(st: &AppState, serial: &str) -> Result<(), Failure> 
         .execute(&st.db.pool)
         .await
         .map_err(internal)?;
-    Ok(())
+    let row = sqlx::query("SELECT so_pin_next FROM tokens WHERE serial = $1")
+        .bind(serial)
+        .fetch_one(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    let next: Option<Vec<u8>> = row.try_get(0).map_err(internal)?;
+    next.ok_or_else(|| internal("pending SO PIN vanished"))
 }
 
 /// `POST /unlock`.
@@ -160,19 +171,22 @@ pub async fn request(
     } else {
         "pending_review"
     };
-    if matches {
-        ensure_next_so_pin(&st, serial).await?;
-    }
+    let released = if matches {
+        Some(ensure_next_so_pin(&st, serial).await?)
+    } else {
+        None
+    };
     let now = OffsetDateTime::now_utc().unix_timestamp();
     sqlx::query(
-        "INSERT INTO unlock_tickets (ticket, token_serial, certificate_serial, client_key, handler_match, state, created_at, decided_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO unlock_tickets (ticket, token_serial, certificate_serial, client_key, handler_match, released_next, state, created_at, decided_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&ticket)
     .bind(serial)
     .bind(&cert_serial)
     .bind(req.client_key.as_bytes().to_vec())
     .bind(i64::from(matches))
+    .bind(released)
     .bind(state)
     .bind(now)
     .bind(matches.then_some(now))
@@ -199,6 +213,7 @@ struct Ticket {
     token_serial: String,
     client_key: Vec<u8>,
     state: String,
+    released_next: Option<Vec<u8>>,
 }
 
 async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
@@ -210,7 +225,7 @@ async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
         ));
     }
     let row =
-        sqlx::query("SELECT token_serial, client_key, state FROM unlock_tickets WHERE ticket = $1")
+        sqlx::query("SELECT token_serial, client_key, state, released_next FROM unlock_tickets WHERE ticket = $1")
             .bind(id)
             .fetch_optional(&st.db.pool)
             .await
@@ -226,6 +241,7 @@ async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
         token_serial: row.try_get(0).map_err(internal)?,
         client_key: row.try_get(1).map_err(internal)?,
         state: row.try_get(2).map_err(internal)?,
+        released_next: row.try_get(3).map_err(internal)?,
     })
 }
 
@@ -249,8 +265,19 @@ pub async fn status(
         .await
         .map_err(internal)?;
     let current: Vec<u8> = row.try_get(0).map_err(internal)?;
-    let next: Option<Vec<u8>> = row.try_get(1).map_err(internal)?;
-    let next = next.ok_or_else(|| internal("approved unlock without a pending SO PIN"))?;
+    let pending: Option<Vec<u8>> = row.try_get(1).map_err(internal)?;
+    let next = t
+        .released_next
+        .clone()
+        .ok_or_else(|| internal("approved ticket without its SO PIN"))?;
+    if pending.as_ref() != Some(&next) {
+        // Another ticket committed a rotation since: this one is void.
+        return Ok(Json(UnlockStatus {
+            state: UnlockState::Rejected,
+            so_pin: None,
+            new_so_pin: None,
+        }));
+    }
     let serial = &t.token_serial;
     let current = st
         .data_key
@@ -297,18 +324,22 @@ pub async fn confirm(
             ))
         }
     }
+    let stale = || {
+        Failure::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            "this ticket was superseded by another unlock",
+        )
+    };
+    let serial = t.token_serial.clone();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    // Every transaction starts with a compare-and-swap write, so concurrent confirms
+    // serialise on the row (PostgreSQL) or the database lock (SQLite) and exactly one
+    // wins; the loser changes nothing.
     let mut tx = st.db.pool.begin().await.map_err(internal)?;
-    let (new_state, action) = match req.result {
+    let action = match req.result {
         UnlockResult::Rotated => {
-            // Re-seal the pending PIN as the current one; both columns change together.
-            let row = sqlx::query("SELECT so_pin_next FROM tokens WHERE serial = $1")
-                .bind(&t.token_serial)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(internal)?;
-            let next: Option<Vec<u8>> = row.try_get(0).map_err(internal)?;
-            let next = next.ok_or_else(|| internal("rotation without a pending SO PIN"))?;
-            let serial = &t.token_serial;
+            let next = t.released_next.clone().ok_or_else(stale)?;
             let pin = st
                 .data_key
                 .open(&next, &format!("token:{serial}:so-next"))
@@ -317,29 +348,58 @@ pub async fn confirm(
                 .data_key
                 .seal(&pin, &format!("token:{serial}:so"))
                 .map_err(internal)?;
-            sqlx::query("UPDATE tokens SET so_pin = $2, so_pin_next = NULL WHERE serial = $1")
-                .bind(serial)
-                .bind(sealed)
+            let swapped = sqlx::query(
+                "UPDATE tokens SET so_pin_prev = so_pin, so_pin = $2, so_pin_next = NULL WHERE serial = $1 AND so_pin_next = $3",
+            )
+            .bind(&serial)
+            .bind(sealed)
+            .bind(next)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?
+            .rows_affected();
+            if swapped != 1 {
+                return Err(stale());
+            }
+            let done = sqlx::query("UPDATE unlock_tickets SET state = 'completed', decided_at = $2 WHERE ticket = $1 AND state = 'approved'")
+                .bind(&id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?
+                .rows_affected();
+            if done != 1 {
+                return Err(stale());
+            }
+            // Other approved tickets handed out the PIN just committed: void them.
+            sqlx::query("UPDATE unlock_tickets SET state = 'superseded' WHERE token_serial = $1 AND state = 'approved'")
+                .bind(&serial)
                 .execute(&mut *tx)
                 .await
                 .map_err(internal)?;
-            ("completed", "so_pin_rotated")
+            "so_pin_rotated"
         }
         // The key kept its SO PIN: the pending one stays on file for the next attempt.
-        UnlockResult::Failed => ("failed", "unlock_failed"),
+        UnlockResult::Failed => {
+            let done = sqlx::query("UPDATE unlock_tickets SET state = 'failed', decided_at = $2 WHERE ticket = $1 AND state = 'approved'")
+                .bind(&id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?
+                .rows_affected();
+            if done != 1 {
+                return Err(stale());
+            }
+            "unlock_failed"
+        }
     };
-    sqlx::query("UPDATE unlock_tickets SET state = $2 WHERE ticket = $1 AND state = 'approved'")
-        .bind(&id)
-        .bind(new_state)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
     sqlx::query(
         "INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', $2, $3, $4)",
     )
-    .bind(OffsetDateTime::now_utc().unix_timestamp())
+    .bind(now)
     .bind(action)
-    .bind(&t.token_serial)
+    .bind(&serial)
     .bind(serde_json::json!({"ticket": id}).to_string())
     .execute(&mut *tx)
     .await
@@ -366,14 +426,17 @@ pub async fn decide(
             "only a pending request can be decided",
         ));
     }
-    if approve {
-        ensure_next_so_pin(st, &t.token_serial).await?;
-    }
+    let released = if approve {
+        Some(ensure_next_so_pin(st, &t.token_serial).await?)
+    } else {
+        None
+    };
     let state = if approve { "approved" } else { "rejected" };
-    sqlx::query("UPDATE unlock_tickets SET state = $2, decided_at = $3 WHERE ticket = $1 AND state = 'pending_review'")
+    sqlx::query("UPDATE unlock_tickets SET state = $2, decided_at = $3, released_next = $4 WHERE ticket = $1 AND state = 'pending_review'")
         .bind(id)
         .bind(state)
         .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .bind(released)
         .execute(&st.db.pool)
         .await
         .map_err(internal)?;

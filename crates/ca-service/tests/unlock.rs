@@ -340,6 +340,38 @@ fn unlock_flow(svc: &Service, db_url: Option<&str>) {
     // The client could not rotate: the pending PIN stays on file, the current one too.
     assert_eq!(confirm(svc, &ticket3, "failed").0, 200);
     assert!(p11(store, &["--login", "--pin", "97531864", "-O"]));
+
+    // 4. A late confirm of the first ticket (superseded by the committed rotation) must
+    //    not replace the SO PIN on file with the pending one the key does not hold.
+    let (s, e) = confirm(svc, &ticket1, "rotated");
+    assert_eq!(s, 409, "{e}");
+    let (_, v) = call(
+        reqwest::Method::GET,
+        &format!("{}/unlock/{ticket1}", svc.base),
+        None,
+        None,
+    );
+    assert_eq!(v["state"], "rejected");
+    assert!(v.get("so_pin").is_none());
+    let client4 = ClientKey::generate().unwrap();
+    let (_, t) = ask(svc, &k, &client4, HANDLER);
+    let ticket4 = t["ticket"].as_str().unwrap().to_string();
+    let (so4, next4) = so_pins(svc, &client4, &ticket4);
+    assert_eq!(so4, so3, "the SO PIN on file is still the key's");
+    assert_eq!(next4, next3, "the uncommitted pending PIN is reused");
+    assert!(p11(
+        store,
+        &[
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            &so4,
+            "--init-pin",
+            "--new-pin",
+            "86427531"
+        ]
+    ));
 }
 
 #[test]

@@ -1,6 +1,8 @@
 -- The SO PIN a key is being rotated to: kept beside the current one until the client
 -- confirms, so no SO PIN is ever lost.
 ALTER TABLE tokens ADD COLUMN so_pin_next BYTEA;
+-- The SO PIN before the last committed rotation, for recovery by an operator.
+ALTER TABLE tokens ADD COLUMN so_pin_prev BYTEA;
 
 -- Unlock requests.
 CREATE TABLE unlock_tickets (
@@ -9,6 +11,8 @@ CREATE TABLE unlock_tickets (
     certificate_serial TEXT NOT NULL,
     client_key BYTEA NOT NULL,
     handler_match BIGINT NOT NULL,
+    -- The pending SO PIN (sealed) this ticket hands out; its confirm commits only that one.
+    released_next BYTEA,
     state TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     decided_at BIGINT
