@@ -205,8 +205,10 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("admin_token" = [])), params(("limit" = Option<i64>, Query, description = "1-1000, default 100")), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody)))]
 pub async fn audit(
     State(st): State<AppState>,
-    Query(q): Query<AuditQuery>,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, Failure> {
+    let Query(q) =
+        q.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows = sqlx::query(
         "SELECT id, at, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT $1",

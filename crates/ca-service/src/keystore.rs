@@ -184,18 +184,33 @@ pub fn load_secret(
     Ok(k)
 }
 
-/// Writes a file readable by its owner only.
+/// Writes a file readable by its owner only, atomically: a temporary file in the same
+/// folder (mode 0600), fsync, rename over the target, fsync the folder. A crash leaves
+/// the old file or the new one, never a truncated one.
 pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let err = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(err)?;
+        // The mode given at creation is masked by the umask; set it explicitly.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+        f.write_all(bytes).map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(err)?;
     Ok(())
 }

@@ -191,10 +191,22 @@ pub async fn produce(
     if serial.is_empty() {
         anyhow::bail!("the key reports no serial number");
     }
-    let max = info.max_pin_length().max(6);
-    let min = info.min_pin_length();
-    let so_pin = random_so_pin(16.min(max))?;
-    let user_pin = random_pin(8.clamp(min.max(6), max))?;
+    // The key's PIN length range, with the CA's floor of 6; a key reporting an impossible
+    // range is refused rather than guessed at.
+    let min = info.min_pin_length().max(6);
+    let max = match info.max_pin_length() {
+        0 => 16,
+        m => m,
+    };
+    if min > max {
+        anyhow::bail!(
+            "the key reports PIN lengths {}..{}, which no PIN can meet",
+            info.min_pin_length(),
+            info.max_pin_length()
+        );
+    }
+    let so_pin = random_so_pin(16.clamp(min, max))?;
+    let user_pin = random_pin(8.clamp(min, max))?;
     let code = Zeroizing::new(random_string(b"0123456789", 6)?);
     let order_id = format!("ord-{}", hex::encode(random_bytes::<8>()?));
     let salt = random_bytes::<16>()?;

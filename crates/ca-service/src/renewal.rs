@@ -372,7 +372,13 @@ pub async fn renew(
         .bind(now.unix_timestamp())
         .execute(&mut *tx)
         .await;
-    if recorded.is_err() {
+    if let Err(e) = recorded {
+        let unique = e
+            .as_database_error()
+            .is_some_and(|d| d.is_unique_violation());
+        if !unique {
+            return Err(internal(e));
+        }
         // Unique constraint: the same request (or another one) renewed it meanwhile.
         drop(tx);
         if let Some(done) = replay(&st, rid, &c.serial).await? {

@@ -23,6 +23,10 @@ pub struct SlotControl {
     /// Operations left before the token is removed automatically.
     #[serde(default)]
     pub fail_after: Option<u64>,
+    /// How many times the token was put back in; a change tells a process that the
+    /// token it had sessions with was pulled out meanwhile.
+    #[serde(default)]
+    pub insertions: u64,
 }
 
 impl Default for SlotControl {
@@ -30,6 +34,7 @@ impl Default for SlotControl {
         SlotControl {
             present: true,
             fail_after: None,
+            insertions: 0,
         }
     }
 }

@@ -414,7 +414,7 @@ pub unsafe extern "C" fn C_InitToken(
         if pLabel.is_null() {
             return Err(CKR_ARGUMENTS_BAD);
         }
-        let pin = bytes(pPin, ulPinLen)?.to_vec();
+        let pin = zeroize::Zeroizing::new(bytes(pPin, ulPinLen)?.to_vec());
         let mut label = [0u8; 32];
         label.copy_from_slice(std::slice::from_raw_parts(pLabel, 32));
         with_rt(|rt| rt.init_token(slotID, &pin, &label))

@@ -37,6 +37,8 @@ struct SlotRt {
     login: Option<Login>,
     /// Presence last reported by C_WaitForSlotEvent.
     event_seen: bool,
+    /// Insertion count of the control file when this process last looked.
+    insertions_seen: u64,
     /// Session objects: uid -> (owning session, object).
     session_objects: BTreeMap<u64, (CK_SESSION_HANDLE, Object)>,
     next_session_uid: u64,
@@ -117,6 +119,7 @@ impl Runtime {
                     stamp: None,
                     login: None,
                     event_seen: true,
+                    insertions_seen: 0,
                     session_objects: BTreeMap::new(),
                     next_session_uid: SESSION_UID_BASE,
                 })
@@ -130,6 +133,7 @@ impl Runtime {
         for i in 0..rt.slots.len() {
             rt.reload(i)?;
             rt.slots[i].event_seen = rt.present(i);
+            rt.slots[i].insertions_seen = rt.control.get(&rt.slots[i].cfg.serial).insertions;
         }
         Ok(rt)
     }
@@ -153,11 +157,13 @@ impl Runtime {
     /// Re-reads presence; on removal, drops the slot's login and marks its sessions.
     fn sync_presence(&mut self, slot: usize) -> bool {
         self.refresh_control();
-        let present = self.present(slot);
-        if !present {
+        let c = self.control.get(&self.slots[slot].cfg.serial);
+        if !c.present || c.insertions != self.slots[slot].insertions_seen {
+            // Pulled out, or pulled out and put back since we last looked.
             self.on_removed(slot);
+            self.slots[slot].insertions_seen = c.insertions;
         }
-        present
+        c.present
     }
 
     fn on_removed(&mut self, slot: usize) {
@@ -215,9 +221,15 @@ impl Runtime {
             .read_json::<TokenState>(&name)
             .map_err(|e| fail(&e))?
             .unwrap_or_default();
+        let reinitialised = self.slots[slot].token.token_id != token.token_id;
         let s = &mut self.slots[slot];
         s.token = token;
         s.stamp = stamp;
+        if reinitialised && s.stamp.is_some() {
+            // Another process ran C_InitToken: this process's login and sessions belong
+            // to the token that no longer exists.
+            self.on_removed(slot);
+        }
         Ok(())
     }
 
@@ -229,6 +241,10 @@ impl Runtime {
         f: impl FnOnce(&mut TokenState, &SlotConfig) -> Rv<T>,
     ) -> Rv<T> {
         let _lock = self.store.lock().map_err(|e| fail(&e))?;
+        // Always re-read under the lock: a file stamp (inode, mtime, length) can repeat
+        // across writes, and a stale copy written back would undo another process's
+        // change (a PIN try, an object).
+        self.slots[slot].stamp = None;
         self.reload(slot)?;
         let s = &mut self.slots[slot];
         let mut next = s.token.clone();
@@ -271,11 +287,12 @@ impl Runtime {
             .map(|s| s.slot)
             .ok_or(CKR_SESSION_HANDLE_INVALID)?;
         self.sync_presence(slot);
+        // Reloading first notices a re-initialisation by another process.
+        self.reload(slot)?;
         if self.sessions.get(&h).is_some_and(|s| s.removed) {
             return Err(CKR_DEVICE_REMOVED);
         }
         self.tick(slot)?;
-        self.reload(slot)?;
         Ok(slot)
     }
 
@@ -453,7 +470,11 @@ impl Runtime {
         let s = self.sessions.remove(&h).ok_or(CKR_SESSION_HANDLE_INVALID)?;
         let slot = &mut self.slots[s.slot];
         slot.session_objects.retain(|_, (owner, _)| *owner != h);
-        if !self.sessions.values().any(|o| o.slot == s.slot) {
+        if !self
+            .sessions
+            .values()
+            .any(|o| o.slot == s.slot && !o.removed)
+        {
             self.slots[s.slot].login = None;
         }
         Ok(())

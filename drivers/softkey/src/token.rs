@@ -84,6 +84,9 @@ pub struct TokenState {
     pub so_to_be_changed: bool,
     /// Next object uid.
     pub next_uid: u32,
+    /// Random identity of this initialisation; changes with every C_InitToken.
+    #[serde(default)]
+    pub token_id: u64,
     /// Token objects by uid.
     pub objects: BTreeMap<u32, Object>,
 }
@@ -170,6 +173,7 @@ impl TokenState {
             so_tries_left: cfg.so_retries,
             user_tries_left: cfg.user_retries,
             next_uid: 1,
+            token_id: new_token_id()?,
             ..TokenState::default()
         };
         Ok(())
@@ -276,6 +280,12 @@ fn check_len(cfg: &SlotConfig, pin: &[u8]) -> Result<(), CK_RV> {
     } else {
         Err(CKR_PIN_LEN_RANGE)
     }
+}
+
+fn new_token_id() -> Result<u64, CK_RV> {
+    let b = crypto::random_bytes(8).map_err(|_| CKR_FUNCTION_FAILED)?;
+    let arr: [u8; 8] = b.as_slice().try_into().map_err(|_| CKR_FUNCTION_FAILED)?;
+    Ok(u64::from_le_bytes(arr))
 }
 
 fn new_kek() -> Result<Zeroizing<[u8; 32]>, CK_RV> {

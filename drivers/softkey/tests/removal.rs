@@ -133,3 +133,46 @@ fn a_blocking_wait_for_slot_event_returns_when_the_key_is_pulled() {
         .unwrap();
     assert_eq!(got, slot);
 }
+
+#[test]
+fn a_key_pulled_out_and_put_back_between_two_calls_still_ends_the_sessions() {
+    let t = Token::open(None);
+    let slot = t.init(0);
+    let s = t.user_session(slot);
+    s.get_session_info().unwrap();
+    control(t.dir.path(), &["remove"]);
+    control(t.dir.path(), &["insert"]);
+    assert_eq!(
+        rv(s.get_session_info().unwrap_err()),
+        RvError::DeviceRemoved
+    );
+    // A new session on the reinserted key starts logged out.
+    let s2 = t.ctx.open_ro_session(slot).unwrap();
+    assert_eq!(
+        s2.get_session_info().unwrap().session_state(),
+        cryptoki::session::SessionState::RoPublic
+    );
+}
+
+#[test]
+fn another_process_reinitialising_the_key_ends_this_process_login() {
+    let t = Token::open(None);
+    let slot = t.init(0);
+    let s = t.user_session(slot);
+    let (ok, out) = common::pkcs11_tool(
+        t.dir.path(),
+        &[
+            "--init-token",
+            "--label",
+            "again",
+            "--so-pin",
+            common::SO_PIN,
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        rv(s.get_session_info().unwrap_err()),
+        RvError::DeviceRemoved
+    );
+    assert_eq!(t.ctx.get_token_info(slot).unwrap().label(), "again");
+}

@@ -95,6 +95,9 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Remove { serial } => update(&serial, &|sc| sc.present = false),
         Command::Insert { serial } => update(&serial, &|sc| {
+            if !sc.present {
+                sc.insertions += 1;
+            }
             sc.present = true;
             sc.fail_after = None;
         }),
