@@ -43,21 +43,6 @@ impl<'de> Deserialize<'de> for Base64 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trips_and_rejects_bad_alphabet() {
-        let v = Base64(vec![0, 1, 2, 250, 251]);
-        let json = serde_json::to_string(&v).unwrap();
-        assert_eq!(json, "\"AAEC+vs=\"");
-        let back: Base64 = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, v);
-        assert!(serde_json::from_str::<Base64>("\"AAEC-vs\"").is_err());
-    }
-}
-
 impl utoipa::PartialSchema for Base64 {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
@@ -72,3 +57,18 @@ impl utoipa::PartialSchema for Base64 {
 }
 
 impl utoipa::ToSchema for Base64 {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_bad_alphabet() {
+        let v = Base64(vec![0, 1, 2, 250, 251]);
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, "\"AAEC+vs=\"");
+        let back: Base64 = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, v);
+        assert!(serde_json::from_str::<Base64>("\"AAEC-vs\"").is_err());
+    }
+}
