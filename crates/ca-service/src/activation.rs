@@ -19,7 +19,7 @@ use certkey_protocol::v1::{
     ActivationLookupRequest, ActivationLookupResponse, ActivationRequest, ActivationResponse,
     CertificateRequest, IssuedCertificate, KeyAlgorithm, OrderState,
 };
-use certkey_protocol::{Base64, CertType};
+use certkey_protocol::CertType;
 use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
@@ -406,11 +406,7 @@ async fn stored_certificate(
             "this order already has a certificate for another key",
         ));
     }
-    let h = st.ca.get(key_alg(&o.key_algorithm).1);
-    Ok(Json(IssuedCertificate {
-        certificate: Base64(der),
-        chain: vec![Base64(h.issuing_der.clone()), Base64(h.root_der.clone())],
-    }))
+    Ok(Json(st.ca.get(key_alg(&o.key_algorithm).1).issued(der)))
 }
 
 /// `POST /activation/{activation_id}/certificate`.
@@ -495,19 +491,18 @@ pub async fn certificate(
         )
     })?;
     let serial_hex = hex::encode(serial);
-    sqlx::query(
-        "INSERT INTO certificates (serial, token_serial, order_id, key_algorithm, der, not_before, not_after, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    crate::db::insert_certificate(
+        &mut tx,
+        &crate::db::NewCertificate {
+            serial: &serial_hex,
+            token_serial: &o.token_serial,
+            order_id: &o.id,
+            key_algorithm: &o.key_algorithm,
+            der: &der,
+            not_before: validity.not_before.unix_timestamp(),
+            not_after: validity.not_after.unix_timestamp(),
+        },
     )
-    .bind(&serial_hex)
-    .bind(&o.token_serial)
-    .bind(&o.id)
-    .bind(&o.key_algorithm)
-    .bind(der.clone())
-    .bind(validity.not_before.unix_timestamp())
-    .bind(validity.not_after.unix_timestamp())
-    .bind(now.unix_timestamp())
-    .execute(&mut *tx)
     .await
     .map_err(internal)?;
     sqlx::query("UPDATE orders SET state = 'completed', certificate_serial = $2 WHERE id = $1")
@@ -524,10 +519,7 @@ pub async fn certificate(
         .await
         .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
-    Ok(Json(IssuedCertificate {
-        certificate: Base64(der),
-        chain: vec![Base64(h.issuing_der.clone()), Base64(h.root_der.clone())],
-    }))
+    Ok(Json(h.issued(der)))
 }
 
 #[cfg(test)]

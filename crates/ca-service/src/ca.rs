@@ -24,6 +24,20 @@ pub struct Hierarchy {
     pub seal_key: PrivateKey,
 }
 
+impl Hierarchy {
+    /// The protocol answer for a certificate issued under this hierarchy.
+    pub fn issued(&self, der: Vec<u8>) -> certkey_protocol::v1::IssuedCertificate {
+        use certkey_protocol::Base64;
+        certkey_protocol::v1::IssuedCertificate {
+            certificate: Base64(der),
+            chain: vec![
+                Base64(self.issuing_der.clone()),
+                Base64(self.root_der.clone()),
+            ],
+        }
+    }
+}
+
 /// Both hierarchies.
 pub struct CaMaterial {
     /// SM2 (SM3withSM2).

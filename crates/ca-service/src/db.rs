@@ -92,3 +92,43 @@ impl Db {
         Ok(())
     }
 }
+
+/// One issued certificate, as recorded.
+pub struct NewCertificate<'a> {
+    /// Serial, lowercase hex.
+    pub serial: &'a str,
+    /// The key it was issued for.
+    pub token_serial: &'a str,
+    /// The order it belongs to.
+    pub order_id: &'a str,
+    /// `sm2` or `p256`.
+    pub key_algorithm: &'a str,
+    /// DER.
+    pub der: &'a [u8],
+    /// Validity, unix seconds.
+    pub not_before: i64,
+    /// Validity, unix seconds.
+    pub not_after: i64,
+}
+
+/// Records an issued certificate inside the caller's transaction.
+pub async fn insert_certificate(
+    conn: &mut sqlx::AnyConnection,
+    c: &NewCertificate<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO certificates (serial, token_serial, order_id, key_algorithm, der, not_before, not_after, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(c.serial)
+    .bind(c.token_serial)
+    .bind(c.order_id)
+    .bind(c.key_algorithm)
+    .bind(c.der.to_vec())
+    .bind(c.not_before)
+    .bind(c.not_after)
+    .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -152,11 +152,7 @@ async fn answer(st: &AppState, new_serial: &str) -> Result<Json<IssuedCertificat
     } else {
         KeyAlg::P256
     };
-    let h = st.ca.get(alg);
-    Ok(Json(IssuedCertificate {
-        certificate: Base64(c.der),
-        chain: vec![Base64(h.issuing_der.clone()), Base64(h.root_der.clone())],
-    }))
+    Ok(Json(st.ca.get(alg).issued(c.der)))
 }
 
 async fn replay(
@@ -350,19 +346,18 @@ pub async fn renew(
         )
     })?;
     let serial_hex = hex::encode(serial);
-    sqlx::query(
-        "INSERT INTO certificates (serial, token_serial, order_id, key_algorithm, der, not_before, not_after, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    crate::db::insert_certificate(
+        &mut tx,
+        &crate::db::NewCertificate {
+            serial: &serial_hex,
+            token_serial: &c.token_serial,
+            order_id: &order_id,
+            key_algorithm: &c.key_algorithm,
+            der: &der,
+            not_before: validity.not_before.unix_timestamp(),
+            not_after: validity.not_after.unix_timestamp(),
+        },
     )
-    .bind(&serial_hex)
-    .bind(&c.token_serial)
-    .bind(&order_id)
-    .bind(&c.key_algorithm)
-    .bind(der)
-    .bind(validity.not_before.unix_timestamp())
-    .bind(validity.not_after.unix_timestamp())
-    .bind(now.unix_timestamp())
-    .execute(&mut *tx)
     .await
     .map_err(internal)?;
     let recorded = sqlx::query("INSERT INTO renewals (request_id, old_serial, new_serial, created_at) VALUES ($1, $2, $3, $4)")
