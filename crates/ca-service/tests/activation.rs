@@ -503,3 +503,28 @@ fn bad_requests_get_4xx_json_errors() {
     });
     assert_eq!(s, 413, "{e}");
 }
+
+#[test]
+fn one_client_address_is_rate_limited_with_a_retry_delay() {
+    let svc = Service::start(None);
+    // 61 requests in a row: whichever minute windows they fall in, one window holds at
+    // least 31, more than the 30 allowed.
+    let mut limited = 0;
+    for i in 0..61 {
+        let (s, e) = post(
+            &format!("{}/activation", svc.base),
+            &json!({"token_serial": format!("NOPE{i}"), "activation_code": "123456", "client_key": b64(&[4u8; 65])}),
+        );
+        match s {
+            404 => assert_eq!(e["error"]["code"], "order_not_found"),
+            429 => {
+                assert_eq!(e["error"]["code"], "rate_limited");
+                let after = e["error"]["retry_after_s"].as_u64().unwrap();
+                assert!((1..=60).contains(&after), "{after}");
+                limited += 1;
+            }
+            other => panic!("unexpected {other}: {e}"),
+        }
+    }
+    assert!(limited >= 1, "the 31st request in a minute is refused");
+}
