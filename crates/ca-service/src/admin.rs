@@ -249,3 +249,159 @@ pub async fn reject_unlock(
 ) -> Result<Json<serde_json::Value>, Failure> {
     crate::unlock::decide(&st, &ticket, false).await
 }
+
+/// `POST /admin/orders` body: an order for a key that is already initialised (by a
+/// vendor tool, or produced earlier). The SO PIN and initial user PIN are needed for a
+/// key the CA has not seen; for a known key its stored PINs are kept.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct OrderRequest {
+    /// The key's serial.
+    pub token_serial: String,
+    /// Holder name.
+    pub holder: String,
+    /// Organisation (organisation and org_person types).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Certificate type.
+    pub cert_type: certkey_protocol::CertType,
+    /// Validity in years (1-5).
+    pub years: u32,
+    /// Trial validity in days, overriding `years`.
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// Key algorithm.
+    pub key_algorithm: certkey_protocol::v1::KeyAlgorithm,
+    /// Handler (经办人).
+    pub handler: certkey_protocol::v1::Handler,
+    /// The key's SO PIN (required for a key the CA has not produced).
+    #[serde(default)]
+    pub so_pin: Option<String>,
+    /// The key's current user PIN, released at activation (same rule).
+    #[serde(default)]
+    pub initial_pin: Option<String>,
+}
+
+/// `POST /admin/orders`.
+#[utoipa::path(post, path = "/api/v1/admin/orders", tag = "admin", security(("admin_token" = [])), request_body = OrderRequest,
+    responses((status = 200, body = serde_json::Value, description = "token_serial, order_id, activation_code, code_expires_at"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, description = "order_open", body = ErrorBody)))]
+pub async fn create_order(
+    State(st): State<AppState>,
+    body: Result<Json<OrderRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let Json(req) = body.map_err(Failure::from)?;
+    let bad = |m: String| Failure::new(StatusCode::BAD_REQUEST, "invalid_order", m);
+    let serial = req.token_serial.trim().to_string();
+    if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(bad(
+            "token_serial must be 1-64 printable ASCII characters".into()
+        ));
+    }
+    let produce = crate::production::ProduceRequest {
+        holder: req.holder.clone(),
+        org: req.org.clone(),
+        cert_type: req.cert_type,
+        years: req.years,
+        days: req.days,
+        key: req.key_algorithm,
+        handler: crate::production::HandlerInfo {
+            name: req.handler.name.clone(),
+            id_number: req.handler.id_number.clone(),
+            phone: req.handler.phone.clone(),
+        },
+    };
+    produce.validate().map_err(|e| bad(e.to_string()))?;
+    let known = sqlx::query("SELECT state FROM tokens WHERE serial = $1")
+        .bind(&serial)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    let (order_id, code, salt, expires) =
+        crate::production::new_order_secrets().map_err(internal)?;
+    let mut tx = st.db.pool.begin().await.map_err(internal)?;
+    match known {
+        None => {
+            let (Some(so), Some(user)) = (req.so_pin.as_deref(), req.initial_pin.as_deref()) else {
+                return Err(bad(
+                    "a key the CA has not produced needs so_pin and initial_pin".into(),
+                ));
+            };
+            for (what, pin) in [("so_pin", so), ("initial_pin", user)] {
+                if !(4..=64).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_graphic()) {
+                    return Err(bad(format!(
+                        "{what} must be 4-64 printable ASCII characters"
+                    )));
+                }
+            }
+            sqlx::query(
+                "INSERT INTO tokens (serial, label, so_pin, initial_pin, handler_name, handler_id, handler_phone, state, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'produced', $8)",
+            )
+            .bind(&serial)
+            .bind("")
+            .bind(st.data_key.seal(so.as_bytes(), &format!("token:{serial}:so")).map_err(internal)?)
+            .bind(st.data_key.seal(user.as_bytes(), &format!("token:{serial}:initial")).map_err(internal)?)
+            .bind(&req.handler.name)
+            .bind(&req.handler.id_number)
+            .bind(&req.handler.phone)
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        }
+        Some(row) => {
+            let state: String = row.try_get(0).map_err(internal)?;
+            if state != "produced" {
+                return Err(Failure::new(
+                    StatusCode::CONFLICT,
+                    "token_not_ready",
+                    "production of this key did not complete",
+                ));
+            }
+            let open = sqlx::query(
+                "SELECT id FROM orders WHERE token_serial = $1 AND state IN ('awaiting_activation', 'awaiting_csr', 'issuing', 'locked', 'producing')",
+            )
+            .bind(&serial)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?;
+            if open.is_some() {
+                return Err(Failure::new(
+                    StatusCode::CONFLICT,
+                    "order_open",
+                    "the key already has an open order",
+                ));
+            }
+        }
+    }
+    crate::production::insert_order(
+        &mut tx,
+        &st.data_key,
+        &serial,
+        &produce,
+        &order_id,
+        &code,
+        &salt,
+        expires,
+        "awaiting_activation",
+    )
+    .await
+    .map_err(internal)?;
+    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'admin', 'order_created', $2, $3)")
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .bind(&serial)
+        .bind(serde_json::json!({"order": order_id}).to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    let expires = expires
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(internal)?;
+    Ok(Json(serde_json::json!({
+        "token_serial": serial,
+        "order_id": order_id,
+        "activation_code": code.as_str(),
+        "code_expires_at": expires,
+    })))
+}

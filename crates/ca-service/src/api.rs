@@ -175,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders/{id}/code", post(crate::admin::reissue_code))
         .route("/audit", get(crate::admin::audit))
+        .route("/orders", post(crate::admin::create_order))
         .route(
             "/unlock/{ticket}/approve",
             post(crate::admin::approve_unlock),

@@ -43,6 +43,7 @@ impl Modify for AdminToken {
         crate::admin::entitle,
         crate::admin::reissue_code,
         crate::admin::audit,
+        crate::admin::create_order,
         crate::admin::approve_unlock,
         crate::admin::reject_unlock,
     ),
@@ -50,7 +51,8 @@ impl Modify for AdminToken {
         Base64, ErrorBody, ApiError, CertType, Health, ServerTime, CaCerts, CaChain, KeyAlgorithm, OrderState,
         ActivationLookupRequest, ActivationLookupResponse, ActivationRequest, WrappedSecret, ActivationResponse,
         CertificateRequest, IssuedCertificate, RenewalChallengeRequest, RenewalChallenge, RenewalRequest, Handler,
-        UnlockRequest, UnlockState, UnlockTicket, UnlockStatus, UnlockResult, UnlockConfirm, SealRequest, SealResponse
+        UnlockRequest, UnlockState, UnlockTicket, UnlockStatus, UnlockResult, UnlockConfirm, SealRequest, SealResponse,
+        crate::admin::OrderRequest
     )),
     modifiers(&AdminToken)
 )]

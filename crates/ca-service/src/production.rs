@@ -145,11 +145,58 @@ fn random_pin(len: usize) -> anyhow::Result<Zeroizing<String>> {
     }
 }
 
-fn key_name(k: KeyAlgorithm) -> &'static str {
+/// The database name of a key algorithm.
+pub fn key_name(k: KeyAlgorithm) -> &'static str {
     match k {
         KeyAlgorithm::Sm2 => "sm2",
         KeyAlgorithm::P256 => "p256",
     }
+}
+
+/// Records an enrollment order with its code (kept only as a salted MAC).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_order(
+    conn: &mut sqlx::AnyConnection,
+    data_key: &DataKey,
+    serial: &str,
+    req: &ProduceRequest,
+    order_id: &str,
+    code: &str,
+    salt: &[u8],
+    expires: OffsetDateTime,
+    state: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO orders (id, token_serial, holder, org, cert_type, years, days, key_algorithm, code_salt, code_mac, code_expires_at, attempts, state, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13)",
+    )
+    .bind(order_id)
+    .bind(serial)
+    .bind(&req.holder)
+    .bind(req.org.clone())
+    .bind(req.cert_type.as_str())
+    .bind(i64::from(req.years))
+    .bind(req.days.map(i64::from))
+    .bind(key_name(req.key))
+    .bind(salt.to_vec())
+    .bind(data_key.code_mac(salt, order_id, code))
+    .bind(expires.unix_timestamp())
+    .bind(state)
+    .bind(OffsetDateTime::now_utc().unix_timestamp())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A fresh order id, activation code, code salt and expiry.
+pub fn new_order_secrets() -> anyhow::Result<(String, Zeroizing<String>, [u8; 16], OffsetDateTime)>
+{
+    Ok((
+        format!("ord-{}", hex::encode(random_bytes::<8>()?)),
+        Zeroizing::new(random_string(b"0123456789", 6)?),
+        random_bytes::<16>()?,
+        OffsetDateTime::now_utc() + Duration::days(CODE_DAYS),
+    ))
 }
 
 /// Produces one key: see the module documentation.
@@ -207,11 +254,8 @@ pub async fn produce(
     }
     let so_pin = random_so_pin(16.clamp(min, max))?;
     let user_pin = random_pin(8.clamp(min, max))?;
-    let code = Zeroizing::new(random_string(b"0123456789", 6)?);
-    let order_id = format!("ord-{}", hex::encode(random_bytes::<8>()?));
-    let salt = random_bytes::<16>()?;
+    let (order_id, code, salt, expires) = new_order_secrets()?;
     let now = OffsetDateTime::now_utc();
-    let expires = now + Duration::days(CODE_DAYS);
     let label = label_for(&req.holder);
 
     // On record first: a key never holds an SO PIN the CA does not have.
@@ -231,23 +275,17 @@ pub async fn produce(
     .execute(&mut *tx)
     .await
     .map_err(|e| anyhow::anyhow!("key {serial} cannot be registered (already produced?): {e}"))?;
-    sqlx::query(
-        "INSERT INTO orders (id, token_serial, holder, org, cert_type, years, days, key_algorithm, code_salt, code_mac, code_expires_at, attempts, state, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 'producing', $12)",
+    insert_order(
+        &mut tx,
+        data_key,
+        &serial,
+        req,
+        &order_id,
+        &code,
+        &salt,
+        expires,
+        "producing",
     )
-    .bind(&order_id)
-    .bind(&serial)
-    .bind(&req.holder)
-    .bind(req.org.clone())
-    .bind(req.cert_type.as_str())
-    .bind(i64::from(req.years))
-    .bind(req.days.map(i64::from))
-    .bind(key_name(req.key))
-    .bind(salt.to_vec())
-    .bind(data_key.code_mac(&salt, &order_id, &code))
-    .bind(expires.unix_timestamp())
-    .bind(now.unix_timestamp())
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
 

@@ -528,3 +528,95 @@ fn one_client_address_is_rate_limited_with_a_retry_delay() {
     }
     assert!(limited >= 1, "the 31st request in a minute is refused");
 }
+
+#[test]
+fn the_admin_orders_for_a_key_initialised_elsewhere_and_its_pin_is_released_at_activation() {
+    let svc = Service::start(None);
+    let store = tempfile::tempdir().unwrap();
+    let p11 = |args: &[&str]| {
+        let out = Command::new("pkcs11-tool")
+            .arg("--module")
+            .arg(softkey())
+            .args(args)
+            .env("CERTKEY_SOFTKEY_DIR", store.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    p11(&[
+        "--init-token",
+        "--label",
+        "vendor key",
+        "--so-pin",
+        "SoPin2026x",
+    ]);
+    p11(&[
+        "--init-pin",
+        "--login",
+        "--login-type",
+        "so",
+        "--so-pin",
+        "SoPin2026x",
+        "--pin",
+        "73918264",
+    ]);
+    let slots = p11(&["-L"]);
+    let serial = slots
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("serial num"))
+        .unwrap()
+        .trim_start_matches([' ', ':'])
+        .trim()
+        .to_string();
+
+    let order = json!({
+        "token_serial": serial, "holder": "钱七", "cert_type": "person", "years": 1, "key_algorithm": "p256",
+        "handler": {"name": "钱七", "id_number": "110101199001015678", "phone": "13700000000"},
+        "so_pin": "SoPin2026x", "initial_pin": "73918264",
+    });
+    let url = format!("{}/admin/orders", svc.base);
+    let send = |body: &Value, token: Option<&str>| {
+        tokio_rt().block_on(async {
+            let mut r = reqwest::Client::new().post(&url).json(body);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            let r = r.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        })
+    };
+    assert_eq!(send(&order, None).0, 401);
+    let mut no_pins = order.clone();
+    no_pins["so_pin"] = Value::Null;
+    let (s, e) = send(&no_pins, Some(&svc.admin));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalid_order"))
+    );
+    let (s, o) = send(&order, Some(&svc.admin));
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["activation_code"].as_str().unwrap().len(), 6);
+    let (s, e) = send(&order, Some(&svc.admin));
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("order_open")));
+
+    let client = ClientKey::generate().unwrap();
+    let (s, a) = post(
+        &format!("{}/activation", svc.base),
+        &json!({"token_serial": serial, "activation_code": o["activation_code"], "client_key": b64(&client.public_sec1())}),
+    );
+    assert_eq!(s, 200, "{a}");
+    let wrapped: certkey_protocol::v1::WrappedSecret =
+        serde_json::from_value(a["initial_pin"].clone()).unwrap();
+    let pin = client
+        .unwrap(&wrapped, format!("activation:{serial}").as_bytes())
+        .unwrap();
+    assert_eq!(pin.as_slice(), b"73918264");
+}
