@@ -8,45 +8,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::Engine;
 use certkey_protocol::wrap::ClientKey;
-use common::{openssl, reqwest::tokio_rt, Postgres, Service, PASSPHRASE};
+use common::{
+    b64, openssl, pem, post, reqwest::tokio_rt, softkey, unb64, Postgres, Service, DISTID,
+};
 use serde_json::{json, Value};
-
-const DISTID: &str = "distid:1234567812345678";
-
-fn softkey() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_BIN_EXE_certkey-ca")).with_file_name("libcertkey_softkey.so");
-    assert!(
-        p.exists(),
-        "{} is missing: build the workspace first",
-        p.display()
-    );
-    p
-}
-
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-fn unb64(v: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(v.as_str().expect("base64"))
-        .expect("base64")
-}
-
-fn post(url: &str, body: &Value) -> (u16, Value) {
-    tokio_rt().block_on(async {
-        let r = reqwest::Client::new()
-            .post(url)
-            .json(body)
-            .send()
-            .await
-            .expect("POST");
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
-    })
-}
 
 struct Produced {
     store: tempfile::TempDir,
@@ -56,35 +22,9 @@ struct Produced {
 
 /// `certkey-ca produce` on a fresh softkey store.
 fn produce(svc: &Service, db_url: Option<&str>, key: &str, extra: &[&str]) -> Produced {
-    let store = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
-    cmd.args(["produce", "--json", "--data"])
-        .arg(svc.data.path())
-        .arg("--module")
-        .arg(softkey())
-        .args([
-            "--key",
-            key,
-            "--handler-name",
-            "李四",
-            "--handler-id",
-            "110101199001011234",
-            "--handler-phone",
-            "13800000000",
-        ])
-        .args(extra)
-        .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-        .env("CERTKEY_SOFTKEY_DIR", store.path());
-    if let Some(u) = db_url {
-        cmd.args(["--database-url", u]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "produce: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut args = vec!["--key", key];
+    args.extend_from_slice(extra);
+    let (store, v) = common::produce(svc, db_url, &args);
     let code = v["activation_code"].as_str().unwrap().to_string();
     assert_eq!(code.len(), 6);
     assert!(v["order_id"].as_str().unwrap().starts_with("ord-"));
@@ -167,19 +107,6 @@ fn openssl_csr(dir: &Path, name: &str, sm2: bool) -> Vec<u8> {
         assert!(ok, "{out}");
     }
     std::fs::read(dir.join(csr)).unwrap()
-}
-
-fn pem(der: &[u8]) -> String {
-    let b = b64(der);
-    let lines: Vec<String> = b
-        .as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
 }
 
 /// Full activation and issuance, checked by OpenSSL.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{openssl, reqwest::tokio_rt, Postgres, Service};
+use common::{openssl, pem, reqwest::tokio_rt, unb64, Postgres, Service};
 use serde_json::Value;
 
 fn get(url: &str) -> (u16, Value) {
@@ -34,27 +34,6 @@ fn send(
     })
 }
 
-fn b64(v: &Value) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(v.as_str().expect("base64 string"))
-        .expect("base64")
-}
-
-fn pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let b = base64::engine::general_purpose::STANDARD.encode(der);
-    let body: Vec<String> = b
-        .as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        body.join("\n")
-    )
-}
-
 fn check_service(svc: &Service) {
     let (status, health) = get(&format!("{}/health", svc.base));
     assert_eq!(status, 200);
@@ -78,8 +57,8 @@ fn check_service(svc: &Service) {
         let alg = chain["key_algorithm"].as_str().unwrap();
         let certs = chain["certificates"].as_array().unwrap();
         assert_eq!(certs.len(), 2, "issuing CA then root");
-        std::fs::write(dir.path().join("issuing.pem"), pem(&b64(&certs[0]))).unwrap();
-        std::fs::write(dir.path().join("root.pem"), pem(&b64(&certs[1]))).unwrap();
+        std::fs::write(dir.path().join("issuing.pem"), pem(&unb64(&certs[0]))).unwrap();
+        std::fs::write(dir.path().join("root.pem"), pem(&unb64(&certs[1]))).unwrap();
         let mut args = vec!["verify"];
         if alg == "sm2" {
             args.extend(["-vfyopt", "distid:1234567812345678"]);

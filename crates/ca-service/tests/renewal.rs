@@ -5,53 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use base64::Engine;
 use certkey_protocol::wrap::ClientKey;
-use common::{openssl, reqwest::tokio_rt, Postgres, Service, PASSPHRASE};
+use common::{b64, call, openssl, post, unb64, Postgres, Service, DISTID};
 use serde_json::{json, Value};
-
-const DISTID: &str = "distid:1234567812345678";
-
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-fn unb64(v: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(v.as_str().expect("base64"))
-        .expect("base64")
-}
-
-fn request(
-    method: reqwest::Method,
-    url: &str,
-    body: Option<&Value>,
-    token: Option<&str>,
-) -> (u16, Value) {
-    tokio_rt().block_on(async {
-        let mut r = reqwest::Client::new().request(method, url);
-        if let Some(b) = body {
-            r = r.json(b);
-        }
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        let r = r.send().await.expect("request");
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
-    })
-}
-
-fn post(url: &str, body: &Value) -> (u16, Value) {
-    request(reqwest::Method::POST, url, Some(body), None)
-}
-
-fn softkey() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_certkey-ca")).with_file_name("libcertkey_softkey.so")
-}
 
 /// A key and its CSR made by OpenSSL in `dir` (`name.key`, `name.csr` DER).
 fn key_and_csr(dir: &Path, name: &str, sm2: bool) -> Vec<u8> {
@@ -153,41 +111,16 @@ fn certified(
     sm2: bool,
     validity: &[&str],
 ) -> Vec<u8> {
-    let store = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
-    cmd.args(["produce", "--json", "--data"])
-        .arg(svc.data.path())
-        .arg("--module")
-        .arg(softkey())
-        .args([
-            "--holder",
-            "张三",
-            "--type",
-            "person",
-            "--key",
-            if sm2 { "sm2" } else { "p256" },
-        ])
-        .args([
-            "--handler-name",
-            "李四",
-            "--handler-id",
-            "110101199001011234",
-            "--handler-phone",
-            "13800000000",
-        ])
-        .args(validity)
-        .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-        .env("CERTKEY_SOFTKEY_DIR", store.path());
-    if let Some(u) = db_url {
-        cmd.args(["--database-url", u]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut args = vec![
+        "--holder",
+        "张三",
+        "--type",
+        "person",
+        "--key",
+        if sm2 { "sm2" } else { "p256" },
+    ];
+    args.extend_from_slice(validity);
+    let (_store, p) = common::produce(svc, db_url, &args);
     let client = ClientKey::generate().unwrap();
     let (s, a) = post(
         &format!("{}/activation", svc.base),
@@ -363,14 +296,14 @@ fn renewal_is_refused_outside_the_window_without_proof_or_when_revoked() {
 
     // Revoked through the admin API: no renewal. Without the token: 401.
     let revoke = format!("{}/admin/certificates/{serial}/revoke", svc.base);
-    let (s, e) = request(reqwest::Method::POST, &revoke, None, None);
+    let (s, e) = call(reqwest::Method::POST, &revoke, None, None);
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (401, Some("unauthorized"))
     );
-    let (s, e) = request(reqwest::Method::POST, &revoke, None, Some("wrong-token"));
+    let (s, e) = call(reqwest::Method::POST, &revoke, None, Some("wrong-token"));
     assert_eq!(s, 401, "{e}");
-    let (s, _) = request(reqwest::Method::POST, &revoke, None, Some(&svc.admin));
+    let (s, _) = call(reqwest::Method::POST, &revoke, None, Some(&svc.admin));
     assert_eq!(s, 200);
     let (s, e) = challenge(&svc, &serial);
     assert_eq!(
@@ -379,7 +312,7 @@ fn renewal_is_refused_outside_the_window_without_proof_or_when_revoked() {
     );
 
     // Everything above is in the audit log.
-    let (s, log) = request(
+    let (s, log) = call(
         reqwest::Method::GET,
         &format!("{}/admin/audit?limit=50", svc.base),
         None,
@@ -430,7 +363,7 @@ fn a_required_entitlement_is_granted_by_the_admin_and_used_once() {
         (s, e["error"]["code"].as_str()),
         (402, Some("renewal_entitlement_required"))
     );
-    let (s, _) = request(
+    let (s, _) = call(
         reqwest::Method::POST,
         &format!("{}/admin/certificates/{serial}/entitlement", svc.base),
         None,
@@ -444,31 +377,11 @@ fn a_required_entitlement_is_granted_by_the_admin_and_used_once() {
 #[test]
 fn the_admin_reissues_a_code_for_a_locked_order() {
     let svc = Service::start(None);
-    let store = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
-        .args(["produce", "--json", "--data"])
-        .arg(svc.data.path())
-        .arg("--module")
-        .arg(softkey())
-        .args([
-            "--holder",
-            "赵六",
-            "--type",
-            "person",
-            "--key",
-            "p256",
-            "--handler-name",
-            "李四",
-            "--handler-id",
-            "110101199001011234",
-            "--handler-phone",
-            "13800000000",
-        ])
-        .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-        .env("CERTKEY_SOFTKEY_DIR", store.path())
-        .output()
-        .unwrap();
-    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_store, p) = common::produce(
+        &svc,
+        None,
+        &["--holder", "赵六", "--type", "person", "--key", "p256"],
+    );
     let code = p["activation_code"].as_str().unwrap();
     let bad = if code == "000000" { "111111" } else { "000000" };
     let client = ClientKey::generate().unwrap();
@@ -482,7 +395,7 @@ fn the_admin_reissues_a_code_for_a_locked_order() {
         try_code(bad);
     }
     assert_eq!(try_code(code).0, 423);
-    let (s, fresh) = request(
+    let (s, fresh) = call(
         reqwest::Method::POST,
         &format!(
             "{}/admin/orders/{}/code",

@@ -11,36 +11,8 @@ use std::process::Command;
 use base64::Engine;
 use certkey_protocol::v1::WrappedSecret;
 use certkey_protocol::wrap::ClientKey;
-use common::{openssl, reqwest::tokio_rt, Postgres, Service, PASSPHRASE};
+use common::{b64, call, openssl, softkey, Postgres, Service};
 use serde_json::{json, Value};
-
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-fn call(
-    method: reqwest::Method,
-    url: &str,
-    body: Option<&Value>,
-    token: Option<&str>,
-) -> (u16, Value) {
-    tokio_rt().block_on(async {
-        let mut r = reqwest::Client::new().request(method, url);
-        if let Some(b) = body {
-            r = r.json(b);
-        }
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        let r = r.send().await.expect("request");
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
-    })
-}
-
-fn softkey() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_certkey-ca")).with_file_name("libcertkey_softkey.so")
-}
 
 fn p11(store: &Path, args: &[&str]) -> bool {
     Command::new("pkcs11-tool")
@@ -74,35 +46,13 @@ struct Key {
 
 /// A produced, activated key with a certificate (from an OpenSSL CSR).
 fn activated_key(svc: &Service, db_url: Option<&str>) -> Key {
-    let store = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
-    cmd.args(["produce", "--json", "--data"])
-        .arg(svc.data.path())
-        .arg("--module")
-        .arg(softkey())
-        .args([
+    let (store, p) = common::produce(
+        svc,
+        db_url,
+        &[
             "--holder", "张三", "--type", "person", "--key", "p256", "--days", "40",
-        ])
-        .args([
-            "--handler-name",
-            "李四",
-            "--handler-id",
-            "110101199001011234",
-            "--handler-phone",
-            "13800000000",
-        ])
-        .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-        .env("CERTKEY_SOFTKEY_DIR", store.path());
-    if let Some(u) = db_url {
-        cmd.args(["--database-url", u]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
     let client = ClientKey::generate().unwrap();
     let (s, a) = call(
         reqwest::Method::POST,

@@ -291,3 +291,108 @@ pub fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
         ),
     )
 }
+
+/// The SM2 user id option for OpenSSL.
+pub const DISTID: &str = "distid:1234567812345678";
+
+/// The softkey module the workspace build puts beside certkey-ca.
+pub fn softkey() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_certkey-ca")).with_file_name("libcertkey_softkey.so");
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first",
+        p.display()
+    );
+    p
+}
+
+/// Standard padded base64.
+pub fn b64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// Decodes a base64 JSON string.
+pub fn unb64(v: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().expect("base64 string"))
+        .expect("base64")
+}
+
+/// A DER certificate as PEM.
+pub fn pem(der: &[u8]) -> String {
+    let b = b64(der);
+    let lines: Vec<String> = b
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+/// One HTTP request with an optional JSON body and bearer token: (status, JSON body).
+pub fn call(
+    method: ::reqwest::Method,
+    url: &str,
+    body: Option<&serde_json::Value>,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    reqwest::tokio_rt().block_on(async {
+        let mut r = ::reqwest::Client::new().request(method, url);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let r = r.send().await.expect("request");
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(serde_json::Value::Null))
+    })
+}
+
+/// POST a JSON body.
+pub fn post(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    call(::reqwest::Method::POST, url, Some(body), None)
+}
+
+/// `certkey-ca produce --json` on a fresh softkey store with the standard handler;
+/// `args` name the holder, type, key and validity. Returns the store and the output.
+pub fn produce(
+    svc: &Service,
+    db_url: Option<&str>,
+    args: &[&str],
+) -> (tempfile::TempDir, serde_json::Value) {
+    let store = tempfile::tempdir().expect("store");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
+    cmd.args(["produce", "--json", "--data"])
+        .arg(svc.data.path())
+        .arg("--module")
+        .arg(softkey())
+        .args([
+            "--handler-name",
+            "李四",
+            "--handler-id",
+            "110101199001011234",
+            "--handler-phone",
+            "13800000000",
+        ])
+        .args(args)
+        .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+        .env("CERTKEY_SOFTKEY_DIR", store.path());
+    if let Some(u) = db_url {
+        cmd.args(["--database-url", u]);
+    }
+    let out = cmd.output().expect("run certkey-ca produce");
+    assert!(
+        out.status.success(),
+        "produce: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("produce --json");
+    (store, v)
+}
