@@ -476,7 +476,7 @@ pub async fn certificate(
     let serial = x509::random_serial().map_err(internal)?;
     let der = x509::issue_leaf(
         &h.issuing_der,
-        &h.issuing_key,
+        h.issuing_key.as_ref(),
         &subject(&o),
         &csr.spki_der,
         &serial,

@@ -5,8 +5,12 @@ use std::path::Path;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::hsm::Hsm;
 use crate::keystore::{self, Passphrase};
-use crate::x509::{self, DnAttr, DnSpec, KeyAlg, PrivateKey, Usage, Validity};
+use crate::x509::{self, DnAttr, DnSpec, KeyAlg, PrivateKey, Signer, Usage, Validity};
+
+/// A CA key: a sealed file loaded into memory, or a key on a PKCS#11 token.
+pub type CaKey = Box<dyn Signer + Send + Sync>;
 
 /// One algorithm's CA material, as `serve` needs it.
 pub struct Hierarchy {
@@ -17,11 +21,11 @@ pub struct Hierarchy {
     /// Issuing CA certificate, DER.
     pub issuing_der: Vec<u8>,
     /// Issuing CA key.
-    pub issuing_key: PrivateKey,
+    pub issuing_key: CaKey,
     /// Seal-maker certificate (issued by the issuing CA), DER.
     pub seal_cert_der: Vec<u8>,
     /// Seal-maker key.
-    pub seal_key: PrivateKey,
+    pub seal_key: CaKey,
 }
 
 impl Hierarchy {
@@ -44,6 +48,9 @@ pub struct CaMaterial {
     pub sm2: Hierarchy,
     /// NIST P-256 (ECDSA-SHA256).
     pub p256: Hierarchy,
+    /// The token holding the P-256 keys, when they are not in files (kept open and
+    /// logged in for the keys' sessions).
+    pub hsm: Option<Hsm>,
 }
 
 impl CaMaterial {
@@ -106,20 +113,48 @@ fn read_pem(path: &Path) -> anyhow::Result<Vec<u8>> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// Makes one hierarchy and writes its keys (sealed) and certificates.
+/// Where a hierarchy's keys are made: sealed files, or a PKCS#11 token.
+struct KeySource<'a> {
+    keys: std::path::PathBuf,
+    pass: &'a Passphrase,
+    hsm: Option<&'a Hsm>,
+}
+
+impl KeySource<'_> {
+    fn new_key(&self, alg: KeyAlg, name: &str) -> anyhow::Result<CaKey> {
+        let id = format!("{}-{name}", tag(alg));
+        match self.hsm {
+            Some(hsm) if alg == KeyAlg::P256 => Ok(Box::new(hsm.generate(&id)?)),
+            _ => {
+                let key = PrivateKey::generate(alg)?;
+                keystore::save(&self.keys, &id, &key, self.pass)?;
+                Ok(Box::new(key))
+            }
+        }
+    }
+
+    fn load_key(&self, alg: KeyAlg, name: &str) -> anyhow::Result<CaKey> {
+        let id = format!("{}-{name}", tag(alg));
+        match self.hsm {
+            Some(hsm) if alg == KeyAlg::P256 => Ok(Box::new(hsm.key(&id)?)),
+            _ => Ok(Box::new(keystore::load(&self.keys, &id, self.pass)?)),
+        }
+    }
+}
+
+/// Makes one hierarchy and writes its keys (sealed, unless on a token) and certificates.
 fn make(
     data: &Path,
     alg: KeyAlg,
     org: &str,
-    pass: &Passphrase,
+    src: &KeySource<'_>,
     now: OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let keys = data.join("keys");
     let certs = data.join("certs");
     let t = tag(alg);
-    let root_key = PrivateKey::generate(alg)?;
+    let root_key = src.new_key(alg, "root")?;
     let root = x509::self_signed_ca(
-        &root_key,
+        root_key.as_ref(),
         &dn(org, format!("{org} 根 CA ({})", label(alg))),
         &x509::random_serial()?,
         Validity {
@@ -128,10 +163,10 @@ fn make(
         },
         Some(1),
     )?;
-    let issuing_key = PrivateKey::generate(alg)?;
+    let issuing_key = src.new_key(alg, "issuing")?;
     let issuing = x509::issue_ca(
         &root,
-        &root_key,
+        root_key.as_ref(),
         &dn(org, format!("{org} 签发 CA ({})", label(alg))),
         &issuing_key.spki_der(),
         &x509::random_serial()?,
@@ -141,10 +176,10 @@ fn make(
         },
         Some(0),
     )?;
-    let seal_key = PrivateKey::generate(alg)?;
+    let seal_key = src.new_key(alg, "seal")?;
     let seal = x509::issue_leaf(
         &issuing,
-        &issuing_key,
+        issuing_key.as_ref(),
         &dn(org, format!("{org} 电子印章制作 ({})", label(alg))),
         &seal_key.spki_der(),
         &x509::random_serial()?,
@@ -154,37 +189,39 @@ fn make(
         },
         Usage::SealMaker,
     )?;
-    keystore::save(&keys, &format!("{t}-root"), &root_key, pass)?;
-    keystore::save(&keys, &format!("{t}-issuing"), &issuing_key, pass)?;
-    keystore::save(&keys, &format!("{t}-seal"), &seal_key, pass)?;
     for (name, der) in [("root", &root), ("issuing", &issuing), ("seal", &seal)] {
         std::fs::write(certs.join(format!("{t}-{name}.pem")), pem(der))?;
     }
     Ok(())
 }
 
-/// `certkey-ca init`: both hierarchies in `data/keys` and `data/certs`.
-pub fn init(data: &Path, org: &str, pass: &Passphrase) -> anyhow::Result<()> {
+/// `certkey-ca init`: both hierarchies in `data/keys` and `data/certs`; with `hsm`, the
+/// P-256 keys are generated on that token instead of in files.
+pub fn init(data: &Path, org: &str, pass: &Passphrase, hsm: Option<&Hsm>) -> anyhow::Result<()> {
     std::fs::create_dir_all(data.join("keys"))?;
     std::fs::create_dir_all(data.join("certs"))?;
     let now = OffsetDateTime::now_utc();
+    let src = KeySource {
+        keys: data.join("keys"),
+        pass,
+        hsm,
+    };
     for alg in [KeyAlg::Sm2, KeyAlg::P256] {
-        make(data, alg, org, pass, now)?;
+        make(data, alg, org, &src, now)?;
     }
     Ok(())
 }
 
-fn load_one(data: &Path, alg: KeyAlg, pass: &Passphrase) -> anyhow::Result<Hierarchy> {
+fn load_one(data: &Path, alg: KeyAlg, src: &KeySource<'_>) -> anyhow::Result<Hierarchy> {
     let t = tag(alg);
-    let keys = data.join("keys");
     let cert = |n: &str| read_pem(&data.join("certs").join(format!("{t}-{n}.pem")));
     let h = Hierarchy {
         alg,
         root_der: cert("root")?,
         issuing_der: cert("issuing")?,
-        issuing_key: keystore::load(&keys, &format!("{t}-issuing"), pass)?,
+        issuing_key: src.load_key(alg, "issuing")?,
         seal_cert_der: cert("seal")?,
-        seal_key: keystore::load(&keys, &format!("{t}-seal"), pass)?,
+        seal_key: src.load_key(alg, "seal")?,
     };
     // The files must belong together: each certificate verifies under its issuer and
     // each key is the one its certificate names.
@@ -195,8 +232,8 @@ fn load_one(data: &Path, alg: KeyAlg, pass: &Passphrase) -> anyhow::Result<Hiera
     }
     let probe = b"certkey-ca key check";
     for (key, cert) in [
-        (&h.issuing_key, &h.issuing_der),
-        (&h.seal_key, &h.seal_cert_der),
+        (h.issuing_key.as_ref(), &h.issuing_der),
+        (h.seal_key.as_ref(), &h.seal_cert_der),
     ] {
         let spki = x509::cert_spki(cert)?;
         x509::verify_signature(&spki, probe, &key.sign(probe)?)
@@ -206,9 +243,14 @@ fn load_one(data: &Path, alg: KeyAlg, pass: &Passphrase) -> anyhow::Result<Hiera
 }
 
 /// Loads what `serve` needs, checking that keys and certificates belong together.
-pub fn load(data: &Path, pass: &Passphrase) -> anyhow::Result<CaMaterial> {
-    Ok(CaMaterial {
-        sm2: load_one(data, KeyAlg::Sm2, pass)?,
-        p256: load_one(data, KeyAlg::P256, pass)?,
-    })
+/// With `hsm`, the P-256 keys are the ones on that token.
+pub fn load(data: &Path, pass: &Passphrase, hsm: Option<Hsm>) -> anyhow::Result<CaMaterial> {
+    let src = KeySource {
+        keys: data.join("keys"),
+        pass,
+        hsm: hsm.as_ref(),
+    };
+    let sm2 = load_one(data, KeyAlg::Sm2, &src)?;
+    let p256 = load_one(data, KeyAlg::P256, &src)?;
+    Ok(CaMaterial { sm2, p256, hsm })
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod ca;
 pub mod config;
 pub mod db;
+pub mod hsm;
 pub mod keystore;
 pub mod openapi;
 pub mod production;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! certkey-ca init  --data DIR [--org NAME] [--listen ADDR] [--database-url URL] [--json]
+//!                  [--pkcs11-module PATH --pkcs11-token LABEL]
 //! certkey-ca serve --data DIR [--listen ADDR] [--database-url URL]
 //! certkey-ca openapi
 //! certkey-ca produce --data DIR --module PATH [--slot N] --holder NAME --type org|org-person|person
@@ -9,7 +10,9 @@
 //!            [--org NAME] [--json]
 //! ```
 //! The CA keys are encrypted with the passphrase in CERTKEY_CA_PASSPHRASE (or the file
-//! named by CERTKEY_CA_PASSPHRASE_FILE). Exit codes: 0 success, 1 failure, 2 usage.
+//! named by CERTKEY_CA_PASSPHRASE_FILE); P-256 keys on a PKCS#11 token need its user PIN
+//! in CERTKEY_CA_PKCS11_PIN (or the file named by CERTKEY_CA_PKCS11_PIN_FILE).
+//! Exit codes: 0 success, 1 failure, 2 usage.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +52,13 @@ enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Generate the P-256 CA and seal-maker keys on a token of this PKCS#11 module
+        /// (PIN in CERTKEY_CA_PKCS11_PIN or CERTKEY_CA_PKCS11_PIN_FILE).
+        #[arg(long, requires = "pkcs11_token")]
+        pkcs11_module: Option<PathBuf>,
+        /// Label of that token.
+        #[arg(long, requires = "pkcs11_module")]
+        pkcs11_token: Option<String>,
     },
     /// Initialise a blank key over PKCS#11, register its order, print its activation code.
     Produce {
@@ -117,19 +127,35 @@ fn random_token() -> anyhow::Result<String> {
     Ok(hex::encode(b))
 }
 
-async fn init(
-    data: &Path,
-    org: &str,
-    listen: &str,
+struct InitArgs {
+    data: PathBuf,
+    org: String,
+    listen: String,
     database_url: Option<String>,
     json: bool,
-) -> anyhow::Result<()> {
+    pkcs11: Option<certkey_ca::hsm::HsmConfig>,
+}
+
+async fn init(a: InitArgs) -> anyhow::Result<()> {
+    let InitArgs {
+        data,
+        org,
+        listen,
+        database_url,
+        json,
+        pkcs11,
+    } = a;
+    let (data, org, listen) = (data.as_path(), org.as_str(), listen.as_str());
     if data.join(config::FILE).exists() {
         anyhow::bail!("{} already holds a CA", data.display());
     }
     let pass = keystore::Passphrase::from_env()?;
+    let hsm = pkcs11
+        .as_ref()
+        .map(certkey_ca::hsm::Hsm::open)
+        .transpose()?;
     std::fs::create_dir_all(data)?;
-    ca::init(data, org, &pass)?;
+    ca::init(data, org, &pass, hsm.as_ref())?;
     keystore::create_secret(&data.join("keys"), "data", &pass)?;
     let admin = random_token()?;
     let cfg = config::Config {
@@ -138,6 +164,7 @@ async fn init(
         admin_token_sha256: hex::encode(sha2::Sha256::digest(admin.as_bytes())),
         tls: None,
         require_renewal_entitlement: false,
+        pkcs11,
     };
     keystore::write_private(
         &data.join(config::FILE),
@@ -175,7 +202,12 @@ async fn serve(
     let listen = listen.unwrap_or_else(|| cfg.listen.clone());
     let addr = cfg.listen_addr(&listen)?;
     let pass = keystore::Passphrase::from_env()?;
-    let material = ca::load(data, &pass)?;
+    let hsm = cfg
+        .pkcs11
+        .as_ref()
+        .map(certkey_ca::hsm::Hsm::open)
+        .transpose()?;
+    let material = ca::load(data, &pass, hsm)?;
     let data_key = certkey_ca::secrets::DataKey::new(&*keystore::load_secret(
         &data.join("keys"),
         "data",
@@ -293,7 +325,26 @@ fn main() -> ExitCode {
                 listen,
                 database_url,
                 json,
-            } => init(&data, &org, &listen, database_url, json).await,
+                pkcs11_module,
+                pkcs11_token,
+            } => {
+                let pkcs11 = match (pkcs11_module, pkcs11_token) {
+                    (Some(module), Some(token_label)) => Some(certkey_ca::hsm::HsmConfig {
+                        module,
+                        token_label,
+                    }),
+                    _ => None,
+                };
+                init(InitArgs {
+                    data,
+                    org,
+                    listen,
+                    database_url,
+                    json,
+                    pkcs11,
+                })
+                .await
+            }
             Command::Serve {
                 data,
                 listen,

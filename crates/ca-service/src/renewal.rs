@@ -331,7 +331,7 @@ pub async fn renew(
     let serial = x509::random_serial().map_err(internal)?;
     let der = x509::issue_leaf(
         &h.issuing_der,
-        &h.issuing_key,
+        h.issuing_key.as_ref(),
         &DnSpec(dn),
         &csr.spki_der,
         &serial,

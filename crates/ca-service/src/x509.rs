@@ -224,6 +224,12 @@ fn encode_spki(alg: KeyAlg, point: &[u8; 65]) -> Vec<u8> {
     out
 }
 
+/// DER SubjectPublicKeyInfo of a P-256 point read from a token, checked on the curve.
+pub fn p256_spki_from_point(sec1: &[u8]) -> Result<Vec<u8>> {
+    let point = normalize_point(KeyAlg::P256, sec1)?;
+    Ok(encode_spki(KeyAlg::P256, &point))
+}
+
 /// Validates a SEC1 point for `alg` (on curve, not identity) and returns its
 /// uncompressed encoding.
 fn normalize_point(alg: KeyAlg, sec1: &[u8]) -> Result<[u8; 65]> {

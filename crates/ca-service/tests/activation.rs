@@ -282,6 +282,114 @@ fn activate_and_issue(svc: &Service, db_url: Option<&str>, sm2: bool) {
     assert_eq!(order["state"], "completed");
 }
 
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+#[test]
+fn p256_ca_keys_held_in_softhsm2_issue_certificates_openssl_verifies() {
+    // A SoftHSM2 token of its own for the CA keys.
+    let hsm = tempfile::tempdir().unwrap();
+    let conf = hsm.path().join("softhsm2.conf");
+    std::fs::create_dir(hsm.path().join("tokens")).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            hsm.path().join("tokens").display()
+        ),
+    )
+    .unwrap();
+    let conf = conf.to_str().unwrap().to_string();
+    let out = Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "certkey-ca",
+            "--pin",
+            "24681357",
+            "--so-pin",
+            "13572468",
+        ])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Without the token PIN neither init nor serve starts.
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+        .args(["init", "--data"])
+        .arg(data.path().join("ca"))
+        .args(["--pkcs11-module", SOFTHSM, "--pkcs11-token", "certkey-ca"])
+        .env("CERTKEY_CA_PASSPHRASE", common::PASSPHRASE)
+        .env("SOFTHSM2_CONF", &conf)
+        .env_remove("CERTKEY_CA_PKCS11_PIN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("CERTKEY_CA_PKCS11_PIN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let env = [
+        ("SOFTHSM2_CONF", conf.as_str()),
+        ("CERTKEY_CA_PKCS11_PIN", "24681357"),
+    ];
+    let svc = Service::start_with(
+        None,
+        &common::Options {
+            init_args: &["--pkcs11-module", SOFTHSM, "--pkcs11-token", "certkey-ca"],
+            env: &env,
+        },
+        &|t| t,
+    );
+    // The P-256 keys are on the token only; the SM2 keys stay in sealed files.
+    let files: Vec<String> = std::fs::read_dir(svc.data.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.iter().all(|f| !f.starts_with("p256-")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.starts_with("sm2-issuing")),
+        "{files:?}"
+    );
+    // OpenSC's view of the token: three P-256 private keys, sensitive and never
+    // extractable.
+    let out = Command::new("pkcs11-tool")
+        .args(["--module", SOFTHSM, "--token-label", "certkey-ca"])
+        .args([
+            "--login",
+            "--pin",
+            "24681357",
+            "--list-objects",
+            "--type",
+            "privkey",
+        ])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    for id in ["p256-root", "p256-issuing", "p256-seal"] {
+        assert!(listing.contains(&format!("certkey-ca {id}")), "{listing}");
+    }
+    assert_eq!(listing.matches("never extractable").count(), 3, "{listing}");
+    assert!(svc.data.path().join("certkey-ca.toml").exists());
+    let cfg = std::fs::read_to_string(svc.data.path().join("certkey-ca.toml")).unwrap();
+    assert!(cfg.contains("token_label = \"certkey-ca\""), "{cfg}");
+    assert!(!cfg.contains("24681357"), "the token PIN is never stored");
+
+    // Issuance signs on the token: the certificate verifies with OpenSSL under the
+    // token-held root and issuing CA; SM2 still works from files.
+    activate_and_issue(&svc, None, false);
+    activate_and_issue(&svc, None, true);
+}
+
 #[test]
 fn an_sm2_key_is_produced_activated_and_certified_on_sqlite() {
     let svc = Service::start(None);

@@ -169,11 +169,26 @@ impl Drop for Postgres {
     }
 }
 
+/// How a test service is made: extra `init` arguments and environment for both
+/// `init` and `serve`.
+#[derive(Default)]
+pub struct Options<'a> {
+    pub init_args: &'a [&'a str],
+    pub env: &'a [(&'a str, &'a str)],
+}
+
 /// `certkey-ca init` in a fresh data directory; returns the admin token.
 pub fn init(data: &Path, database_url: Option<&str>) -> String {
+    init_with(data, database_url, &Options::default())
+}
+
+/// [`init`] with extra arguments and environment.
+pub fn init_with(data: &Path, database_url: Option<&str>, opts: &Options<'_>) -> String {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
     cmd.args(["init", "--json", "--data"])
         .arg(data)
+        .args(opts.init_args)
+        .envs(opts.env.iter().copied())
         .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE);
     if let Some(url) = database_url {
         cmd.args(["--database-url", url]);
@@ -207,8 +222,17 @@ impl Service {
         database_url: Option<&str>,
         edit: &dyn Fn(String) -> String,
     ) -> Service {
+        Service::start_with(database_url, &Options::default(), edit)
+    }
+
+    /// Like [`Service::start_configured`], with extra init arguments and environment.
+    pub fn start_with(
+        database_url: Option<&str>,
+        opts: &Options<'_>,
+        edit: &dyn Fn(String) -> String,
+    ) -> Service {
         let data = tempfile::tempdir().expect("data dir");
-        let admin = init(data.path(), database_url);
+        let admin = init_with(data.path(), database_url, opts);
         let path = data.path().join("certkey-ca.toml");
         let text = std::fs::read_to_string(&path).expect("config");
         std::fs::write(&path, edit(text)).expect("config");
@@ -217,6 +241,7 @@ impl Service {
             .args(["serve", "--data"])
             .arg(data.path())
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .envs(opts.env.iter().copied())
             .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
             .env("CERTKEY_CA_LOG", "warn")
             .stdout(Stdio::null())
