@@ -1,6 +1,7 @@
 //! The admin API, behind the bearer token printed by `certkey-ca init` (only its
-//! SHA-256 is stored): revocation, renewal entitlements, activation code reissue, and
-//! the audit log.
+//! SHA-256 is stored): production of keys plugged into the server, orders for keys
+//! initialised elsewhere, revocation, renewal entitlements, activation code reissue,
+//! unlock review and the audit log.
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -402,6 +403,99 @@ pub async fn create_order(
         "token_serial": serial,
         "order_id": order_id,
         "activation_code": code.as_str(),
+        "code_expires_at": expires,
+    })))
+}
+
+/// `POST /admin/production` request: produce a blank key plugged into this server.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductionRequest {
+    /// The key's PKCS#11 module: one of `production_modules` in certkey-ca.toml.
+    pub module: String,
+    /// Index among the slots holding a key (default: the first blank key).
+    #[serde(default)]
+    pub slot: Option<usize>,
+    /// Holder name.
+    pub holder: String,
+    /// Organisation (organisation and org-person certificates).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Certificate type.
+    pub cert_type: certkey_protocol::CertType,
+    /// Validity in years (1-5).
+    pub years: u32,
+    /// Trial validity in days (overrides years).
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// Key algorithm.
+    pub key_algorithm: certkey_protocol::v1::KeyAlgorithm,
+    /// Handler (经办人).
+    pub handler: certkey_protocol::v1::Handler,
+}
+
+/// One production at a time per process: PKCS#11 modules are initialised process-wide.
+static PRODUCTION: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `POST /admin/production`.
+#[utoipa::path(post, path = "/api/v1/admin/production", tag = "admin", security(("admin_token" = [])), request_body = ProductionRequest,
+    responses((status = 200, body = serde_json::Value, description = "token_serial, order_id, activation_code, code_expires_at"),
+              (status = 400, description = "invalid_order, module_not_allowed", body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, description = "key_not_found", body = ErrorBody),
+              (status = 409, description = "key_not_blank, already_produced", body = ErrorBody),
+              (status = 502, description = "module_error, token_error", body = ErrorBody)))]
+pub async fn production(
+    State(st): State<AppState>,
+    body: Result<Json<ProductionRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let Json(req) = body.map_err(Failure::from)?;
+    let module = st
+        .settings
+        .production_modules
+        .iter()
+        .find(|m| m.as_os_str() == req.module.as_str())
+        .cloned()
+        .ok_or_else(|| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "module_not_allowed",
+                "module is not one of production_modules in certkey-ca.toml",
+            )
+        })?;
+    let produce = crate::production::ProduceRequest {
+        holder: req.holder,
+        org: req.org,
+        cert_type: req.cert_type,
+        years: req.years,
+        days: req.days,
+        key: req.key_algorithm,
+        handler: crate::production::HandlerInfo {
+            name: req.handler.name.clone(),
+            id_number: req.handler.id_number.clone(),
+            phone: req.handler.phone.clone(),
+        },
+    };
+    let _one = PRODUCTION.lock().await;
+    let p = crate::production::produce(&st.db, &st.data_key, &module, req.slot, &produce)
+        .await
+        .map_err(|e| {
+            let status = match e.code {
+                "invalid_order" => StatusCode::BAD_REQUEST,
+                "key_not_found" => StatusCode::NOT_FOUND,
+                "key_not_blank" | "already_produced" => StatusCode::CONFLICT,
+                "module_error" | "token_error" => StatusCode::BAD_GATEWAY,
+                _ => return internal(e),
+            };
+            Failure::new(status, e.code, e.message)
+        })?;
+    let expires = p
+        .code_expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(internal)?;
+    Ok(Json(serde_json::json!({
+        "token_serial": p.token_serial,
+        "order_id": p.order_id,
+        "activation_code": p.activation_code.as_str(),
         "code_expires_at": expires,
     })))
 }

@@ -40,6 +40,8 @@ pub struct Settings {
     pub admin_token_sha256: String,
     /// Renewals need an entitlement.
     pub require_renewal_entitlement: bool,
+    /// PKCS#11 modules that `POST /admin/production` may load.
+    pub production_modules: Vec<std::path::PathBuf>,
 }
 
 /// An error answer.
@@ -176,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/code", post(crate::admin::reissue_code))
         .route("/audit", get(crate::admin::audit))
         .route("/orders", post(crate::admin::create_order))
+        .route("/production", post(crate::admin::production))
         .route(
             "/unlock/{ticket}/approve",
             post(crate::admin::approve_unlock),

@@ -35,6 +35,9 @@ pub struct Config {
     /// Renewals need a renewal entitlement granted through the admin API.
     #[serde(default)]
     pub require_renewal_entitlement: bool,
+    /// PKCS#11 modules of blank keys that `POST /admin/production` may load.
+    #[serde(default)]
+    pub production_modules: Vec<PathBuf>,
     /// The P-256 CA keys are on this PKCS#11 token (made by `init --pkcs11-module`).
     #[serde(default)]
     pub pkcs11: Option<crate::hsm::HsmConfig>,

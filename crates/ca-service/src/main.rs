@@ -164,6 +164,7 @@ async fn init(a: InitArgs) -> anyhow::Result<()> {
         admin_token_sha256: hex::encode(sha2::Sha256::digest(admin.as_bytes())),
         tls: None,
         require_renewal_entitlement: false,
+        production_modules: Vec::new(),
         pkcs11,
     };
     keystore::write_private(
@@ -221,6 +222,7 @@ async fn serve(
         settings: Arc::new(api::Settings {
             admin_token_sha256: cfg.admin_token_sha256.clone(),
             require_renewal_entitlement: cfg.require_renewal_entitlement,
+            production_modules: cfg.production_modules.clone(),
         }),
     })
     .into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -44,6 +44,7 @@ impl Modify for AdminToken {
         crate::admin::reissue_code,
         crate::admin::audit,
         crate::admin::create_order,
+        crate::admin::production,
         crate::admin::approve_unlock,
         crate::admin::reject_unlock,
     ),
@@ -52,7 +53,7 @@ impl Modify for AdminToken {
         ActivationLookupRequest, ActivationLookupResponse, ActivationRequest, WrappedSecret, ActivationResponse,
         CertificateRequest, IssuedCertificate, RenewalChallengeRequest, RenewalChallenge, RenewalRequest, Handler,
         UnlockRequest, UnlockState, UnlockTicket, UnlockStatus, UnlockResult, UnlockConfirm, SealRequest, SealResponse,
-        crate::admin::OrderRequest
+        crate::admin::OrderRequest, crate::admin::ProductionRequest
     )),
     modifiers(&AdminToken)
 )]

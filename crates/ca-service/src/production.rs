@@ -199,26 +199,73 @@ pub fn new_order_secrets() -> anyhow::Result<(String, Zeroizing<String>, [u8; 16
     ))
 }
 
-/// Produces one key: see the module documentation.
+/// Why production failed, with a stable code (the admin API's error code).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ProduceError {
+    /// `invalid_order`, `module_error`, `key_not_found`, `key_not_blank`,
+    /// `already_produced`, `token_error` or `internal`.
+    pub code: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+fn perr(code: &'static str, message: impl Into<String>) -> ProduceError {
+    ProduceError {
+        code,
+        message: message.into(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ProduceError {
+    perr("internal", e.to_string())
+}
+
+/// A loaded, initialised module, finalised however production ends (so that the next
+/// production in the same process can initialise it again).
+struct Module(Pkcs11);
+
+impl std::ops::Deref for Module {
+    type Target = Pkcs11;
+    fn deref(&self) -> &Pkcs11 {
+        &self.0
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        let _ = self.0.clone().finalize();
+    }
+}
+
+/// Produces one key: see the module documentation. A key whose earlier production
+/// failed after it was touched can be produced again: its recorded SO PIN is used to
+/// re-initialise it.
 pub async fn produce(
     db: &Db,
     data_key: &DataKey,
     module: &Path,
     slot_index: Option<usize>,
     req: &ProduceRequest,
-) -> anyhow::Result<Produced> {
-    req.validate()?;
-    let ctx = Pkcs11::new(module)
-        .map_err(|e| anyhow::anyhow!("cannot load {}: {e}", module.display()))?;
+) -> Result<Produced, ProduceError> {
+    req.validate()
+        .map_err(|e| perr("invalid_order", e.to_string()))?;
+    let m = module.display();
+    let ctx =
+        Pkcs11::new(module).map_err(|e| perr("module_error", format!("cannot load {m}: {e}")))?;
     ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| anyhow::anyhow!("C_Initialize: {e}"))?;
+        .map_err(|e| perr("module_error", format!("{m}: C_Initialize: {e}")))?;
+    let ctx = Module(ctx);
     let slots = ctx
         .get_slots_with_token()
-        .map_err(|e| anyhow::anyhow!("C_GetSlotList: {e}"))?;
+        .map_err(|e| perr("module_error", format!("{m}: C_GetSlotList: {e}")))?;
     let slot = match slot_index {
-        Some(i) => *slots
-            .get(i)
-            .ok_or_else(|| anyhow::anyhow!("no key in slot {i} ({} keys present)", slots.len()))?,
+        Some(i) => *slots.get(i).ok_or_else(|| {
+            perr(
+                "key_not_found",
+                format!("no key in slot {i} ({} keys present)", slots.len()),
+            )
+        })?,
         None => *slots
             .iter()
             .find(|s| {
@@ -226,17 +273,49 @@ pub async fn produce(
                     .map(|t| !t.token_initialized())
                     .unwrap_or(false)
             })
-            .ok_or_else(|| anyhow::anyhow!("no blank key found on {}", module.display()))?,
+            .ok_or_else(|| perr("key_not_found", format!("no blank key found on {m}")))?,
     };
     let info = ctx
         .get_token_info(slot)
-        .map_err(|e| anyhow::anyhow!("C_GetTokenInfo: {e}"))?;
-    if info.token_initialized() {
-        anyhow::bail!("the key in that slot is already initialised; production needs a blank key");
-    }
+        .map_err(|e| perr("token_error", format!("C_GetTokenInfo: {e}")))?;
     let serial = info.serial_number().trim().to_string();
-    if serial.is_empty() {
-        anyhow::bail!("the key reports no serial number");
+    if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(perr(
+            "token_error",
+            "the key reports no usable serial number",
+        ));
+    }
+    let previous = sqlx::query("SELECT state, so_pin FROM tokens WHERE serial = $1")
+        .bind(&serial)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(internal)?;
+    // A retry after a failed production: the key may hold the recorded SO PIN.
+    let retry_so_pin = match previous {
+        None => None,
+        Some(row) => {
+            use sqlx::Row;
+            let state: String = row.try_get(0).map_err(internal)?;
+            if state != "failed" {
+                return Err(perr(
+                    "already_produced",
+                    format!("key {serial} was already produced"),
+                ));
+            }
+            let sealed: Vec<u8> = row.try_get(1).map_err(internal)?;
+            let pin = data_key
+                .open(&sealed, &format!("token:{serial}:so"))
+                .map_err(internal)?;
+            Some(Zeroizing::new(
+                String::from_utf8(pin.to_vec()).map_err(internal)?,
+            ))
+        }
+    };
+    if info.token_initialized() && retry_so_pin.is_none() {
+        return Err(perr(
+            "key_not_blank",
+            "the key in that slot is already initialised; production needs a blank key",
+        ));
     }
     // The key's PIN length range, with the CA's floor of 6; a key reporting an impossible
     // range is refused rather than guessed at.
@@ -246,35 +325,61 @@ pub async fn produce(
         m => m,
     };
     if min > max {
-        anyhow::bail!(
-            "the key reports PIN lengths {}..{}, which no PIN can meet",
-            info.min_pin_length(),
-            info.max_pin_length()
-        );
+        return Err(perr(
+            "token_error",
+            format!(
+                "the key reports PIN lengths {}..{}, which no PIN can meet",
+                info.min_pin_length(),
+                info.max_pin_length()
+            ),
+        ));
     }
-    let so_pin = random_so_pin(16.clamp(min, max))?;
-    let user_pin = random_pin(8.clamp(min, max))?;
-    let (order_id, code, salt, expires) = new_order_secrets()?;
+    let retry = retry_so_pin.is_some();
+    let so_pin = match retry_so_pin {
+        Some(p) => p,
+        None => random_so_pin(16.clamp(min, max)).map_err(internal)?,
+    };
+    let user_pin = random_pin(8.clamp(min, max)).map_err(internal)?;
+    let (order_id, code, salt, expires) = new_order_secrets().map_err(internal)?;
     let now = OffsetDateTime::now_utc();
     let label = label_for(&req.holder);
 
     // On record first: a key never holds an SO PIN the CA does not have.
-    let mut tx = db.pool.begin().await?;
-    sqlx::query(
+    let sealed_so = data_key
+        .seal(so_pin.as_bytes(), &format!("token:{serial}:so"))
+        .map_err(internal)?;
+    let sealed_user = data_key
+        .seal(user_pin.as_bytes(), &format!("token:{serial}:initial"))
+        .map_err(internal)?;
+    let mut tx = db.pool.begin().await.map_err(internal)?;
+    let sql = if retry {
+        "UPDATE tokens SET label = $2, so_pin = $3, initial_pin = $4, handler_name = $5, handler_id = $6, handler_phone = $7, state = 'producing', created_at = $8 \
+         WHERE serial = $1 AND state = 'failed'"
+    } else {
         "INSERT INTO tokens (serial, label, so_pin, initial_pin, handler_name, handler_id, handler_phone, state, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'producing', $8)",
-    )
-    .bind(&serial)
-    .bind(&label)
-    .bind(data_key.seal(so_pin.as_bytes(), &format!("token:{serial}:so"))?)
-    .bind(data_key.seal(user_pin.as_bytes(), &format!("token:{serial}:initial"))?)
-    .bind(&req.handler.name)
-    .bind(&req.handler.id_number)
-    .bind(&req.handler.phone)
-    .bind(now.unix_timestamp())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| anyhow::anyhow!("key {serial} cannot be registered (already produced?): {e}"))?;
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'producing', $8)"
+    };
+    let done = sqlx::query(sql)
+        .bind(&serial)
+        .bind(&label)
+        .bind(sealed_so)
+        .bind(sealed_user)
+        .bind(&req.handler.name)
+        .bind(&req.handler.id_number)
+        .bind(&req.handler.phone)
+        .bind(now.unix_timestamp())
+        .execute(&mut *tx)
+        .await;
+    match done {
+        Ok(r) if r.rows_affected() == 1 => {}
+        // Another producer got there first.
+        _ => {
+            return Err(perr(
+                "already_produced",
+                format!("key {serial} is being or was already produced"),
+            ))
+        }
+    }
     insert_order(
         &mut tx,
         data_key,
@@ -286,8 +391,9 @@ pub async fn produce(
         expires,
         "producing",
     )
-    .await?;
-    tx.commit().await?;
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
 
     let initialised = (|| -> anyhow::Result<()> {
         ctx.init_token(slot, &AuthPin::new(so_pin.as_str().into()), &label)
@@ -304,40 +410,48 @@ pub async fn produce(
     })();
     if let Err(e) = initialised {
         // The key may now hold the recorded SO PIN: keep the token row (marked failed)
-        // so the SO PIN is not lost; the order is void.
+        // so the SO PIN is not lost and a retry can re-initialise; the order is void.
         sqlx::query("UPDATE tokens SET state = 'failed' WHERE serial = $1")
             .bind(&serial)
             .execute(&db.pool)
-            .await?;
+            .await
+            .map_err(internal)?;
         sqlx::query("UPDATE orders SET state = 'void' WHERE id = $1")
             .bind(&order_id)
             .execute(&db.pool)
-            .await?;
+            .await
+            .map_err(internal)?;
         db.audit(
             "operator",
             "production_failed",
             &serial,
             &serde_json::json!({"order": order_id, "reason": e.to_string()}),
         )
-        .await?;
-        return Err(e);
+        .await
+        .map_err(internal)?;
+        return Err(perr(
+            "token_error",
+            format!("key {serial}: {e} (production can be retried on the same key)"),
+        ));
     }
     sqlx::query("UPDATE tokens SET state = 'produced' WHERE serial = $1")
         .bind(&serial)
         .execute(&db.pool)
-        .await?;
+        .await
+        .map_err(internal)?;
     sqlx::query("UPDATE orders SET state = 'awaiting_activation' WHERE id = $1")
         .bind(&order_id)
         .execute(&db.pool)
-        .await?;
+        .await
+        .map_err(internal)?;
     db.audit(
         "operator",
         "token_produced",
         &serial,
         &serde_json::json!({"order": order_id, "cert_type": req.cert_type.as_str(), "key": key_name(req.key), "years": req.years, "days": req.days}),
     )
-    .await?;
-    let _ = ctx.finalize();
+    .await
+    .map_err(internal)?;
     Ok(Produced {
         token_serial: serial,
         order_id,

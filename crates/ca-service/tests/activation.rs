@@ -655,3 +655,146 @@ fn the_admin_orders_for_a_key_initialised_elsewhere_and_its_pin_is_released_at_a
         .unwrap();
     assert_eq!(pin.as_slice(), b"73918264");
 }
+
+fn softkey_ctl(store: &Path, args: &[&str]) -> Value {
+    let out = Command::new(
+        PathBuf::from(env!("CARGO_BIN_EXE_certkey-ca")).with_file_name("certkey-softkey"),
+    )
+    .arg("--dir")
+    .arg(store)
+    .args(args)
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "certkey-softkey {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[test]
+fn the_admin_api_produces_keys_and_a_production_cut_short_can_be_retried() {
+    let store = tempfile::tempdir().unwrap();
+    let module = softkey();
+    let module_s = module.to_str().unwrap().to_string();
+    let store_s = store.path().to_str().unwrap().to_string();
+    let env = [("CERTKEY_SOFTKEY_DIR", store_s.as_str())];
+    let svc = Service::start_with(
+        None,
+        &common::Options {
+            init_args: &[],
+            env: &env,
+        },
+        &|t| {
+            t.replace(
+                "production_modules = []",
+                &format!("production_modules = [{module_s:?}]"),
+            )
+        },
+    );
+    let url = format!("{}/admin/production", svc.base);
+    let order = |module: &str, slot: Option<u32>| {
+        let mut v = json!({
+            "module": module,
+            "holder": "王五",
+            "cert_type": "person",
+            "years": 1,
+            "key_algorithm": "sm2",
+            "handler": {"name": "王五", "id_number": "110101199001011234", "phone": "13800000000"},
+        });
+        if let Some(s) = slot {
+            v["slot"] = json!(s);
+        }
+        v
+    };
+    let admin = |body: &Value| {
+        common::call(
+            reqwest::Method::POST,
+            &url,
+            Some(body),
+            Some(svc.admin.as_str()),
+        )
+    };
+
+    // Only the token can order production, and only of configured modules.
+    let (s, e) = post(&url, &order(&module_s, None));
+    assert_eq!(s, 401, "{e}");
+    let (s, e) = admin(&order("/usr/lib/x86_64-linux-gnu/libc.so.6", None));
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["code"], "module_not_allowed");
+    let mut bad = order(&module_s, None);
+    bad["years"] = json!(9);
+    let (s, e) = admin(&bad);
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["code"], "invalid_order");
+
+    // The key is pulled out part-way through production, at later and later points,
+    // until the cut falls after the key was initialised with the recorded SO PIN.
+    let mut touched = false;
+    for n in 0..40 {
+        softkey_ctl(store.path(), &["fail-after", &n.to_string()]);
+        let (s, e) = admin(&order(&module_s, Some(0)));
+        softkey_ctl(store.path(), &["fail-after", "off"]);
+        softkey_ctl(store.path(), &["insert"]);
+        if s == 200 {
+            // Cut after the last operation: production completed.
+            break;
+        }
+        assert!(s == 502 || s == 404, "{s} {e}");
+        let status = softkey_ctl(store.path(), &["status", "--json"]);
+        if status["slots"][0]["initialized"] == true {
+            touched = true;
+            break;
+        }
+    }
+    assert!(touched, "no cut left the key initialised");
+    // The retry re-initialises the key with the SO PIN on record and completes.
+    let (s, p) = admin(&order(&module_s, Some(0)));
+    assert_eq!(s, 200, "{p}");
+    let serial = p["token_serial"].as_str().unwrap().to_string();
+    let code = p["activation_code"].as_str().unwrap().to_string();
+    // Produced once: a second order for it is refused, and there is no blank key left.
+    let (s, e) = admin(&order(&module_s, Some(0)));
+    assert_eq!(s, 409, "{e}");
+    assert_eq!(e["error"]["code"], "already_produced");
+    let (s, e) = admin(&order(&module_s, None));
+    assert_eq!(s, 404, "{e}");
+    assert_eq!(e["error"]["code"], "key_not_found");
+
+    // The code works and its PIN opens the key; the audit shows the failed attempts.
+    let client = ClientKey::generate().unwrap();
+    let (s, a) = post(
+        &format!("{}/activation", svc.base),
+        &json!({"token_serial": serial, "activation_code": code, "client_key": b64(&client.public_sec1())}),
+    );
+    assert_eq!(s, 200, "{a}");
+    let wrapped: certkey_protocol::v1::WrappedSecret =
+        serde_json::from_value(a["initial_pin"].clone()).unwrap();
+    let pin = client
+        .unwrap(&wrapped, format!("activation:{serial}").as_bytes())
+        .unwrap();
+    let pin = String::from_utf8(pin.to_vec()).unwrap();
+    let out = Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(&module)
+        .args(["--login", "--pin", &pin, "-O"])
+        .env("CERTKEY_SOFTKEY_DIR", store.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (s, audit) = common::call(
+        reqwest::Method::GET,
+        &format!("{}/admin/audit?limit=100", svc.base),
+        None,
+        Some(svc.admin.as_str()),
+    );
+    assert_eq!(s, 200);
+    let text = audit.to_string();
+    assert!(text.contains("production_failed"), "{text}");
+    assert!(text.contains("token_produced"), "{text}");
+}

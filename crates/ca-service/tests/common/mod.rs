@@ -248,7 +248,7 @@ impl Service {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("run certkey-ca serve");
-        let svc = Service {
+        let mut svc = Service {
             child,
             base: format!("http://127.0.0.1:{port}/api/v1"),
             data,
@@ -265,6 +265,9 @@ impl Service {
                 start.elapsed() < Duration::from_secs(60),
                 "certkey-ca did not come up"
             );
+            if let Ok(Some(status)) = svc.child.try_wait() {
+                panic!("certkey-ca serve exited: {status}");
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         svc
