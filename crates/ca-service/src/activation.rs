@@ -29,8 +29,6 @@ use certkey_protocol::ErrorBody;
 
 /// Wrong codes that lock an order.
 pub const MAX_ATTEMPTS: i64 = 5;
-/// Activation requests per client address per minute.
-pub const RATE_PER_MINUTE: i64 = 30;
 
 struct Order {
     id: String,
@@ -238,7 +236,7 @@ pub async fn activate(
             "client_key must be an uncompressed P-256 point",
         ));
     }
-    rate_limit(&st, &format!("activation:{}", peer.ip()), RATE_PER_MINUTE).await?;
+    rate_limit(&st, &format!("activation:{}", peer.ip()), i64::from(st.settings.rate_limits.activation_per_minute)).await?;
     let o = order_by_token(&st, &req.token_serial).await?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let locked = || {
@@ -443,20 +441,7 @@ pub async fn certificate(
     if o.state == "completed" {
         return stored_certificate(&st, &o, &csr.spki_der).await;
     }
-    let mut tx = st.db.pool.begin().await.map_err(internal)?;
-    let claimed =
-        sqlx::query("UPDATE orders SET state = 'issuing' WHERE id = $1 AND state = 'awaiting_csr'")
-            .bind(&o.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?
-            .rows_affected();
-    if claimed != 1 {
-        drop(tx);
-        let again = order_by_activation(&st, &activation_id).await?;
-        if again.state == "completed" {
-            return stored_certificate(&st, &again, &csr.spki_der).await;
-        }
+    if o.state != "awaiting_csr" {
         return Err(Failure::new(
             StatusCode::CONFLICT,
             "invalid_state",
@@ -491,6 +476,10 @@ pub async fn certificate(
         )
     })?;
     let serial_hex = hex::encode(serial);
+    // One transaction records the certificate and claims the order; a concurrent request
+    // for the same order loses the claim, rolls back, and answers with the winner's
+    // certificate — one certificate per order, whatever the retries.
+    let mut tx = st.db.pool.begin().await.map_err(internal)?;
     crate::db::insert_certificate(
         &mut tx,
         &crate::db::NewCertificate {
@@ -505,12 +494,27 @@ pub async fn certificate(
     )
     .await
     .map_err(internal)?;
-    sqlx::query("UPDATE orders SET state = 'completed', certificate_serial = $2 WHERE id = $1")
-        .bind(&o.id)
-        .bind(&serial_hex)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+    let claimed = sqlx::query(
+        "UPDATE orders SET state = 'completed', certificate_serial = $2 WHERE id = $1 AND state = 'awaiting_csr'",
+    )
+    .bind(&o.id)
+    .bind(&serial_hex)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    if claimed != 1 {
+        drop(tx);
+        let again = order_by_activation(&st, &activation_id).await?;
+        if again.state == "completed" {
+            return stored_certificate(&st, &again, &csr.spki_der).await;
+        }
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            "the order cannot take a certificate now",
+        ));
+    }
     sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', 'certificate_issued', $2, $3)")
         .bind(now.unix_timestamp())
         .bind(&o.id)

@@ -42,6 +42,8 @@ pub struct Settings {
     pub require_renewal_entitlement: bool,
     /// PKCS#11 modules that `POST /admin/production` may load.
     pub production_modules: Vec<std::path::PathBuf>,
+    /// Per-client-address rate limits.
+    pub rate_limits: crate::config::RateLimits,
 }
 
 /// An error answer.

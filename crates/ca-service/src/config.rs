@@ -18,6 +18,28 @@ pub struct Tls {
     pub key: PathBuf,
 }
 
+/// Per-client-address limits, requests a minute (counted in the database).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// `POST /activation` (code tries).
+    pub activation_per_minute: u32,
+    /// Renewal challenges and renewals.
+    pub renewal_per_minute: u32,
+    /// Unlock requests.
+    pub unlock_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            activation_per_minute: 30,
+            renewal_per_minute: 60,
+            unlock_per_minute: 20,
+        }
+    }
+}
+
 /// The service configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +60,9 @@ pub struct Config {
     /// PKCS#11 modules of blank keys that `POST /admin/production` may load.
     #[serde(default)]
     pub production_modules: Vec<PathBuf>,
+    /// Per-client-address rate limits.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
     /// The P-256 CA keys are on this PKCS#11 token (made by `init --pkcs11-module`).
     #[serde(default)]
     pub pkcs11: Option<crate::hsm::HsmConfig>,

@@ -165,6 +165,7 @@ async fn init(a: InitArgs) -> anyhow::Result<()> {
         tls: None,
         require_renewal_entitlement: false,
         production_modules: Vec::new(),
+        rate_limits: config::RateLimits::default(),
         pkcs11,
     };
     keystore::write_private(
@@ -223,6 +224,7 @@ async fn serve(
             admin_token_sha256: cfg.admin_token_sha256.clone(),
             require_renewal_entitlement: cfg.require_renewal_entitlement,
             production_modules: cfg.production_modules.clone(),
+            rate_limits: cfg.rate_limits,
         }),
     })
     .into_make_service_with_connect_info::<std::net::SocketAddr>();

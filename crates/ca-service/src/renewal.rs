@@ -24,8 +24,6 @@ use certkey_protocol::ErrorBody;
 
 /// How long a challenge nonce is accepted.
 pub const CHALLENGE_SECONDS: i64 = 300;
-/// Renewal requests per client address per minute.
-pub const RATE_PER_MINUTE: i64 = 60;
 
 struct CertRow {
     serial: String,
@@ -124,7 +122,7 @@ pub async fn challenge(
 ) -> Result<Json<RenewalChallenge>, Failure> {
     let Json(req) = body.map_err(Failure::from)?;
     let serial = check_serial_hex(&req.certificate_serial)?;
-    crate::activation::rate_limit(&st, &format!("renewal:{}", peer.ip()), RATE_PER_MINUTE).await?;
+    crate::activation::rate_limit(&st, &format!("renewal:{}", peer.ip()), i64::from(st.settings.rate_limits.renewal_per_minute)).await?;
     let c = certificate_row(&st, &serial).await?.ok_or_else(not_found)?;
     let now = OffsetDateTime::now_utc();
     check_renewable(&st, &c, now).await?;
@@ -199,7 +197,7 @@ pub async fn renew(
             "request_id is 1-64 of [A-Za-z0-9_-]",
         ));
     }
-    crate::activation::rate_limit(&st, &format!("renewal:{}", peer.ip()), RATE_PER_MINUTE).await?;
+    crate::activation::rate_limit(&st, &format!("renewal:{}", peer.ip()), i64::from(st.settings.rate_limits.renewal_per_minute)).await?;
     let parsed = x509_parser_serial(req.certificate.as_bytes())?;
     let c = certificate_row(&st, &parsed).await?.ok_or_else(not_found)?;
     if c.der != req.certificate.as_bytes() {
