@@ -236,7 +236,12 @@ pub async fn activate(
             "client_key must be an uncompressed P-256 point",
         ));
     }
-    rate_limit(&st, &format!("activation:{}", peer.ip()), i64::from(st.settings.rate_limits.activation_per_minute)).await?;
+    rate_limit(
+        &st,
+        &format!("activation:{}", peer.ip()),
+        i64::from(st.settings.rate_limits.activation_per_minute),
+    )
+    .await?;
     let o = order_by_token(&st, &req.token_serial).await?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let locked = || {

@@ -170,7 +170,8 @@ pub fn router(state: AppState) -> Router {
         .route("/renewal", post(crate::renewal::renew))
         .route("/unlock", post(crate::unlock::request))
         .route("/unlock/{ticket}", get(crate::unlock::status))
-        .route("/unlock/{ticket}/confirm", post(crate::unlock::confirm));
+        .route("/unlock/{ticket}/confirm", post(crate::unlock::confirm))
+        .route("/seal", post(crate::seal::make));
     let admin = Router::new()
         .route("/certificates/{serial}/revoke", post(crate::admin::revoke))
         .route(

@@ -28,6 +28,8 @@ pub struct RateLimits {
     pub renewal_per_minute: u32,
     /// Unlock requests.
     pub unlock_per_minute: u32,
+    /// Seal requests.
+    pub seal_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -36,6 +38,7 @@ impl Default for RateLimits {
             activation_per_minute: 30,
             renewal_per_minute: 60,
             unlock_per_minute: 20,
+            seal_per_minute: 20,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod keystore;
 pub mod openapi;
 pub mod production;
 pub mod renewal;
+pub mod seal;
 pub mod secrets;
 pub mod unlock;
 pub mod x509;

@@ -39,6 +39,7 @@ impl Modify for AdminToken {
         crate::unlock::request,
         crate::unlock::status,
         crate::unlock::confirm,
+        crate::seal::make,
         crate::admin::revoke,
         crate::admin::entitle,
         crate::admin::reissue_code,

@@ -25,17 +25,22 @@ use certkey_protocol::ErrorBody;
 /// How long a challenge nonce is accepted.
 pub const CHALLENGE_SECONDS: i64 = 300;
 
-struct CertRow {
-    serial: String,
-    token_serial: String,
-    order_id: Option<String>,
-    key_algorithm: String,
-    der: Vec<u8>,
-    not_after: i64,
-    revoked_at: Option<i64>,
+/// A row of `certificates`.
+pub(crate) struct CertRow {
+    pub serial: String,
+    pub token_serial: String,
+    pub order_id: Option<String>,
+    pub key_algorithm: String,
+    pub der: Vec<u8>,
+    pub not_after: i64,
+    pub revoked_at: Option<i64>,
 }
 
-async fn certificate_row(st: &AppState, serial: &str) -> Result<Option<CertRow>, Failure> {
+/// The certificate issued with this serial (lowercase hex), if any.
+pub(crate) async fn certificate_row(
+    st: &AppState,
+    serial: &str,
+) -> Result<Option<CertRow>, Failure> {
     let row = sqlx::query(
         "SELECT serial, token_serial, order_id, key_algorithm, der, not_after, revoked_at FROM certificates WHERE serial = $1",
     )
@@ -122,7 +127,12 @@ pub async fn challenge(
 ) -> Result<Json<RenewalChallenge>, Failure> {
     let Json(req) = body.map_err(Failure::from)?;
     let serial = check_serial_hex(&req.certificate_serial)?;
-    crate::activation::rate_limit(&st, &format!("renewal:{}", peer.ip()), i64::from(st.settings.rate_limits.renewal_per_minute)).await?;
+    crate::activation::rate_limit(
+        &st,
+        &format!("renewal:{}", peer.ip()),
+        i64::from(st.settings.rate_limits.renewal_per_minute),
+    )
+    .await?;
     let c = certificate_row(&st, &serial).await?.ok_or_else(not_found)?;
     let now = OffsetDateTime::now_utc();
     check_renewable(&st, &c, now).await?;
@@ -197,7 +207,12 @@ pub async fn renew(
             "request_id is 1-64 of [A-Za-z0-9_-]",
         ));
     }
-    crate::activation::rate_limit(&st, &format!("renewal:{}", peer.ip()), i64::from(st.settings.rate_limits.renewal_per_minute)).await?;
+    crate::activation::rate_limit(
+        &st,
+        &format!("renewal:{}", peer.ip()),
+        i64::from(st.settings.rate_limits.renewal_per_minute),
+    )
+    .await?;
     let parsed = x509_parser_serial(req.certificate.as_bytes())?;
     let c = certificate_row(&st, &parsed).await?.ok_or_else(not_found)?;
     if c.der != req.certificate.as_bytes() {

@@ -25,7 +25,6 @@ use crate::api::{internal, AppState, Failure};
 use crate::secrets::random_bytes;
 use certkey_protocol::ErrorBody;
 
-
 fn state_of(s: &str) -> UnlockState {
     match s {
         "approved" => UnlockState::Approved,
@@ -111,7 +110,12 @@ pub async fn request(
             "client_key must be an uncompressed P-256 point",
         ));
     }
-    crate::activation::rate_limit(&st, &format!("unlock:{}", peer.ip()), i64::from(st.settings.rate_limits.unlock_per_minute)).await?;
+    crate::activation::rate_limit(
+        &st,
+        &format!("unlock:{}", peer.ip()),
+        i64::from(st.settings.rate_limits.unlock_per_minute),
+    )
+    .await?;
     let token = sqlx::query("SELECT handler_name, handler_id, handler_phone FROM tokens WHERE serial = $1 AND state = 'produced'")
         .bind(serial)
         .fetch_optional(&st.db.pool)

@@ -287,10 +287,26 @@ pub struct SealRequest {
     pub width_mm: u32,
     /// Physical height in millimetres.
     pub height_mm: u32,
-    /// Seal name.
+    /// Seal name (1-64 characters), written into the seal.
     pub name: String,
-    /// Signature by the certificate's key over the image.
+    /// DER signature by the certificate's key (SM3withSM2 with the default user id, or
+    /// ECDSA-SHA256) over [`seal_signed_message`].
     pub signature: Base64,
+}
+
+/// What the holder signs for `POST /seal`: `"certkey-seal-v1\0"`, then width_mm,
+/// height_mm, the name's UTF-8 length, the name, the image's length and the image
+/// (lengths and sizes as 4-byte big-endian integers).
+pub fn seal_signed_message(width_mm: u32, height_mm: u32, name: &str, image: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(32 + name.len() + image.len());
+    m.extend_from_slice(b"certkey-seal-v1\0");
+    m.extend_from_slice(&width_mm.to_be_bytes());
+    m.extend_from_slice(&height_mm.to_be_bytes());
+    m.extend_from_slice(&u32::try_from(name.len()).unwrap_or(u32::MAX).to_be_bytes());
+    m.extend_from_slice(name.as_bytes());
+    m.extend_from_slice(&u32::try_from(image.len()).unwrap_or(u32::MAX).to_be_bytes());
+    m.extend_from_slice(image);
+    m
 }
 
 /// `POST /seal` response.
