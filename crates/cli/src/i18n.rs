@@ -129,6 +129,122 @@ pub fn error_text(lang: Lang, e: &Error) -> String {
         (Lang::En, Error::ConfigInvalid { path, reason }) => format!("configuration file {path} is invalid: {reason}"),
         (Lang::ZhCn, Error::Io { path, reason }) => format!("读写 {path} 失败：{reason}"),
         (Lang::En, Error::Io { path, reason }) => format!("{path}: {reason}"),
+        (Lang::ZhCn, Error::MechanismUnsupported { serial, mechanism }) => format!("Key {serial} 不支持 {mechanism}"),
+        (Lang::En, Error::MechanismUnsupported { serial, mechanism }) => format!("key {serial} does not support {mechanism}"),
+        (Lang::ZhCn, Error::TokenSignatureInvalid { reason }) => format!("Key 生成的签名无法验证：{reason}"),
+        (Lang::En, Error::TokenSignatureInvalid { reason }) => format!("the key's signature does not verify: {reason}"),
+        (_, Error::PinPolicy { rule, min, max }) => pin_policy_text(lang, rule, *min, *max),
+        (_, Error::Service { service_code, message, attempts_left, retry_after_s, days_left, .. }) => {
+            service_text(lang, service_code, message, *attempts_left, *retry_after_s, *days_left)
+        }
+        (Lang::ZhCn, Error::Network { url, reason }) => format!("无法连接 CA 服务 {url}：{reason}。请检查网络后重试"),
+        (Lang::En, Error::Network { url, reason }) => format!("cannot reach the CA service at {url}: {reason}; check the network and retry"),
+        (Lang::ZhCn, Error::ServiceResponse { reason }) => format!("CA 服务的应答无法识别：{reason}"),
+        (Lang::En, Error::ServiceResponse { reason }) => format!("unexpected answer from the CA service: {reason}"),
+        (_, Error::NotApplicable { reason, days_left }) => not_applicable_text(lang, reason, *days_left),
+        (Lang::ZhCn, Error::Cancelled) => "已取消".to_string(),
+        (Lang::En, Error::Cancelled) => "cancelled".to_string(),
+    }
+}
+
+fn pin_policy_text(lang: Lang, rule: &str, min: usize, max: usize) -> String {
+    match (lang, rule) {
+        (Lang::ZhCn, "too_short" | "too_long") => format!("新 PIN 码长度应为 {min} 到 {max} 位"),
+        (Lang::En, "too_short" | "too_long") => {
+            format!("the new PIN must have {min} to {max} characters")
+        }
+        (Lang::ZhCn, "all_same") => "新 PIN 码不能全是同一个字符".into(),
+        (Lang::En, "all_same") => "the new PIN cannot be one repeated character".into(),
+        (Lang::ZhCn, "sequence") => "新 PIN 码不能是连续递增或递减的字符（如 123456）".into(),
+        (Lang::En, "sequence") => {
+            "the new PIN cannot be an ascending or descending run (like 123456)".into()
+        }
+        (Lang::ZhCn, "default_pin") => "新 PIN 码不能是出厂默认 PIN".into(),
+        (Lang::En, "default_pin") => "the new PIN cannot be the factory default PIN".into(),
+        (Lang::ZhCn, "same_as_old") => "新 PIN 码不能与旧 PIN 码相同".into(),
+        (Lang::En, "same_as_old") => "the new PIN must differ from the old one".into(),
+        (Lang::ZhCn, "not_printable") => "新 PIN 码只能包含可见的 ASCII 字符".into(),
+        (Lang::En, "not_printable") => "the new PIN may only hold visible ASCII characters".into(),
+        (Lang::ZhCn, "mismatch") => "两次输入的新 PIN 码不一致".into(),
+        (Lang::En, "mismatch") => "the two new PINs differ".into(),
+        (Lang::ZhCn, other) => format!("新 PIN 码不符合要求（{other}）"),
+        (Lang::En, other) => format!("the new PIN is not acceptable ({other})"),
+    }
+}
+
+fn service_text(
+    lang: Lang,
+    code: &str,
+    message: &str,
+    attempts_left: Option<u32>,
+    retry_after_s: Option<u64>,
+    days_left: Option<i64>,
+) -> String {
+    let zh = |s: &str| s.to_string();
+    match (lang, code) {
+        (Lang::ZhCn, "activation_code_invalid") => match attempts_left {
+            Some(0) | None => zh("激活码错误，订单已锁定，请联系 CA 重新获取激活码"),
+            Some(n) => format!("激活码错误，还可尝试 {n} 次"),
+        },
+        (Lang::En, "activation_code_invalid") => match attempts_left {
+            Some(0) | None => "wrong activation code; the order is now locked: ask the CA for a new code".into(),
+            Some(n) => format!("wrong activation code; {n} tries left"),
+        },
+        (Lang::ZhCn, "order_locked") => zh("激活码错误次数过多，订单已锁定，请联系 CA 重新获取激活码"),
+        (Lang::En, "order_locked") => "too many wrong codes: the order is locked; ask the CA for a new code".into(),
+        (Lang::ZhCn, "code_expired") => zh("激活码已过期（有效期 30 天），请联系 CA 重新获取"),
+        (Lang::En, "code_expired") => "the activation code has expired (valid 30 days); ask the CA for a new one".into(),
+        (Lang::ZhCn, "order_not_found") => zh("CA 没有这把 Key 的待激活订单"),
+        (Lang::En, "order_not_found") => "the CA has no pending order for this key".into(),
+        (Lang::ZhCn, "already_activated") => zh("这把 Key 已经激活过"),
+        (Lang::En, "already_activated") => "this key was already activated".into(),
+        (Lang::ZhCn, "rate_limited") => format!("请求过于频繁，请 {} 秒后重试", retry_after_s.unwrap_or(60)),
+        (Lang::En, "rate_limited") => format!("too many requests; retry in {} s", retry_after_s.unwrap_or(60)),
+        (Lang::ZhCn, "renewal_not_open") => format!("证书还有 {} 天到期，到期前 90 天内才能在线续期", days_left.unwrap_or_default()),
+        (Lang::En, "renewal_not_open") => format!("the certificate has {} days left; online renewal opens 90 days before expiry", days_left.unwrap_or_default()),
+        (Lang::ZhCn, "certificate_expired") => zh("证书已过期，无法在线续期，请到 CA 柜台办理"),
+        (Lang::En, "certificate_expired") => "the certificate has expired and cannot be renewed online; visit the CA".into(),
+        (Lang::ZhCn, "certificate_revoked") => zh("证书已吊销"),
+        (Lang::En, "certificate_revoked") => "the certificate is revoked".into(),
+        (Lang::ZhCn, "seal_exists") => zh("这张证书已经有电子印章；一张证书只能有一枚印章，需要更多印章请申请新证书"),
+        (Lang::En, "seal_exists") => "this certificate already has its electronic seal; another seal needs another certificate".into(),
+        (Lang::ZhCn, _) => format!("CA 服务拒绝了请求：{message}（{code}）"),
+        (Lang::En, _) => format!("the CA service refused: {message} ({code})"),
+    }
+}
+
+fn not_applicable_text(lang: Lang, reason: &str, days_left: Option<i64>) -> String {
+    let d = days_left.unwrap_or_default();
+    match (lang, reason) {
+        (Lang::ZhCn, "renewal_not_open") => {
+            format!("证书还有 {d} 天到期；到期前 90 天内才能在线续期")
+        }
+        (Lang::En, "renewal_not_open") => {
+            format!("the certificate has {d} days left; online renewal opens 90 days before expiry")
+        }
+        (Lang::ZhCn, "certificate_expired") => {
+            "证书已过期，无法在线续期，请携带 Key 到 CA 柜台办理".into()
+        }
+        (Lang::En, "certificate_expired") => {
+            "the certificate has expired and cannot be renewed online; take the key to the CA"
+                .into()
+        }
+        (Lang::ZhCn, "pin_not_locked") => "这把 Key 的 PIN 码没有锁定，不需要解锁".into(),
+        (Lang::En, "pin_not_locked") => {
+            "the PIN of this key is not locked; no unlock needed".into()
+        }
+        (Lang::ZhCn, "no_certificate") => "Key 上没有证书".into(),
+        (Lang::En, "no_certificate") => "the key holds no certificate".into(),
+        (Lang::ZhCn, "already_activated") => "这把 Key 已经激活".into(),
+        (Lang::En, "already_activated") => "this key is already activated".into(),
+        (Lang::ZhCn, "seal_exists") => "这张证书已经有电子印章（一张证书只能有一枚）".into(),
+        (Lang::En, "seal_exists") => {
+            "this certificate already has its electronic seal (one per certificate)".into()
+        }
+        (Lang::ZhCn, "no_seal") => "Key 上没有电子印章".into(),
+        (Lang::En, "no_seal") => "the key holds no electronic seal".into(),
+        (Lang::ZhCn, other) => format!("当前状态下无法进行此操作（{other}）"),
+        (Lang::En, other) => format!("not possible in the key's current state ({other})"),
     }
 }
 

@@ -3,9 +3,12 @@
 //! Exit codes (stable, documented in README.md):
 //! 0 success; 1 the command failed; 2 usage error; 3 done, but some module, slot or
 //! object could not be read (see `errors`); 4 token or certificate not found;
-//! 5 configuration invalid; 6 PIN wrong, locked, or final try not used.
+//! 5 configuration invalid; 6 PIN wrong, locked, or final try not used; 7 the CA
+//! service refused or could not be reached; 8 cancelled, or not possible in the key's
+//! current state.
 
 mod i18n;
+mod interact;
 mod render;
 
 use std::io::Write;
@@ -17,12 +20,15 @@ use certkey_core::cert::bundle;
 use certkey_core::config::{self, Config};
 use certkey_core::inventory::{self, Inventory, LoginRequest, Modules, ScanOptions};
 use certkey_core::pkcs11::discover_modules;
+use certkey_core::service::ServiceClient;
+use certkey_core::workflow;
 use certkey_core::{Error, Located};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use serde::Serialize;
 
 use i18n::{error_text, Lang};
+use interact::Terminal;
 
 /// Exit code: the command failed.
 const EXIT_FAILED: u8 = 1;
@@ -34,6 +40,10 @@ const EXIT_NOT_FOUND: u8 = 4;
 const EXIT_CONFIG: u8 = 5;
 /// Exit code: the PIN was wrong, locked, or not tried at the final try.
 const EXIT_PIN: u8 = 6;
+/// Exit code: the CA service refused or could not be reached.
+const EXIT_SERVICE: u8 = 7;
+/// Exit code: cancelled, or the operation does not apply to the key's state.
+const EXIT_NOT_APPLICABLE: u8 = 8;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -58,6 +68,17 @@ struct Cli {
     /// Language of the text (default: from the locale; zh-CN when Chinese).
     #[arg(long, value_enum, global = true)]
     lang: Option<Lang>,
+    /// CA service URL (default: CERTKEY_SERVICE_URL, else the config's service_url,
+    /// else http://127.0.0.1:8443).
+    #[arg(long = "service", value_name = "URL", global = true)]
+    service: Option<String>,
+    /// PEM file of the CA service's TLS root(s), instead of the system's (default:
+    /// CERTKEY_SERVICE_CA).
+    #[arg(long = "service-ca", value_name = "FILE", global = true)]
+    service_ca: Option<PathBuf>,
+    /// Answer yes to confirmations.
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +105,32 @@ enum Command {
     Cert {
         #[command(subcommand)]
         command: CertCommand,
+    },
+    /// Activate a newly delivered key: check its order, trade the 6-digit activation
+    /// code for the initial PIN, set your own PIN, make the key pair and install the
+    /// certificate (CERTKEY_ACTIVATION_CODE and CERTKEY_NEW_PIN for automation).
+    Activate {
+        /// Serial number of the key (default: the only key present).
+        #[arg(long, value_name = "SERIAL")]
+        token: Option<String>,
+    },
+    /// The user PIN.
+    Pin {
+        #[command(subcommand)]
+        command: PinCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PinCommand {
+    /// Change the user PIN (CERTKEY_PIN and CERTKEY_NEW_PIN for automation).
+    Change {
+        /// Serial number of the key (default: the only key present).
+        #[arg(long, value_name = "SERIAL")]
+        token: Option<String>,
+        /// Allow using the key's final PIN try.
+        #[arg(long)]
+        final_try_ok: bool,
     },
 }
 
@@ -125,6 +172,15 @@ fn exit_for(e: &Error) -> u8 {
     match e {
         Error::TokenNotFound { .. } | Error::CertificateNotFound { .. } => EXIT_NOT_FOUND,
         Error::ConfigInvalid { .. } => EXIT_CONFIG,
+        Error::PinLocked { .. }
+        | Error::PinFinalTry { .. }
+        | Error::PinIncorrect { .. }
+        | Error::PinLength { .. }
+        | Error::PinPolicy { .. } => EXIT_PIN,
+        Error::Service { .. } | Error::Network { .. } | Error::ServiceResponse { .. } => {
+            EXIT_SERVICE
+        }
+        Error::Cancelled | Error::NotApplicable { .. } => EXIT_NOT_APPLICABLE,
         _ => EXIT_FAILED,
     }
 }
@@ -202,8 +258,73 @@ fn setup(cli: &Cli) -> Result<Setup, Error> {
     })
 }
 
+fn service(cli: &Cli) -> Result<ServiceClient, Error> {
+    let cfg = Config::load()?;
+    let url = cli
+        .service
+        .clone()
+        .or_else(|| std::env::var("CERTKEY_SERVICE_URL").ok())
+        .or(cfg.service_url)
+        .unwrap_or_else(|| certkey_core::service::DEFAULT_URL.to_string());
+    let ca = cli
+        .service_ca
+        .clone()
+        .or_else(|| std::env::var_os("CERTKEY_SERVICE_CA").map(PathBuf::from));
+    ServiceClient::new(&url, ca.as_deref())
+}
+
 fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
     match &cli.command {
+        Command::Activate { token } => {
+            let service = service(cli)?;
+            let s = setup(cli)?;
+            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let ui = Terminal::new(lang, cli.yes, false, cli.json);
+            let done = workflow::activate::activate(&ui, &token, &service);
+            ui.finish();
+            let done = done?;
+            if cli.json {
+                emit(&format!("{}\n", serde_json::json!(done)))?;
+            } else {
+                emit(&match lang {
+                    Lang::ZhCn => format!(
+                        "激活完成：Key {} 的证书 {}，有效期至 {}（证书序列号 {}）。请牢记您设置的 PIN 码。\n",
+                        done.token_serial, done.subject, done.not_after, done.certificate_serial
+                    ),
+                    Lang::En => format!(
+                        "Activated: key {} holds the certificate {}, valid until {} (serial {}). Keep your new PIN safe.\n",
+                        done.token_serial, done.subject, done.not_after, done.certificate_serial
+                    ),
+                })?;
+            }
+            Ok(0)
+        }
+        Command::Pin {
+            command:
+                PinCommand::Change {
+                    token,
+                    final_try_ok,
+                },
+        } => {
+            let s = setup(cli)?;
+            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
+            let done = workflow::pin::change(&ui, &token);
+            ui.finish();
+            done?;
+            if cli.json {
+                emit(&format!(
+                    "{}\n",
+                    serde_json::json!({"token_serial": token.serial, "pin_changed": true})
+                ))?;
+            } else {
+                emit(&match lang {
+                    Lang::ZhCn => format!("Key {} 的 PIN 码已修改。\n", token.serial),
+                    Lang::En => format!("The PIN of key {} is changed.\n", token.serial),
+                })?;
+            }
+            Ok(0)
+        }
         Command::List => listing(cli, lang, None, None),
         Command::Info {
             token,

@@ -84,6 +84,11 @@ fn yes_no_unknown(lang: Lang, v: Option<bool>) -> &'static str {
     }
 }
 
+/// A certificate type's name.
+pub fn cert_type_text(lang: Lang, t: CertType) -> &'static str {
+    type_text(lang, Some(t))
+}
+
 fn type_text(lang: Lang, t: Option<CertType>) -> &'static str {
     match t {
         Some(CertType::Organisation) => lang.t("机构", "organisation"),

@@ -36,6 +36,9 @@ pub struct Config {
     /// A user catalog file.
     #[serde(default)]
     pub catalog: Option<String>,
+    /// The CA service URL (CERTKEY_SERVICE_URL and `--service` win).
+    #[serde(default)]
+    pub service_url: Option<String>,
     /// Where this config was read from, if anywhere.
     #[serde(skip)]
     pub source: Option<PathBuf>,

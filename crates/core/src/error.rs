@@ -125,6 +125,78 @@ pub enum Error {
         /// The OS error.
         reason: String,
     },
+    /// The token does not offer a mechanism the operation needs.
+    #[error("token {serial} does not support {mechanism}")]
+    MechanismUnsupported {
+        /// Token serial.
+        serial: String,
+        /// What is missing, e.g. `SM2 key generation` or a mechanism name.
+        mechanism: String,
+    },
+    /// A signature made by the token does not verify with its public key.
+    #[error("the token's signature does not verify: {reason}")]
+    TokenSignatureInvalid {
+        /// What was wrong.
+        reason: String,
+    },
+    /// A new PIN breaks the PIN policy (`rule`: too_short, too_long, all_same,
+    /// sequence, default_pin, same_as_old, not_printable, mismatch).
+    #[error("the new PIN is not acceptable: {rule}")]
+    PinPolicy {
+        /// Which rule.
+        rule: String,
+        /// Shortest accepted.
+        min: usize,
+        /// Longest accepted.
+        max: usize,
+    },
+    /// The CA service answered with an error (its stable code and fields).
+    #[error("the CA service refused: {message} ({service_code})")]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The service's error code, e.g. `activation_code_invalid`.
+        service_code: String,
+        /// The service's message (English).
+        message: String,
+        /// Activation code tries left.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attempts_left: Option<u32>,
+        /// Seconds to wait before retrying.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_s: Option<u64>,
+        /// Days left of the certificate.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        days_left: Option<i64>,
+    },
+    /// The CA service could not be reached (connection, TLS, timeout).
+    #[error("cannot reach the CA service at {url}: {reason}")]
+    Network {
+        /// The service URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The CA service answered something that is not protocol v1.
+    #[error("unexpected answer from the CA service: {reason}")]
+    ServiceResponse {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The token is not in a state where the operation applies (e.g. renewing a
+    /// certificate that is not in its renewal window, unlocking a PIN that is not
+    /// locked); `reason` is a stable sub-code.
+    #[error("not possible now: {reason}")]
+    NotApplicable {
+        /// Stable sub-code, e.g. `renewal_not_open`, `pin_not_locked`.
+        reason: String,
+        /// Days left of the certificate, when it matters.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        days_left: Option<i64>,
+    },
+    /// The user cancelled or declined.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl Error {
@@ -146,6 +218,14 @@ impl Error {
             Error::InvalidArgument { .. } => "invalid_argument",
             Error::ConfigInvalid { .. } => "config_invalid",
             Error::Io { .. } => "io",
+            Error::MechanismUnsupported { .. } => "mechanism_unsupported",
+            Error::TokenSignatureInvalid { .. } => "token_signature_invalid",
+            Error::PinPolicy { .. } => "pin_policy",
+            Error::Service { .. } => "service",
+            Error::Network { .. } => "network",
+            Error::ServiceResponse { .. } => "service_response",
+            Error::NotApplicable { .. } => "not_applicable",
+            Error::Cancelled => "cancelled",
         }
     }
 

@@ -9,8 +9,11 @@
 pub mod catalog;
 pub mod cert;
 pub mod config;
+pub mod csr;
 pub mod error;
 pub mod inventory;
 pub mod pkcs11;
+pub mod service;
+pub mod workflow;
 
 pub use error::{Error, Located, Result};

@@ -3,6 +3,7 @@
 //! naming the C function and the CKR.
 
 pub mod ckr;
+pub mod keys;
 pub mod login;
 pub mod mechanisms;
 pub mod module;
