@@ -1,0 +1,312 @@
+//! Fixtures for the workflow tests: a real certkey-ca (SQLite) on a loopback port,
+//! softkey stores with blank keys, and the peers (pkcs11-tool, OpenSSL) that check
+//! what a workflow left on a key.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const PASSPHRASE: &str = "workflow test passphrase";
+pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+pub const DISTID: &str = "distid:1234567812345678";
+pub const NEW_PIN: &str = "24680135";
+
+pub fn sibling(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_certkey")).with_file_name(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first (cargo build)",
+        p.display()
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A certkey-ca on SQLite, on a loopback port, for one test.
+pub struct Ca {
+    child: Child,
+    pub url: String,
+    pub data: tempfile::TempDir,
+    pub admin: String,
+}
+
+impl Drop for Ca {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Ca {
+    pub fn start() -> Ca {
+        let data = tempfile::tempdir().unwrap();
+        let out = Command::new(sibling("certkey-ca"))
+            .args(["init", "--json", "--data"])
+            .arg(data.path())
+            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let admin = v["admin_token"].as_str().unwrap().to_string();
+        // Tests activate many keys from one address within a minute.
+        let cfg = data.path().join("certkey-ca.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(
+            &cfg,
+            text.replace(
+                "activation_per_minute = 30",
+                "activation_per_minute = 100000",
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let mut child = Command::new(sibling("certkey-ca"))
+            .args(["serve", "--data"])
+            .arg(data.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+            .env("CERTKEY_CA_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "certkey-ca did not start"
+            );
+            if let Ok(Some(s)) = child.try_wait() {
+                panic!("certkey-ca exited: {s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ca {
+            child,
+            url,
+            data,
+            admin,
+        }
+    }
+
+    /// `certkey-ca produce` on the blank softkey key of `store`: (serial, code).
+    pub fn produce(&self, store: &Path, key: &str) -> (String, String) {
+        let out = Command::new(sibling("certkey-ca"))
+            .args(["produce", "--json", "--data"])
+            .arg(self.data.path())
+            .arg("--module")
+            .arg(sibling("libcertkey_softkey.so"))
+            .args([
+                "--holder",
+                "张三",
+                "--type",
+                "org-person",
+                "--org",
+                "广东测试有限公司",
+                "--key",
+                key,
+                "--handler-name",
+                "李四",
+                "--handler-id",
+                "110101199001011234",
+                "--handler-phone",
+                "13800000000",
+            ])
+            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+            .env("CERTKEY_SOFTKEY_DIR", store)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            v["token_serial"].as_str().unwrap().to_string(),
+            v["activation_code"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// The issuing CA certificate of an algorithm ("sm2" or "p256"), DER.
+    pub fn issuing(&self, alg: &str) -> Vec<u8> {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("{}/api/v1/cacerts", self.url)])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let chain = v["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key_algorithm"] == alg)
+            .unwrap()
+            .clone();
+        b64d(chain["certificates"][0].as_str().unwrap())
+    }
+}
+
+pub fn b64d(s: &str) -> Vec<u8> {
+    // Small standard base64 decoder (the test avoids extra dependencies).
+    let table = |c: u8| -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    };
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let Some(v) = table(c) else { continue };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+pub fn pem(der: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk.len();
+        let v = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= n {
+                b64.push(T[((v >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(line).unwrap());
+        s.push('\n');
+    }
+    s.push_str("-----END CERTIFICATE-----\n");
+    s
+}
+
+/// A softkey store with one blank key of `profile` ("tass": raw SM2 signatures).
+pub fn blank_softkey(serial: &str, profile: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("softkey.toml"),
+        format!("[[slot]]\nserial = \"{serial}\"\nprofile = \"{profile}\"\n"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Runs certkey with only `module`, the service and `env`.
+pub fn certkey(module: &Path, ca: &Ca, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_certkey"))
+        .args(["--lang", "en", "--no-auto-modules", "--module"])
+        .arg(module)
+        .args(["--service", &ca.url])
+        .args(args)
+        .env_remove("CERTKEY_PIN")
+        .env_remove("CERTKEY_NEW_PIN")
+        .env_remove("CERTKEY_ACTIVATION_CODE")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn pkcs11_tool(module: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(module)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// Checks the activated key with independent peers: pkcs11-tool reads the certificate
+/// back, OpenSSL verifies it under the CA's issuing certificate, and the holder's new
+/// PIN opens the key.
+pub fn check_activated(ca: &Ca, module: &Path, env: &[(&str, &str)], done: &Value, alg: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let id = done["key_id"].as_str().unwrap();
+    let cert = dir.path().join("cert.der");
+    let out = pkcs11_tool(
+        module,
+        &[
+            "--read-object",
+            "--type",
+            "cert",
+            "--id",
+            id,
+            "-o",
+            cert.to_str().unwrap(),
+        ],
+        env,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let der = std::fs::read(&cert).unwrap();
+    std::fs::write(dir.path().join("leaf.pem"), pem(&der)).unwrap();
+    std::fs::write(dir.path().join("issuing.pem"), pem(&ca.issuing(alg))).unwrap();
+    let mut args = vec!["verify"];
+    if alg == "sm2" {
+        args.extend(["-vfyopt", DISTID]);
+    }
+    args.extend(["-partial_chain", "-CAfile", "issuing.pem", "leaf.pem"]);
+    let out = Command::new("openssl")
+        .args(&args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("leaf.pem: OK"),
+        "{}",
+        text(&out)
+    );
+    let out = pkcs11_tool(module, &["--login", "--pin", NEW_PIN, "-O"], env);
+    assert!(
+        out.status.success(),
+        "the new PIN opens the key: {}",
+        text(&out)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listing.contains("Private Key Object"), "{listing}");
+}

@@ -1,0 +1,66 @@
+//! The holder's certificates on a key: end-entity certificates with their private key
+//! (same CKA_ID) beside them.
+
+use cryptoki::session::Session;
+use time::OffsetDateTime;
+
+use crate::cert::CertificateInfo;
+use crate::pkcs11::keys::{self, TokenKey};
+use crate::{Error, Result};
+
+/// A certificate the holder can use: the certificate, its key pair, what it says.
+#[derive(Debug, Clone)]
+pub struct HolderCert {
+    /// CKA_ID shared by the certificate and its key pair.
+    pub id: Vec<u8>,
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// Its key pair on the token.
+    pub key: TokenKey,
+    /// What the certificate says.
+    pub info: CertificateInfo,
+    /// Its notAfter.
+    pub not_after: OffsetDateTime,
+}
+
+/// Every end-entity certificate with a private key beside it, soonest expiry first.
+/// Certificates that do not parse or have no key are skipped.
+pub fn holder_certificates(session: &Session, now: OffsetDateTime) -> Result<Vec<HolderCert>> {
+    let mut out = Vec::new();
+    for (_, id, der) in keys::certificates(session)? {
+        if id.is_empty() {
+            continue;
+        }
+        let Ok(parsed) = crate::cert::parse(&der) else {
+            continue;
+        };
+        let info = CertificateInfo::from_parsed(&parsed, now);
+        if info.is_ca {
+            continue;
+        }
+        let not_after = parsed.cert.validity().not_after.to_datetime();
+        drop(parsed);
+        let Some(key) = keys::find(session, &id)? else {
+            continue;
+        };
+        out.push(HolderCert {
+            id,
+            der,
+            key,
+            info,
+            not_after,
+        });
+    }
+    out.sort_by_key(|c| c.not_after);
+    Ok(out)
+}
+
+/// The certificate in use: the one valid longest (after a renewal, the new one).
+pub fn current(session: &Session, now: OffsetDateTime) -> Result<HolderCert> {
+    holder_certificates(session, now)?
+        .pop()
+        .ok_or_else(|| Error::NotApplicable {
+            reason: "no_certificate".into(),
+            days_left: None,
+        })
+}
