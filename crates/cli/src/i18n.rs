@@ -123,6 +123,9 @@ pub fn error_text(lang: Lang, e: &Error) -> String {
         }
         (Lang::ZhCn, Error::PinLength { min, max }) => format!("PIN 码长度应为 {min} 到 {max} 位"),
         (Lang::En, Error::PinLength { min, max }) => format!("the PIN must have {min} to {max} characters"),
+        (_, Error::InvalidArgument { name, reason }) if name == "image" || name == "seal size" => {
+            image_text(lang, reason)
+        }
         (Lang::ZhCn, Error::InvalidArgument { name, reason }) => format!("参数 {name} 无效：{reason}"),
         (Lang::En, Error::InvalidArgument { name, reason }) => format!("invalid {name}: {reason}"),
         (Lang::ZhCn, Error::ConfigInvalid { path, reason }) => format!("配置文件 {path} 有误：{reason}"),
@@ -213,6 +216,34 @@ fn service_text(
     }
 }
 
+/// A refused seal picture or size; `reason` starts with the seal library's stable
+/// code (`image_format: ...`), which stays in the text.
+fn image_text(lang: Lang, reason: &str) -> String {
+    let code = reason.split(':').next().unwrap_or_default();
+    let what = match (lang, code) {
+        (Lang::ZhCn, "image_format") => "印章图片只能是 PNG、JPEG 或 BMP 格式",
+        (Lang::En, "image_format") => "the seal picture must be a PNG, JPEG or BMP file",
+        (Lang::ZhCn, "image_corrupt") => "印章图片已损坏，无法解码",
+        (Lang::En, "image_corrupt") => "the seal picture is damaged and cannot be decoded",
+        (Lang::ZhCn, "image_dimensions") => "印章图片的像素尺寸过大",
+        (Lang::En, "image_dimensions") => "the seal picture has too many pixels",
+        (Lang::ZhCn, "image_too_large") => "印章图片文件过大（最大 4 MiB）",
+        (Lang::En, "image_too_large") => "the seal picture file is too large (4 MiB at most)",
+        (Lang::ZhCn, "image_empty") => "去掉白色背景后印章图片是空的",
+        (Lang::En, "image_empty") => {
+            "nothing is left of the seal picture once its white background is removed"
+        }
+        (Lang::ZhCn, "seal_size") => "印章尺寸应为 10 到 100 毫米",
+        (Lang::En, "seal_size") => "the seal must be 10 to 100 mm wide and high",
+        (Lang::ZhCn, _) => "印章图片不可用",
+        (Lang::En, _) => "the seal picture cannot be used",
+    };
+    match lang {
+        Lang::ZhCn => format!("{what}（{reason}）"),
+        Lang::En => format!("{what} ({reason})"),
+    }
+}
+
 fn not_applicable_text(lang: Lang, reason: &str, days_left: Option<i64>) -> String {
     let d = days_left.unwrap_or_default();
     match (lang, reason) {
@@ -240,6 +271,24 @@ fn not_applicable_text(lang: Lang, reason: &str, days_left: Option<i64>) -> Stri
         (Lang::ZhCn, "seal_exists") => "这张证书已经有电子印章（一张证书只能有一枚）".into(),
         (Lang::En, "seal_exists") => {
             "this certificate already has its electronic seal (one per certificate)".into()
+        }
+        (Lang::ZhCn, "token_memory_full") => "Key 的存储空间不足，放不下电子印章".into(),
+        (Lang::En, "token_memory_full") => {
+            "the key's memory is too full to take the electronic seal".into()
+        }
+        (Lang::ZhCn, "no_pending_unlock") => "这把 Key 没有等待审核的解锁申请".into(),
+        (Lang::En, "no_pending_unlock") => "no unlock request waits for this key".into(),
+        (Lang::ZhCn, "no_token") => "没有找到 Key，请插入后重试".into(),
+        (Lang::En, "no_token") => "no key found: plug one in and retry".into(),
+        (Lang::ZhCn, "order_locked") => {
+            "激活码错误次数过多，订单已锁定，请联系 CA 重新获取激活码".into()
+        }
+        (Lang::En, "order_locked") => {
+            "too many wrong codes: the order is locked; ask the CA for a new code".into()
+        }
+        (Lang::ZhCn, "code_expired") => "激活码已过期（有效期 30 天），请联系 CA 重新获取".into(),
+        (Lang::En, "code_expired") => {
+            "the activation code has expired (valid 30 days); ask the CA for a new one".into()
         }
         (Lang::ZhCn, "no_seal") => "Key 上没有电子印章".into(),
         (Lang::En, "no_seal") => "the key holds no electronic seal".into(),

@@ -5,11 +5,12 @@
 //! object could not be read (see `errors`); 4 token or certificate not found;
 //! 5 configuration invalid; 6 PIN wrong, locked, or final try not used; 7 the CA
 //! service refused or could not be reached; 8 cancelled, or not possible in the key's
-//! current state.
+//! current state; 9 waiting for the CA's review (unlock).
 
 mod i18n;
 mod interact;
 mod render;
+mod seal_cmd;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ const EXIT_PIN: u8 = 6;
 const EXIT_SERVICE: u8 = 7;
 /// Exit code: cancelled, or the operation does not apply to the key's state.
 const EXIT_NOT_APPLICABLE: u8 = 8;
+/// Exit code: an unlock request waits for the CA's review.
+const EXIT_PENDING: u8 = 9;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -113,6 +116,47 @@ enum Command {
         /// Serial number of the key (default: the only key present).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
+    },
+    /// Renew the certificate online (while 0 < days left <= 90): a new key pair and
+    /// certificate on the key; the old ones are removed only once the new ones work.
+    Renew {
+        /// Serial number of the key (default: the only key present).
+        #[arg(long, value_name = "SERIAL")]
+        token: Option<String>,
+        /// Allow using the key's final PIN try.
+        #[arg(long)]
+        final_try_ok: bool,
+    },
+    /// The electronic seal of the key's certificate: write (once) and show.
+    Seal {
+        #[command(subcommand)]
+        command: seal_cmd::SealCommand,
+    },
+    /// Unlock a key whose user PIN is locked, online: the handler (经办人) asks the CA;
+    /// once approved, you choose a new PIN and the key's admin (SO) PIN is rotated.
+    /// Run it again (or with --wait) while the request waits for review.
+    Unlock {
+        /// Serial number of the key (default: the only key present).
+        #[arg(long, value_name = "SERIAL")]
+        token: Option<String>,
+        /// Handler's name (default: the one remembered in the OS keyring).
+        #[arg(long, value_name = "NAME")]
+        handler_name: Option<String>,
+        /// Handler's identity document number.
+        #[arg(long, value_name = "ID")]
+        handler_id: Option<String>,
+        /// Handler's phone number.
+        #[arg(long, value_name = "PHONE")]
+        handler_phone: Option<String>,
+        /// Remember the handler in the OS keyring for next time.
+        #[arg(long)]
+        remember: bool,
+        /// Only look at a request that waits for review (never send a new one).
+        #[arg(long)]
+        status: bool,
+        /// Wait up to this many seconds for the review, asking every 5 seconds.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
     },
     /// The user PIN.
     Pin {
@@ -299,6 +343,113 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             }
             Ok(0)
         }
+        Command::Renew {
+            token,
+            final_try_ok,
+        } => {
+            let service = service(cli)?;
+            let s = setup(cli)?;
+            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
+            let done =
+                workflow::renew::renew(&ui, &token, &service, time::OffsetDateTime::now_utc());
+            ui.finish();
+            let done = done?;
+            if cli.json {
+                emit(&format!("{}\n", serde_json::json!(done)))?;
+            } else {
+                emit(&match lang {
+                    Lang::ZhCn => format!(
+                        "续期完成：Key {} 的新证书 {}，有效期至 {}（还有 {} 天；证书序列号 {}，原证书 {} 已从 Key 中删除）。\n",
+                        done.token_serial, done.subject, done.not_after, done.days_left, done.new_serial, done.old_serial
+                    ),
+                    Lang::En => format!(
+                        "Renewed: key {} holds the new certificate {}, valid until {} ({} days; serial {}; the old certificate {} was removed from the key).\n",
+                        done.token_serial, done.subject, done.not_after, done.days_left, done.new_serial, done.old_serial
+                    ),
+                })?;
+            }
+            Ok(0)
+        }
+        Command::Unlock {
+            token,
+            handler_name,
+            handler_id,
+            handler_phone,
+            remember,
+            status,
+            wait,
+        } => {
+            let service = service(cli)?;
+            let s = setup(cli)?;
+            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let handler = match (handler_name, handler_id, handler_phone) {
+                (Some(name), Some(id), Some(phone)) => Some(certkey_protocol::v1::Handler {
+                    name: name.clone(),
+                    id_number: id.clone(),
+                    phone: phone.clone(),
+                }),
+                (None, None, None) => workflow::unlock::remembered_handler(),
+                _ => {
+                    return Err(Error::InvalidArgument {
+                        name: "--handler-name/--handler-id/--handler-phone".into(),
+                        reason: lang.t("三项需同时提供", "give all three together").into(),
+                    })
+                }
+            };
+            if *status && !workflow::unlock::has_pending(&token.serial)? {
+                return Err(Error::NotApplicable {
+                    reason: "no_pending_unlock".into(),
+                    days_left: None,
+                });
+            }
+            let ui = Terminal::new(lang, cli.yes, false, cli.json);
+            let deadline =
+                std::time::Instant::now() + std::time::Duration::from_secs(wait.unwrap_or(0));
+            let outcome = loop {
+                let outcome = workflow::unlock::unlock(&ui, &token, &service, handler.as_ref());
+                match &outcome {
+                    Ok(workflow::unlock::UnlockOutcome::PendingReview { .. })
+                        if std::time::Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                    }
+                    _ => break outcome,
+                }
+            };
+            ui.finish();
+            let outcome = outcome?;
+            if *remember {
+                if let Some(h) = &handler {
+                    // Remembering is a convenience: the unlock itself stands.
+                    if let Err(e) = workflow::unlock::remember_handler(h) {
+                        eprintln!(
+                            "certkey: {}: {}",
+                            lang.t("未能记住经办人", "could not remember the handler"),
+                            error_text(lang, &e)
+                        );
+                    }
+                }
+            }
+            use workflow::unlock::UnlockOutcome as O;
+            if cli.json {
+                emit(&format!("{}\n", serde_json::json!(outcome)))?;
+            } else {
+                emit(&match (&outcome, lang) {
+                    (O::Unlocked { .. }, Lang::ZhCn) => format!("Key {} 已解锁，请使用新设置的 PIN 码。\n", token.serial),
+                    (O::Unlocked { .. }, Lang::En) => format!("Key {} is unlocked: use your new PIN.\n", token.serial),
+                    (O::PendingReview { ticket }, Lang::ZhCn) => format!("解锁申请 {ticket} 正在等待 CA 审核；审核通过后再次运行 certkey unlock（或 certkey unlock --status）。\n"),
+                    (O::PendingReview { ticket }, Lang::En) => format!("Unlock request {ticket} waits for the CA's review; run certkey unlock again (or certkey unlock --status) once approved.\n"),
+                    (O::Rejected { ticket }, Lang::ZhCn) => format!("CA 拒绝了解锁申请 {ticket}，请联系 CA 柜台。\n"),
+                    (O::Rejected { ticket }, Lang::En) => format!("The CA rejected unlock request {ticket}; contact the CA.\n"),
+                })?;
+            }
+            Ok(match outcome {
+                O::Unlocked { .. } => 0,
+                O::PendingReview { .. } => EXIT_PENDING,
+                O::Rejected { .. } => EXIT_NOT_APPLICABLE,
+            })
+        }
         Command::Pin {
             command:
                 PinCommand::Change {
@@ -325,6 +476,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             }
             Ok(0)
         }
+        Command::Seal { command } => seal_cmd::run(cli, lang, command),
         Command::List => listing(cli, lang, None, None),
         Command::Info {
             token,

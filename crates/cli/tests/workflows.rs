@@ -239,3 +239,307 @@ fn an_activation_cut_short_at_any_step_is_finished_by_a_rerun() {
         assert!(n < 400, "activation never completed without a cut");
     }
 }
+
+/// A softkey key produced with `extra` and activated with NEW_PIN: (store, serial).
+fn activated_softkey(ca: &Ca, serial: &str, key: &str, extra: &[&str]) -> tempfile::TempDir {
+    let store = blank_softkey(serial, "tass");
+    let (_, code) = ca.produce_with(store.path(), key, extra);
+    let s = store.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_ACTIVATION_CODE", code.as_str()),
+        ("CERTKEY_NEW_PIN", NEW_PIN),
+    ];
+    let out = certkey(
+        &sibling("libcertkey_softkey.so"),
+        ca,
+        &["activate", "--yes"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    store
+}
+
+/// Certificate objects on a key, as pkcs11-tool lists them.
+fn certificate_count(module: &Path, env: &[(&str, &str)]) -> usize {
+    let out = pkcs11_tool(module, &["--list-objects", "--type", "cert"], env);
+    String::from_utf8_lossy(&out.stdout)
+        .matches("Certificate Object")
+        .count()
+}
+
+fn renew_on_softkey(key: &str) {
+    let ca = Ca::start();
+    let store = activated_softkey(
+        &ca,
+        &format!("SKRN{}", key.to_uppercase()),
+        key,
+        &["--days", "30"],
+    );
+    let module = sibling("libcertkey_softkey.so");
+    let s = store.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_PIN", NEW_PIN),
+    ];
+    let out = certkey(&module, &ca, &["--json", "renew"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(done["new_serial"], done["old_serial"]);
+    // The new certificate continues the old validity: 30 days left + a 30-day term.
+    let left = done["days_left"].as_i64().unwrap();
+    assert!((59..=61).contains(&left), "{done}");
+    assert_eq!(
+        certificate_count(&module, &env[..1]),
+        1,
+        "the old certificate is gone"
+    );
+    check_activated(&ca, &module, &env[..1], &done, key);
+}
+
+#[test]
+fn renew_on_softkey_sm2() {
+    renew_on_softkey("sm2");
+}
+
+#[test]
+fn renew_on_softkey_p256() {
+    renew_on_softkey("p256");
+}
+
+#[test]
+fn renewal_is_refused_outside_its_window_and_says_why() {
+    let ca = Ca::start();
+    let store = activated_softkey(&ca, "SKRNEARLY", "p256", &["--years", "1"]);
+    let module = sibling("libcertkey_softkey.so");
+    let s = store.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_PIN", NEW_PIN),
+    ];
+    let out = certkey(&module, &ca, &["renew"], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("renewal opens 90 days before expiry") && err.contains("365 days left"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The key pulled out after N operations of a renewal, for every N; and the service
+/// stopped mid-flow. Each time the key keeps a working certificate and key, and a rerun
+/// completes with exactly one certificate (never a second issuance for one request).
+#[test]
+fn a_renewal_cut_short_at_any_step_or_by_the_service_is_finished_by_a_rerun() {
+    let mut ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let ctl = sibling("certkey-softkey");
+
+    // The service is down: nothing changes on the key; with it back, renewal works.
+    let store = activated_softkey(&ca, "SKRNDOWN", "sm2", &["--days", "20"]);
+    let s = store.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_PIN", NEW_PIN),
+    ];
+    ca.stop();
+    let out = certkey(&module, &ca, &["renew"], &env);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert_eq!(certificate_count(&module, &env[..1]), 1);
+    ca.restart();
+    let out = certkey(&module, &ca, &["--json", "renew"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let mut n = 0;
+    loop {
+        let store = activated_softkey(&ca, &format!("SKRN{n:03}"), "sm2", &["--days", "20"]);
+        let s = store.path().to_str().unwrap().to_string();
+        let env = [
+            ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+            ("CERTKEY_PIN", NEW_PIN),
+        ];
+        let arm = Command::new(&ctl)
+            .args(["--dir", &s, "fail-after", &n.to_string()])
+            .output()
+            .unwrap();
+        assert!(arm.status.success(), "{}", text(&arm));
+        let first = certkey(&module, &ca, &["--json", "renew"], &env);
+        for args in [vec!["fail-after", "off"], vec!["insert"]] {
+            let o = Command::new(&ctl)
+                .args(["--dir", &s])
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        if first.status.success() {
+            assert!(n > 10, "renewal needs more than {n} operations");
+            break;
+        }
+        // The key still holds a certificate with its key pair.
+        assert!(certificate_count(&module, &env[..1]) >= 1, "cut at {n}");
+        let again = certkey(&module, &ca, &["--json", "renew"], &env);
+        assert!(
+            again.status.success(),
+            "cut after {n} operations, the rerun failed:\nfirst run: {}\nrerun: {}",
+            text(&first),
+            text(&again)
+        );
+        let done: Value = serde_json::from_slice(&again.stdout).unwrap();
+        assert_eq!(certificate_count(&module, &env[..1]), 1, "cut at {n}");
+        let left = done["days_left"].as_i64().unwrap();
+        assert!((39..=41).contains(&left), "one renewal, not two: {done}");
+        check_activated(&ca, &module, &env[..1], &done, "sm2");
+        n += 1;
+        assert!(n < 400, "renewal never completed without a cut");
+    }
+}
+
+/// Locks the user PIN of a softkey key with wrong PINs.
+fn lock_pin(module: &Path, env: &[(&str, &str)]) {
+    for _ in 0..20 {
+        let out = pkcs11_tool(module, &["--login", "--pin", "00000000", "-O"], env);
+        let all = text(&out);
+        if all.contains("CKR_PIN_LOCKED") {
+            return;
+        }
+    }
+    panic!("the PIN did not lock");
+}
+
+fn admin_post(ca: &Ca, path: &str) {
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            "{}",
+        ])
+        .args(["-H", &format!("Authorization: Bearer {}", ca.admin)])
+        .arg(format!("{}/api/v1{path}", ca.url))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{path}: {}", text(&out));
+}
+
+const HANDLER: [&str; 6] = [
+    "--handler-name",
+    "李四",
+    "--handler-id",
+    "110101199001011234",
+    "--handler-phone",
+    "13800000000",
+];
+
+/// Gives this test process (and so every certkey it starts) one kernel session
+/// keyring, as a login session has: without one each process would get a keyring of
+/// its own and nothing could be remembered between runs.
+fn join_session_keyring() {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = c"certkey-test";
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads a NUL-terminated string.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    assert!(
+        r >= 0,
+        "keyctl join session keyring: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn unlock_online_auto_approved_after_review_and_rejected() {
+    join_session_keyring();
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let store = activated_softkey(&ca, "SKUNLOCK", "sm2", &[]);
+    let state = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap().to_string();
+    let st = state.path().to_str().unwrap().to_string();
+    let base = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_STATE_DIR", st.as_str()),
+    ];
+
+    // Not locked: nothing to do.
+    let mut args = vec!["unlock"];
+    args.extend(HANDLER);
+    let out = certkey(&module, &ca, &args, &base);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not locked"),
+        "{}",
+        text(&out)
+    );
+
+    // The handler on file: approved at once; a new PIN, the SO PIN rotated.
+    lock_pin(&module, &base[..1]);
+    let env = [base[0], base[1], ("CERTKEY_NEW_PIN", "13579246")];
+    let mut args = vec!["--json", "unlock"];
+    args.extend(HANDLER);
+    let out = certkey(&module, &ca, &args, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "unlocked");
+    let out = pkcs11_tool(&module, &["--login", "--pin", "13579246", "-O"], &base[..1]);
+    assert!(
+        out.status.success(),
+        "the new PIN opens the key: {}",
+        text(&out)
+    );
+    let out = Command::new("curl")
+        .args(["-sf", "-H", &format!("Authorization: Bearer {}", ca.admin)])
+        .arg(format!("{}/api/v1/admin/audit?limit=50", ca.url))
+        .output()
+        .unwrap();
+    let audit = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(audit.contains("so_pin_rotated"), "{audit}");
+
+    // Another handler: the CA reviews. Waiting, then approved by an operator.
+    lock_pin(&module, &base[..1]);
+    let env = [base[0], base[1], ("CERTKEY_NEW_PIN", "86421357")];
+    let other = [
+        "--handler-name",
+        "王五",
+        "--handler-id",
+        "110101198001011111",
+        "--handler-phone",
+        "13900000000",
+    ];
+    let mut args = vec!["--json", "unlock", "--remember"];
+    args.extend(other);
+    let out = certkey(&module, &ca, &args, &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let remember_warned =
+        String::from_utf8_lossy(&out.stderr).contains("could not remember the handler");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "pending_review");
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+    let out = certkey(&module, &ca, &["unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    admin_post(&ca, &format!("/admin/unlock/{ticket}/approve"));
+    let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = pkcs11_tool(&module, &["--login", "--pin", "86421357", "-O"], &base[..1]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Nothing waits any more.
+    let out = certkey(&module, &ca, &["unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+
+    // Rejected by an operator; the handler comes from the OS keyring this time.
+    assert!(!remember_warned, "the kernel session keyring remembers");
+    lock_pin(&module, &base[..1]);
+    let out = certkey(&module, &ca, &["--json", "unlock"], &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+    admin_post(&ca, &format!("/admin/unlock/{ticket}/reject"));
+    let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "rejected");
+    certkey_core::workflow::unlock::forget_handler().unwrap();
+}

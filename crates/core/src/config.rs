@@ -49,6 +49,19 @@ pub fn config_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "certkey").map(|d| d.config_dir().to_path_buf())
 }
 
+/// Env var naming the directory for CertKey's own state (pending unlock requests).
+pub const ENV_STATE_DIR: &str = "CERTKEY_STATE_DIR";
+
+/// Where CertKey keeps state between runs: `CERTKEY_STATE_DIR`, else the platform's
+/// local data directory (e.g. `~/.local/share/certkey`).
+pub fn state_dir() -> Option<PathBuf> {
+    match std::env::var_os(ENV_STATE_DIR) {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => directories::ProjectDirs::from("", "", "certkey")
+            .map(|d| d.data_local_dir().to_path_buf()),
+    }
+}
+
 /// Splits a path list env value (`:` on Unix, `;` on Windows), dropping empty parts.
 pub fn split_path_list(value: &str) -> Vec<String> {
     let sep = if cfg!(windows) { ';' } else { ':' };

@@ -136,6 +136,21 @@ impl ClientKey {
         Ok(ClientKey { secret, public })
     }
 
+    /// The 32-byte secret scalar, to keep the key across runs while an unlock waits
+    /// for review (store it as carefully as a private key).
+    pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        let bytes = Zeroizing::new(self.secret.to_bytes());
+        out.copy_from_slice(bytes.as_slice());
+        out
+    }
+
+    /// The key saved with [`ClientKey::secret_bytes`].
+    pub fn from_secret_bytes(bytes: &[u8]) -> Result<ClientKey, WrapError> {
+        let secret = SecretKey::from_slice(bytes).map_err(|_| WrapError::Malformed)?;
+        ClientKey::from_secret(secret)
+    }
+
     /// SEC1 uncompressed public point (65 bytes), what goes in `client_key`.
     pub fn public_sec1(&self) -> [u8; 65] {
         self.public

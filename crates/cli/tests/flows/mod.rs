@@ -73,7 +73,10 @@ impl Ca {
             text.replace(
                 "activation_per_minute = 30",
                 "activation_per_minute = 100000",
-            ),
+            )
+            .replace("renewal_per_minute = 60", "renewal_per_minute = 100000")
+            .replace("unlock_per_minute = 20", "unlock_per_minute = 100000")
+            .replace("seal_per_minute = 20", "seal_per_minute = 100000"),
         )
         .unwrap();
         let port = free_port();
@@ -109,6 +112,11 @@ impl Ca {
 
     /// `certkey-ca produce` on the blank softkey key of `store`: (serial, code).
     pub fn produce(&self, store: &Path, key: &str) -> (String, String) {
+        self.produce_with(store, key, &[])
+    }
+
+    /// [`Ca::produce`] with extra arguments (e.g. `--days 30`).
+    pub fn produce_with(&self, store: &Path, key: &str, extra: &[&str]) -> (String, String) {
         let out = Command::new(sibling("certkey-ca"))
             .args(["produce", "--json", "--data"])
             .arg(self.data.path())
@@ -130,6 +138,7 @@ impl Ca {
                 "--handler-phone",
                 "13800000000",
             ])
+            .args(extra)
             .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
             .env("CERTKEY_SOFTKEY_DIR", store)
             .output()
@@ -144,6 +153,41 @@ impl Ca {
             v["token_serial"].as_str().unwrap().to_string(),
             v["activation_code"].as_str().unwrap().to_string(),
         )
+    }
+
+    /// Stops the service (the data stays).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the service again on the same address and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        let port: u16 = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        self.child = Command::new(sibling("certkey-ca"))
+            .args(["serve", "--data"])
+            .arg(self.data.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+            .env("CERTKEY_CA_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "certkey-ca did not restart"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The issuing CA certificate of an algorithm ("sm2" or "p256"), DER.

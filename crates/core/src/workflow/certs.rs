@@ -23,8 +23,51 @@ pub struct HolderCert {
     pub not_after: OffsetDateTime,
 }
 
+/// An end-entity certificate on the key (public: readable without logging in).
+#[derive(Debug, Clone)]
+pub struct PublicCert {
+    /// CKA_ID.
+    pub id: Vec<u8>,
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// What it says.
+    pub info: CertificateInfo,
+    /// Its notAfter.
+    pub not_after: OffsetDateTime,
+}
+
+/// Every end-entity certificate with a CKA_ID, soonest expiry first (no login needed;
+/// whether its private key is there is known only after login, see
+/// [`holder_certificates`]).
+pub fn end_entity_certificates(session: &Session, now: OffsetDateTime) -> Result<Vec<PublicCert>> {
+    let mut out = Vec::new();
+    for (_, id, der) in keys::certificates(session)? {
+        if id.is_empty() {
+            continue;
+        }
+        let Ok(parsed) = crate::cert::parse(&der) else {
+            continue;
+        };
+        let info = CertificateInfo::from_parsed(&parsed, now);
+        if info.is_ca {
+            continue;
+        }
+        let not_after = parsed.cert.validity().not_after.to_datetime();
+        drop(parsed);
+        out.push(PublicCert {
+            id,
+            der,
+            info,
+            not_after,
+        });
+    }
+    out.sort_by_key(|c| c.not_after);
+    Ok(out)
+}
+
 /// Every end-entity certificate with a private key beside it, soonest expiry first.
-/// Certificates that do not parse or have no key are skipped.
+/// Certificates that do not parse or have no key are skipped. Private keys are
+/// usually visible only after the user logged in.
 pub fn holder_certificates(session: &Session, now: OffsetDateTime) -> Result<Vec<HolderCert>> {
     let mut out = Vec::new();
     for (_, id, der) in keys::certificates(session)? {

@@ -15,7 +15,10 @@ pub mod activate;
 pub mod certs;
 pub mod journal;
 pub mod pin;
+pub mod renew;
+pub mod seal;
 pub mod token;
+pub mod unlock;
 
 use secrecy::SecretString;
 use serde::Serialize;

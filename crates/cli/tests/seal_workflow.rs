@@ -1,0 +1,794 @@
+//! `certkey seal write` and `certkey seal show` end to end: keys activated against a
+//! real certkey-ca (SQLite) on softkey (SM2 and P-256), the seal made by the service
+//! and written onto the key, then checked by independent peers — pkcs11-tool reads
+//! the object back, OpenSSL verifies the seal maker's certificate and signature — and
+//! the one-seal-per-certificate rule enforced by the key and by the service. The key
+//! is also pulled out at every step of a seal write (`certkey-softkey fail-after N`)
+//! and a rerun must leave exactly one good seal.
+
+mod flows;
+
+use std::io::Cursor;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use flows::*;
+use serde_json::Value;
+
+const APPLICATION: &str = "GB/T 38540 SESeal";
+
+/// A red ring (with a dot) on white paper, as a scanner would give it.
+fn ring(size: u32, thickness: f32, format: image::ImageFormat) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(size, size, |x, y| {
+        let c = size as f32 / 2.0;
+        let d = ((x as f32 - c).powi(2) + (y as f32 - c).powi(2)).sqrt();
+        let r = size as f32 * 0.4;
+        if (d - r).abs() < thickness || d < r * 0.2 {
+            image::Rgb([200, 20, 30])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+/// A 1x1 GIF.
+const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+
+/// An activated softkey key: its store, the environment naming it, the activation.
+struct Key {
+    store: tempfile::TempDir,
+    env_store: String,
+    done: Value,
+}
+
+impl Key {
+    fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("CERTKEY_SOFTKEY_DIR", self.env_store.as_str()),
+            ("CERTKEY_PIN", NEW_PIN),
+        ]
+    }
+
+    fn base(&self) -> [(&str, &str); 1] {
+        [("CERTKEY_SOFTKEY_DIR", self.env_store.as_str())]
+    }
+}
+
+/// Produces a key for `alg` in a fresh store (with `extra` softkey slot settings)
+/// and activates it with `certkey activate`.
+fn activated(ca: &Ca, serial: &str, alg: &str, extra: &str) -> Key {
+    let store = tempfile::tempdir().unwrap();
+    std::fs::write(
+        store.path().join("softkey.toml"),
+        format!("[[slot]]\nserial = \"{serial}\"\nprofile = \"tass\"\n{extra}"),
+    )
+    .unwrap();
+    let (_, code) = ca.produce(store.path(), alg);
+    let env_store = store.path().to_str().unwrap().to_string();
+    let module = sibling("libcertkey_softkey.so");
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", env_store.as_str()),
+        ("CERTKEY_ACTIVATION_CODE", code.as_str()),
+        ("CERTKEY_NEW_PIN", NEW_PIN),
+    ];
+    let out = certkey(&module, ca, &["--json", "activate", "--yes"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    Key {
+        store,
+        env_store,
+        done,
+    }
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// The DER of each seal object on the key, read by pkcs11-tool.
+fn seal_objects(module: &Path, key: &Key) -> Vec<Vec<u8>> {
+    let out = pkcs11_tool(module, &["--list-objects", "--type", "data"], &key.base());
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    let count = listing
+        .matches(&format!("application:    '{APPLICATION}'"))
+        .count();
+    if count == 0 {
+        assert!(!listing.contains(APPLICATION), "{listing}");
+        return Vec::new();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seal.der");
+    let out = pkcs11_tool(
+        module,
+        &[
+            "--read-object",
+            "--type",
+            "data",
+            "--application-label",
+            APPLICATION,
+            "-o",
+            file.to_str().unwrap(),
+        ],
+        &key.base(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let one = std::fs::read(&file).unwrap();
+    // pkcs11-tool reads the first match only; the count comes from the listing.
+    vec![one; count]
+}
+
+fn delete_seal(module: &Path, key: &Key) {
+    let out = pkcs11_tool(
+        module,
+        &[
+            "--login",
+            "--pin",
+            NEW_PIN,
+            "--delete-object",
+            "--type",
+            "data",
+            "--application-label",
+            APPLICATION,
+        ],
+        &key.base(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(seal_objects(module, key).is_empty());
+}
+
+/// One DER TLV at the start of `b`: (tag, header length, content length).
+fn tlv(b: &[u8]) -> (u8, usize, usize) {
+    let first = b[1];
+    if first < 0x80 {
+        return (b[0], 2, usize::from(first));
+    }
+    let n = usize::from(first & 0x7f);
+    let len = b[2..2 + n]
+        .iter()
+        .fold(0usize, |acc, x| (acc << 8) | usize::from(*x));
+    (b[0], 2 + n, len)
+}
+
+fn der_len(len: usize) -> Vec<u8> {
+    if len < 0x80 {
+        return vec![len as u8];
+    }
+    let bytes: Vec<u8> = len
+        .to_be_bytes()
+        .iter()
+        .copied()
+        .skip_while(|b| *b == 0)
+        .collect();
+    let mut out = vec![0x80 | bytes.len() as u8];
+    out.extend(bytes);
+    out
+}
+
+/// Splits a GB/T 38540-2020 SESeal by hand (no CertKey code): the bytes the maker
+/// signed, the signature (DER) and the maker's certificate.
+fn split_seal(der: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (tag, hdr, len) = tlv(der);
+    assert_eq!(tag, 0x30);
+    assert_eq!(hdr + len, der.len());
+    let mut rest = &der[hdr..];
+    let mut fields = Vec::new();
+    while !rest.is_empty() {
+        let (t, h, l) = tlv(rest);
+        fields.push((t, &rest[..h + l], &rest[h..h + l]));
+        rest = &rest[h + l..];
+    }
+    assert_eq!(
+        fields.iter().map(|f| f.0).collect::<Vec<_>>(),
+        vec![0x30, 0x04, 0x06, 0x03],
+        "SESeal of 2020: eSealInfo, cert, signAlgID, signedValue"
+    );
+    let body: Vec<u8> = fields[..3].iter().flat_map(|f| f.1.to_vec()).collect();
+    let mut tbs = vec![0x30];
+    tbs.extend(der_len(body.len()));
+    tbs.extend(body);
+    let signature = fields[3].2[1..].to_vec();
+    (tbs, signature, fields[1].2.to_vec())
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (out.status.success(), text(&out))
+}
+
+/// OpenSSL checks the seal: the maker certificate chains to the CA's issuing
+/// certificate and its key verifies the signature over the signed bytes; the seal
+/// lists the holder's certificate as pkcs11-tool reads it from the key.
+fn check_seal_with_peers(ca: &Ca, module: &Path, key: &Key, der: &[u8], alg: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (tbs, sig, maker) = split_seal(der);
+    std::fs::write(d.join("tbs"), tbs).unwrap();
+    std::fs::write(d.join("sig"), sig).unwrap();
+    std::fs::write(d.join("maker.pem"), pem(&maker)).unwrap();
+    std::fs::write(d.join("issuing.pem"), pem(&ca.issuing(alg))).unwrap();
+    let sm2 = alg == "sm2";
+    let mut args = vec!["verify"];
+    if sm2 {
+        args.extend(["-vfyopt", DISTID]);
+    }
+    args.extend(["-partial_chain", "-CAfile", "issuing.pem", "maker.pem"]);
+    let (ok, out) = openssl(d, &args);
+    assert!(ok && out.contains("maker.pem: OK"), "{out}");
+    let (ok, out) = openssl(
+        d,
+        &[
+            "x509",
+            "-in",
+            "maker.pem",
+            "-noout",
+            "-pubkey",
+            "-out",
+            "maker.pub",
+        ],
+    );
+    assert!(ok, "{out}");
+    let mut args = vec!["dgst"];
+    if sm2 {
+        args.extend(["-sm3", "-sigopt", DISTID]);
+    } else {
+        args.push("-sha256");
+    }
+    args.extend(["-verify", "maker.pub", "-signature", "sig", "tbs"]);
+    let (ok, out) = openssl(d, &args);
+    assert!(ok && out.contains("Verified OK"), "{out}");
+    let (ok, out) = openssl(d, &["asn1parse", "-inform", "DER", "-in", "tbs"]);
+    assert!(ok && out.contains(":ES"), "{out}");
+
+    let cert = d.join("holder.der");
+    let out = pkcs11_tool(
+        module,
+        &[
+            "--read-object",
+            "--type",
+            "cert",
+            "--id",
+            key.done["key_id"].as_str().unwrap(),
+            "-o",
+            cert.to_str().unwrap(),
+        ],
+        &key.base(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let holder = std::fs::read(&cert).unwrap();
+    assert!(
+        der.windows(holder.len()).any(|w| w == holder.as_slice()),
+        "the seal lists the holder's certificate"
+    );
+}
+
+/// `seal show --json --export`: one seal, signature valid, bound; the exported picture
+/// is a PNG with transparent corners and red ink.
+fn check_show(module: &Path, ca: &Ca, key: &Key) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("out.png");
+    let out = certkey(
+        module,
+        ca,
+        &["--json", "seal", "show", "--export", png.to_str().unwrap()],
+        &key.base(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v = json_of(&out);
+    let seals = v["seals"].as_array().unwrap();
+    assert_eq!(seals.len(), 1, "{v}");
+    let s = &seals[0];
+    assert_eq!(s["signature_valid"], true, "{v}");
+    assert_eq!(s["bound_to_certificate"], true, "{v}");
+    assert_eq!(s["certificate_id"], key.done["key_id"], "{v}");
+    assert_eq!(s["form"], "GB/T 38540-2020", "{v}");
+    assert_eq!(s["picture_kind"], "PNG", "{v}");
+    assert_eq!(s["valid_now"], true, "{v}");
+    assert!(s.get("picture").is_none(), "picture bytes stay out of JSON");
+    let img = image::open(&png).unwrap().to_rgba8();
+    let (w, h) = img.dimensions();
+    assert_eq!(
+        (
+            s["picture_width_px"].as_u64(),
+            s["picture_height_px"].as_u64()
+        ),
+        (Some(u64::from(w)), Some(u64::from(h)))
+    );
+    for (x, y) in [(0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)] {
+        assert_eq!(
+            img.get_pixel(x, y)[3],
+            0,
+            "corner ({x}, {y}) is transparent"
+        );
+    }
+    let centre = img.get_pixel(w / 2, h / 2);
+    assert!(
+        centre[3] > 200 && centre[0] > 150 && centre[1] < 100,
+        "{centre:?}"
+    );
+    s.clone()
+}
+
+fn seal_flow(alg: &str) {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let key = activated(&ca, &format!("SKSEAL{}", alg.to_uppercase()), alg, "");
+    let dir = tempfile::tempdir().unwrap();
+    let ring_png = dir.path().join("ring.png");
+    std::fs::write(&ring_png, ring(400, 10.0, image::ImageFormat::Png)).unwrap();
+    let ring_path = ring_png.to_str().unwrap();
+
+    // Without the PIN and without a terminal, nothing happens.
+    let out = certkey(
+        &module,
+        &ca,
+        &["seal", "write", "--image", ring_path],
+        &key.base(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(seal_objects(&module, &key).is_empty());
+
+    let out = certkey(
+        &module,
+        &ca,
+        &["--json", "seal", "write", "--image", ring_path],
+        &key.env(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let written = json_of(&out);
+    assert_eq!(written["name"], "张三", "{written}");
+    assert_eq!(written["seal_type"], "personal", "{written}");
+    assert_eq!(
+        (written["width_mm"].as_u64(), written["height_mm"].as_u64()),
+        (Some(20), Some(20))
+    );
+    assert_eq!(written["certificate_id"], key.done["key_id"]);
+
+    let out = pkcs11_tool(&module, &["--list-objects", "--type", "data"], &key.base());
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        listing.contains(&format!("application:    '{APPLICATION}'")),
+        "{listing}"
+    );
+    let objects = seal_objects(&module, &key);
+    assert_eq!(objects.len(), 1);
+    let first = objects[0].clone();
+    assert_eq!(written["seal_bytes"].as_u64(), Some(first.len() as u64));
+    check_seal_with_peers(&ca, &module, &key, &first, alg);
+    let shown = check_show(&module, &ca, &key);
+    assert_eq!(shown["es_id"], written["es_id"]);
+    assert_eq!(shown["name"], "张三");
+
+    // The text forms, both languages.
+    let out = certkey(&module, &ca, &["seal", "show"], &key.base());
+    assert!(out.status.success(), "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains("张三") && t.contains("signature    valid"),
+        "{t}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_certkey"))
+        .args(["--lang", "zh-CN", "--no-auto-modules", "--module"])
+        .arg(&module)
+        .args(["seal", "show"])
+        .envs(key.base())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains("制章签名    有效") && t.contains("个人印章"),
+        "{t}"
+    );
+
+    // A second seal: refused by the key's own check, before any PIN or service.
+    let out = certkey(
+        &module,
+        &ca,
+        &["--json", "seal", "write", "--image", ring_path],
+        &key.env(),
+    );
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let e = json_of(&out);
+    assert_eq!(e["error"]["detail"]["reason"], "seal_exists", "{e}");
+
+    // With the object gone from the key, the service refuses a different picture...
+    delete_seal(&module, &key);
+    let other = dir.path().join("other.png");
+    std::fs::write(&other, ring(400, 25.0, image::ImageFormat::Png)).unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &[
+            "--json",
+            "seal",
+            "write",
+            "--image",
+            other.to_str().unwrap(),
+        ],
+        &key.env(),
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let e = json_of(&out);
+    assert_eq!(e["error"]["detail"]["service_code"], "seal_exists", "{e}");
+    assert_eq!(e["error"]["detail"]["status"], 409, "{e}");
+    assert!(seal_objects(&module, &key).is_empty());
+    // ... and gives the same seal again for the same picture, which is rewritten.
+    let out = certkey(
+        &module,
+        &ca,
+        &["--json", "seal", "write", "--image", ring_path],
+        &key.env(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(json_of(&out)["es_id"], written["es_id"]);
+    let objects = seal_objects(&module, &key);
+    assert_eq!(objects, vec![first], "the service's seal is the same seal");
+    check_show(&module, &ca, &key);
+}
+
+#[test]
+fn seal_write_and_show_on_softkey_sm2() {
+    seal_flow("sm2");
+}
+
+#[test]
+fn seal_write_and_show_on_softkey_p256() {
+    seal_flow("p256");
+}
+
+#[test]
+fn jpeg_and_bmp_pictures_make_seals_and_others_are_refused() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let dir = tempfile::tempdir().unwrap();
+    let key = activated(&ca, "SKSEALJPG", "sm2", "");
+
+    // Refused before the PIN is asked or the service is called: a GIF, a missing
+    // file, a size out of range, an empty picture, a file above 4 MiB.
+    let gif = dir.path().join("seal.gif");
+    std::fs::write(&gif, GIF).unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &["seal", "write", "--image", gif.to_str().unwrap()],
+        &key.base(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("image_format") && err.contains("PNG, JPEG or BMP"),
+        "{err}"
+    );
+    let missing = dir.path().join("missing.png");
+    let out = certkey(
+        &module,
+        &ca,
+        &["seal", "write", "--image", missing.to_str().unwrap()],
+        &key.base(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.png"),
+        "{}",
+        text(&out)
+    );
+    let jpg = dir.path().join("ring.jpg");
+    std::fs::write(&jpg, ring(300, 8.0, image::ImageFormat::Jpeg)).unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &[
+            "seal",
+            "write",
+            "--image",
+            jpg.to_str().unwrap(),
+            "--width-mm",
+            "5",
+        ],
+        &key.base(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("seal_size"),
+        "{}",
+        text(&out)
+    );
+    let blank = dir.path().join("blank.png");
+    let white = image::RgbImage::from_pixel(50, 50, image::Rgb([255, 255, 255]));
+    white.save(&blank).unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &["seal", "write", "--image", blank.to_str().unwrap()],
+        &key.base(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("image_empty"),
+        "{}",
+        text(&out)
+    );
+    let huge = dir.path().join("huge.png");
+    std::fs::write(&huge, vec![0u8; 4 * 1024 * 1024 + 1]).unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &["seal", "write", "--image", huge.to_str().unwrap()],
+        &key.base(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("image_too_large"),
+        "{}",
+        text(&out)
+    );
+    // No seal on the key yet: `seal show` says so.
+    let out = certkey(&module, &ca, &["seal", "show"], &key.base());
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+
+    // JPEG, with a name and an oblong size of the holder's choice.
+    let out = certkey(
+        &module,
+        &ca,
+        &[
+            "--json",
+            "seal",
+            "write",
+            "--image",
+            jpg.to_str().unwrap(),
+            "--name",
+            "张三之印",
+            "--width-mm",
+            "24",
+            "--height-mm",
+            "18",
+        ],
+        &key.env(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let objects = seal_objects(&module, &key);
+    assert_eq!(objects.len(), 1);
+    check_seal_with_peers(&ca, &module, &key, &objects[0], "sm2");
+    let shown = check_show(&module, &ca, &key);
+    assert_eq!(shown["name"], "张三之印");
+    assert_eq!(
+        (shown["width_mm"].as_u64(), shown["height_mm"].as_u64()),
+        (Some(24), Some(18))
+    );
+
+    // BMP, on a P-256 key.
+    let key = activated(&ca, "SKSEALBMP", "p256", "");
+    let bmp = dir.path().join("ring.bmp");
+    std::fs::write(&bmp, ring(300, 8.0, image::ImageFormat::Bmp)).unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &["--json", "seal", "write", "--image", bmp.to_str().unwrap()],
+        &key.env(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let objects = seal_objects(&module, &key);
+    assert_eq!(objects.len(), 1);
+    check_seal_with_peers(&ca, &module, &key, &objects[0], "p256");
+    check_show(&module, &ca, &key);
+}
+
+/// A key whose memory cannot take the seal: refused before the PIN or the service,
+/// nothing written.
+#[test]
+fn a_full_key_is_told_before_anything_is_made() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let key = activated(&ca, "SKSEALFULL", "sm2", "memory = 6144\n");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("ring.png");
+    std::fs::write(&png, ring(400, 10.0, image::ImageFormat::Png)).unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &["--json", "seal", "write", "--image", png.to_str().unwrap()],
+        &key.base(),
+    );
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let e = json_of(&out);
+    assert_eq!(e["error"]["detail"]["reason"], "token_memory_full", "{e}");
+    assert!(seal_objects(&module, &key).is_empty());
+}
+
+/// The key is pulled out after N PKCS#11 operations, for every N across a seal
+/// write, and put back; a rerun must leave exactly one seal that checks out. When
+/// the cut came after the seal was written, the rerun says `seal_exists`.
+#[test]
+fn a_seal_write_cut_short_at_any_step_is_finished_by_a_rerun() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let ctl = sibling("certkey-softkey");
+    let key = activated(&ca, "SKSEALCUT", "sm2", "");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("ring.png");
+    std::fs::write(&png, ring(400, 10.0, image::ImageFormat::Png)).unwrap();
+    let args = ["--json", "seal", "write", "--image", png.to_str().unwrap()];
+    let s = key.env_store.clone();
+    let mut first_seal: Option<Vec<u8>> = None;
+    // How many cuts left no seal (rerun writes it) and how many came after the write.
+    let (mut before, mut after) = (0, 0);
+    let mut n = 0;
+    loop {
+        if !seal_objects(&module, &key).is_empty() {
+            delete_seal(&module, &key);
+        }
+        let arm = Command::new(&ctl)
+            .args(["--dir", &s, "fail-after", &n.to_string()])
+            .output()
+            .unwrap();
+        assert!(arm.status.success(), "{}", text(&arm));
+        let first = certkey(&module, &ca, &args, &key.env());
+        for a in [vec!["fail-after", "off"], vec!["insert"]] {
+            let o = Command::new(&ctl)
+                .args(["--dir", &s])
+                .args(&a)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        let objects = seal_objects(&module, &key);
+        if first.status.success() {
+            eprintln!(
+                "a seal write takes {n} operations: {before} cuts before the write, {after} after"
+            );
+            assert_eq!(objects.len(), 1);
+            check_show(&module, &ca, &key);
+            assert!(
+                before > 5 && after > 0,
+                "{before} cuts before the write, {after} after"
+            );
+            break;
+        }
+        let again = certkey(&module, &ca, &args, &key.env());
+        match objects.len() {
+            0 => {
+                before += 1;
+                assert!(
+                    again.status.success(),
+                    "cut after {n} operations, the rerun failed:\nfirst run: {}\nrerun: {}",
+                    text(&first),
+                    text(&again)
+                );
+            }
+            1 => {
+                after += 1;
+                assert_eq!(again.status.code(), Some(8), "{}", text(&again));
+                assert_eq!(json_of(&again)["error"]["detail"]["reason"], "seal_exists");
+            }
+            k => panic!("cut after {n} operations: {k} seal objects"),
+        }
+        let objects = seal_objects(&module, &key);
+        assert_eq!(objects.len(), 1, "cut after {n} operations");
+        // Every run gets the one seal the service made for this certificate.
+        match &first_seal {
+            Some(s) => assert_eq!(&objects[0], s, "cut after {n} operations"),
+            None => first_seal = Some(objects[0].clone()),
+        }
+        check_show(&module, &ca, &key);
+        n += 1;
+        assert!(n < 300, "a seal write never completed without a cut");
+    }
+    drop(key.store);
+}
+
+/// SoftHSM2 refuses CKA_ID on data objects: the seal's id goes into CKA_OBJECT_ID,
+/// and `seal show` and the one-seal check still find it by the certificate's id.
+#[test]
+fn seal_on_softhsm2_p256() {
+    let ca = Ca::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tokens")).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            dir.path().join("tokens").display()
+        ),
+    )
+    .unwrap();
+    let conf = conf.to_str().unwrap().to_string();
+    let env = [("SOFTHSM2_CONF", conf.as_str())];
+    let out = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "holder"])
+        .args(["--pin", "13572468", "--so-pin", "SoPin12345"])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let module = Path::new(SOFTHSM);
+    let out = pkcs11_tool(module, &["--list-token-slots"], &env);
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    let serial = listing
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("serial num")
+                .map(|s| s.trim_start_matches([' ', ':']).trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("{listing}"));
+    let order = serde_json::json!({
+        "token_serial": serial,
+        "holder": "广东测试有限公司",
+        "org": "广东测试有限公司",
+        "cert_type": "organisation",
+        "years": 1,
+        "key_algorithm": "p256",
+        "handler": {"name": "王五", "id_number": "110101199001011234", "phone": "13800000000"},
+        "so_pin": "SoPin12345",
+        "initial_pin": "13572468",
+    });
+    let out = Command::new("curl")
+        .args(["-sf", "-X", "POST", "-H", "content-type: application/json"])
+        .args(["-H", &format!("Authorization: Bearer {}", ca.admin)])
+        .args(["-d", &order.to_string()])
+        .arg(format!("{}/api/v1/admin/orders", ca.url))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let order: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let code = order["activation_code"].as_str().unwrap();
+    let run_env = [
+        env[0],
+        ("CERTKEY_ACTIVATION_CODE", code),
+        ("CERTKEY_NEW_PIN", NEW_PIN),
+        ("CERTKEY_PIN", NEW_PIN),
+    ];
+    let out = certkey(
+        module,
+        &ca,
+        &["--json", "activate", "--yes", "--token", &serial],
+        &run_env,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let png = dir.path().join("ring.png");
+    std::fs::write(&png, ring(600, 14.0, image::ImageFormat::Png)).unwrap();
+    let args = [
+        "--json",
+        "seal",
+        "write",
+        "--token",
+        &serial,
+        "--image",
+        png.to_str().unwrap(),
+    ];
+    let out = certkey(module, &ca, &args, &run_env);
+    assert!(out.status.success(), "{}", text(&out));
+    let written = json_of(&out);
+    // An organisation certificate: the round official seal, in the unit's name.
+    assert_eq!(written["name"], "广东测试有限公司", "{written}");
+    assert_eq!(written["seal_type"], "organisation", "{written}");
+    assert_eq!(written["width_mm"], 42, "{written}");
+
+    let out = certkey(
+        module,
+        &ca,
+        &["--json", "seal", "show", "--token", &serial],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v = json_of(&out);
+    let s = &v["seals"][0];
+    assert_eq!(s["certificate_id"], done["key_id"], "{v}");
+    assert_eq!(s["signature_valid"], true, "{v}");
+    assert_eq!(s["bound_to_certificate"], true, "{v}");
+    assert_eq!(s["width_mm"], 42, "{v}");
+    let out = certkey(module, &ca, &args, &run_env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert_eq!(json_of(&out)["error"]["detail"]["reason"], "seal_exists");
+}

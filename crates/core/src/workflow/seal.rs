@@ -1,0 +1,784 @@
+//! The electronic seal (shared/DESIGN.md, "Objects CertKey writes" and `POST /seal`):
+//! one GB/T 38540 SESeal per certificate, made and signed by the CA's seal maker and
+//! kept on the key as a public data object (CKA_APPLICATION [`APPLICATION`], CKA_ID =
+//! the certificate's id, CKA_LABEL = the seal's name, CKA_VALUE = the DER SESeal).
+//!
+//! [`write`]:
+//! 1. find the certificate in use and refuse when the key already holds its seal;
+//! 2. check and normalise the picture here (the service does it again) and check the
+//!    key has room for the seal;
+//! 3. log in and sign the request with the certificate's key;
+//! 4. the service makes the seal (the same seal again for the same request);
+//! 5. check the answer before anything is written: it decodes, the maker's signature
+//!    verifies, it lists this certificate, it has the name and size asked for;
+//! 6. write it in one C_CreateObject and read it back.
+//!
+//! Crash safety needs no journal: nothing is written before step 6, which is atomic,
+//! and the service answers a repeated request (same normalised picture, size and
+//! name) with the seal it already made. A rerun after an interruption before step 6
+//! asks again and writes; after step 6 the seal is on the key and the rerun says
+//! `seal_exists`.
+//!
+//! [`show`] reads every seal on a key without logging in (seals are public) and checks
+//! each: the maker's signature and the binding to the certificate with the same id.
+
+use certkey_protocol::v1::{seal_signed_message, SealRequest};
+use certkey_protocol::{Base64, CertType};
+use certkey_seal::{CertList, Form, ImageLimits, Seal, SealType};
+use cryptoki::session::Session;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sm3::Sm3;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::certs::{self, HolderCert};
+use super::pin::login_user;
+use super::token::Token;
+use super::{Interaction, Progress, Step};
+use crate::cert::{name, CertificateInfo, OID_SM2_CURVE, SM2_DEFAULT_DISTID};
+use crate::pkcs11::ckr;
+use crate::pkcs11::keys;
+use crate::service::ServiceClient;
+use crate::{Error, Result};
+
+/// CKA_APPLICATION of seal objects.
+pub const APPLICATION: &str = "GB/T 38540 SESeal";
+
+/// Default size of an organisation's seal (the round official seal), mm.
+pub const ORGANISATION_MM: u32 = 42;
+/// Default size of a personal seal, mm.
+pub const PERSONAL_MM: u32 = 20;
+/// Longest seal name, in characters (the service's limit).
+pub const MAX_NAME_CHARS: usize = 64;
+/// Room a seal needs besides its picture and the holder's certificate: the maker's
+/// certificate, the structure and the object's own attributes.
+const SEAL_OVERHEAD: usize = 4096;
+/// Largest seal object read back.
+const MAX_SEAL_OBJECT: usize = certkey_seal::MAX_SEAL_BYTES;
+
+/// CKR_DEVICE_MEMORY.
+const CKR_DEVICE_MEMORY: u64 = 0x31;
+
+/// OID of id-ecPublicKey.
+const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+/// OID of prime256v1.
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+
+/// What the holder asks for; `None` takes the default of the certificate's type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealOptions {
+    /// The seal's name (default: the organisation for an organisation certificate,
+    /// else the holder's CN).
+    pub name: Option<String>,
+    /// Width in mm (default 42 for organisations, 20 for persons; the height when
+    /// only the height is given).
+    pub width_mm: Option<u32>,
+    /// Height in mm (default: the width).
+    pub height_mm: Option<u32>,
+}
+
+/// What [`write`] put on the key.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealWritten {
+    /// Token serial.
+    pub token_serial: String,
+    /// CKA_ID of the certificate (and of the seal object), hex.
+    pub certificate_id: String,
+    /// The certificate's subject, RFC 4514.
+    pub certificate_subject: String,
+    /// The certificate's serial, hex.
+    pub certificate_serial: String,
+    /// The seal's identifier (esID).
+    pub es_id: String,
+    /// The seal's name.
+    pub name: String,
+    /// `organisation` or `personal` (as the CA decided).
+    pub seal_type: String,
+    /// Width in mm.
+    pub width_mm: u32,
+    /// Height in mm.
+    pub height_mm: u32,
+    /// Picture width in pixels, as sent.
+    pub picture_width_px: u32,
+    /// Picture height in pixels, as sent.
+    pub picture_height_px: u32,
+    /// Size of the seal object, bytes.
+    pub seal_bytes: usize,
+    /// End of the seal's validity, RFC 3339.
+    pub valid_end: String,
+    /// The seal maker's certificate subject.
+    pub maker_subject: Option<String>,
+}
+
+/// One seal object on a key, decoded and checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealShown {
+    /// CKA_ID of the seal object (the certificate it belongs to), hex.
+    pub certificate_id: String,
+    /// Subject of the certificate with that id on the key, if there is one.
+    pub certificate_subject: Option<String>,
+    /// Size of the object's value, bytes.
+    pub object_bytes: usize,
+    /// The maker's signature verifies over the seal with the maker certificate's key.
+    pub signature_valid: bool,
+    /// The seal's certList names the certificate with the same id on the key (the
+    /// certificate itself, or its SHA-256 or SM3 digest).
+    pub bound_to_certificate: bool,
+    /// What the seal says; absent when it does not decode (see `error`).
+    #[serde(flatten)]
+    pub details: Option<SealDetails>,
+    /// Why the object is not a readable seal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Error>,
+}
+
+/// The content of a decoded seal.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealDetails {
+    /// Seal identifier (esID).
+    pub es_id: String,
+    /// Seal name.
+    pub name: String,
+    /// `organisation`, `personal`, or the number found.
+    pub seal_type: String,
+    /// `GB/T 38540-2020` or `GM/T 0031-2014`.
+    pub form: String,
+    /// Header version (4 for 2020; 1 to 3 for 2014).
+    pub version: u32,
+    /// Vendor id.
+    pub vid: String,
+    /// When the seal was made, RFC 3339.
+    pub create_date: String,
+    /// Start of validity, RFC 3339.
+    pub valid_start: String,
+    /// End of validity, RFC 3339.
+    pub valid_end: String,
+    /// Whether `now` lies within the validity.
+    pub valid_now: bool,
+    /// Picture type (`PNG`, `JPG`, `BMP`, `GIF`, `SVG`...).
+    pub picture_kind: String,
+    /// Picture size, bytes.
+    pub picture_bytes: usize,
+    /// Picture width in pixels, when its header tells (PNG, BMP).
+    pub picture_width_px: Option<u32>,
+    /// Picture height in pixels, when its header tells (PNG, BMP).
+    pub picture_height_px: Option<u32>,
+    /// Width in mm.
+    pub width_mm: u32,
+    /// Height in mm.
+    pub height_mm: u32,
+    /// How many certificates (or digests) the seal lists.
+    pub cert_list_len: usize,
+    /// certListType: 1 certificates, 2 digests.
+    pub cert_list_type: u32,
+    /// The maker's signature algorithm, readable.
+    pub sign_algorithm: String,
+    /// The seal maker's certificate subject, when it parses.
+    pub maker_subject: Option<String>,
+    /// The picture file.
+    #[serde(skip)]
+    pub picture: Vec<u8>,
+}
+
+fn not_applicable(reason: &str) -> Error {
+    Error::NotApplicable {
+        reason: reason.into(),
+        days_left: None,
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// A picture or size the seal library refuses, with its stable code visible.
+fn image_error(e: certkey_seal::SealError) -> Error {
+    let name = if e.code() == "seal_size" {
+        "seal size"
+    } else {
+        "image"
+    };
+    Error::InvalidArgument {
+        name: name.into(),
+        reason: format!("{}: {e}", e.code()),
+    }
+}
+
+fn seal_type_text(t: SealType) -> String {
+    match t {
+        SealType::Organisation => "organisation".into(),
+        SealType::Personal => "personal".into(),
+        SealType::Other(n) => n.to_string(),
+    }
+}
+
+fn form_text(f: Form) -> &'static str {
+    match f {
+        Form::V4 => "GB/T 38540-2020",
+        Form::V3 => "GM/T 0031-2014",
+    }
+}
+
+/// The size and name of the seal: what the holder asked for, else the defaults of
+/// the certificate's type.
+pub fn resolve(opts: &SealOptions, info: &CertificateInfo) -> Result<(String, u32, u32)> {
+    let organisation = info.cert_type_hint == Some(CertType::Organisation);
+    let default_mm = if organisation {
+        ORGANISATION_MM
+    } else {
+        PERSONAL_MM
+    };
+    let (w, h) = match (opts.width_mm, opts.height_mm) {
+        (Some(w), Some(h)) => (w, h),
+        (Some(s), None) | (None, Some(s)) => (s, s),
+        (None, None) => (default_mm, default_mm),
+    };
+    let name = match &opts.name {
+        Some(n) => n.trim().to_string(),
+        None => {
+            let default = if organisation {
+                info.subject_o.clone().or_else(|| info.subject_cn.clone())
+            } else {
+                info.subject_cn.clone()
+            };
+            default.ok_or_else(|| Error::InvalidArgument {
+                name: "name".into(),
+                reason: "the certificate names no holder: give the seal's name".into(),
+            })?
+        }
+    };
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument {
+            name: "name".into(),
+            reason: format!("a seal name has 1 to {MAX_NAME_CHARS} printable characters"),
+        });
+    }
+    Ok((name, w, h))
+}
+
+/// Whether the key can take `need` more bytes of public objects, when it says how
+/// much it has (0 total counts as "not reported").
+fn check_memory(token: &Token, need: usize) -> Result<()> {
+    let info = token.info()?;
+    let reported = info.total_public_memory().is_some_and(|t| t > 0);
+    match info.free_public_memory() {
+        Some(free) if reported && free < need => Err(not_applicable("token_memory_full")),
+        _ => Ok(()),
+    }
+}
+
+/// The algorithm (SM2 or P-256) and SEC1 point of a certificate's key.
+fn ec_key(der: &[u8]) -> Option<(bool, Vec<u8>)> {
+    let parsed = crate::cert::parse(der).ok()?;
+    let spki = parsed.cert.public_key();
+    let alg = spki.algorithm.algorithm.to_id_string();
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|o| o.to_id_string());
+    let sm2 = match (alg.as_str(), curve.as_deref()) {
+        (OID_EC_PUBLIC_KEY, Some(OID_SM2_CURVE)) | (OID_SM2_CURVE, _) => true,
+        (OID_EC_PUBLIC_KEY, Some(OID_P256)) => false,
+        _ => return None,
+    };
+    Some((sm2, spki.subject_public_key.data.to_vec()))
+}
+
+/// Whether the seal maker's signature verifies over the seal: SM3withSM2 (default
+/// user id) with an SM2 maker key, or ECDSA-SHA256 with a P-256 maker key. Any
+/// other combination, or anything that does not parse, is `false`.
+pub fn maker_signature_valid(seal: &Seal) -> bool {
+    let Ok(tbs) = seal.signed_bytes() else {
+        return false;
+    };
+    let Some((sm2, point)) = ec_key(&seal.maker_cert) else {
+        return false;
+    };
+    match (sm2, seal.sign_alg.as_str()) {
+        (true, certkey_seal::OID_SM3_WITH_SM2) => {
+            use sm2::dsa::signature::Verifier;
+            let Ok(vk) = sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_DEFAULT_DISTID, &point) else {
+                return false;
+            };
+            let Ok(sig) = sm2::dsa::Signature::from_der(&seal.signed_value) else {
+                return false;
+            };
+            vk.verify(&tbs, &sig).is_ok()
+        }
+        (false, certkey_seal::OID_ECDSA_WITH_SHA256) => {
+            use p256::ecdsa::signature::Verifier;
+            let Ok(vk) = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point) else {
+                return false;
+            };
+            let Ok(sig) = p256::ecdsa::Signature::from_der(&seal.signed_value) else {
+                return false;
+            };
+            vk.verify(&tbs, &sig).is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// Whether the seal's certList names `cert` (DER): the certificate itself, or its
+/// digest by the algorithm the entry's `type` names (SHA-256 or SM3, by name or OID).
+pub fn lists_certificate(seal: &Seal, cert: &[u8]) -> bool {
+    match &seal.info.certs {
+        CertList::Certs(list) => list.iter().any(|c| c == cert),
+        CertList::Digests(list) => list.iter().any(|(kind, value)| {
+            let kind: String = kind
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+                .collect::<String>()
+                .to_ascii_lowercase();
+            match kind.as_str() {
+                "sha256" | "2.16.840.1.101.3.4.2.1" => Sha256::digest(cert).as_slice() == value,
+                "sm3" | "1.2.156.10197.1.401" => Sm3::digest(cert).as_slice() == value,
+                _ => false,
+            }
+        }),
+    }
+}
+
+/// Pixel size from a PNG or BMP header.
+fn picture_px(data: &[u8]) -> Option<(u32, u32)> {
+    let be = |b: &[u8]| -> Option<u32> { Some(u32::from_be_bytes(b.try_into().ok()?)) };
+    let le = |b: &[u8]| -> Option<i32> { Some(i32::from_le_bytes(b.try_into().ok()?)) };
+    match certkey_seal::sniff(data) {
+        Some("PNG") if data.get(12..16) == Some(b"IHDR") => {
+            Some((be(data.get(16..20)?)?, be(data.get(20..24)?)?))
+        }
+        Some("BMP") => {
+            let w = le(data.get(18..22)?)?;
+            let h = le(data.get(22..26)?)?;
+            Some((w.unsigned_abs(), h.unsigned_abs()))
+        }
+        _ => None,
+    }
+}
+
+fn maker_subject(maker_cert: &[u8]) -> Option<String> {
+    crate::cert::parse(maker_cert)
+        .ok()
+        .map(|p| name::rfc4514(p.cert.subject()))
+}
+
+fn details(seal: &Seal, now: OffsetDateTime) -> SealDetails {
+    let i = &seal.info;
+    let px = picture_px(&i.picture.data);
+    SealDetails {
+        es_id: i.es_id.clone(),
+        name: i.name.clone(),
+        seal_type: seal_type_text(i.seal_type),
+        form: form_text(seal.form).into(),
+        version: i.version,
+        vid: i.vid.clone(),
+        create_date: rfc3339(i.create_date),
+        valid_start: rfc3339(i.valid_start),
+        valid_end: rfc3339(i.valid_end),
+        valid_now: i.valid_start <= now && now < i.valid_end,
+        picture_kind: i.picture.kind.clone(),
+        picture_bytes: i.picture.data.len(),
+        picture_width_px: px.map(|p| p.0),
+        picture_height_px: px.map(|p| p.1),
+        width_mm: i.picture.width_mm,
+        height_mm: i.picture.height_mm,
+        cert_list_len: i.certs.len(),
+        cert_list_type: i.certs.list_type(),
+        sign_algorithm: crate::cert::signature_algorithm(&seal.sign_alg),
+        maker_subject: maker_subject(&seal.maker_cert),
+        picture: i.picture.data.clone(),
+    }
+}
+
+/// The end-entity certificate valid longest, as seen without logging in: (CKA_ID,
+/// DER, what it says).
+fn public_current(
+    session: &Session,
+    now: OffsetDateTime,
+) -> Result<(Vec<u8>, Vec<u8>, CertificateInfo)> {
+    let mut best: Option<(OffsetDateTime, Vec<u8>, Vec<u8>, CertificateInfo)> = None;
+    for (_, id, der) in keys::certificates(session)? {
+        if id.is_empty() {
+            continue;
+        }
+        let Ok(parsed) = crate::cert::parse(&der) else {
+            continue;
+        };
+        let info = CertificateInfo::from_parsed(&parsed, now);
+        let not_after = parsed.cert.validity().not_after.to_datetime();
+        drop(parsed);
+        if info.is_ca || best.as_ref().is_some_and(|b| b.0 >= not_after) {
+            continue;
+        }
+        best = Some((not_after, id, der, info));
+    }
+    best.map(|(_, id, der, info)| (id, der, info))
+        .ok_or_else(|| not_applicable("no_certificate"))
+}
+
+/// The request's parts, checked: name, size, normalised picture.
+struct Prepared {
+    name: String,
+    w: u32,
+    h: u32,
+    picture: certkey_seal::NormalisedImage,
+}
+
+/// Refuses a certificate that has its seal on the key already, resolves the name and
+/// size, normalises the picture and checks the key has room for the seal.
+fn prepare(
+    session: &Session,
+    token: &Token,
+    id: &[u8],
+    der: &[u8],
+    info: &CertificateInfo,
+    image: &[u8],
+    opts: &SealOptions,
+) -> Result<Prepared> {
+    if !keys::find_data(session, APPLICATION, Some(id))?.is_empty() {
+        return Err(not_applicable("seal_exists"));
+    }
+    let (name, w, h) = resolve(opts, info)?;
+    let picture =
+        certkey_seal::normalise(image, w, h, &ImageLimits::default()).map_err(image_error)?;
+    check_memory(token, picture.png.len() + der.len() + SEAL_OVERHEAD)?;
+    Ok(Prepared {
+        name,
+        w,
+        h,
+        picture,
+    })
+}
+
+/// Checks the service's answer against the request before anything is written.
+fn check_answer(der: &[u8], cert: &HolderCert, name: &str, w: u32, h: u32) -> Result<Seal> {
+    let bad = |reason: String| Error::ServiceResponse { reason };
+    let seal = Seal::decode(der)
+        .map_err(|e| bad(format!("the seal does not decode ({}): {e}", e.code())))?;
+    if !maker_signature_valid(&seal) {
+        return Err(bad(
+            "the seal maker's signature does not verify with its certificate".into(),
+        ));
+    }
+    if !lists_certificate(&seal, &cert.der) {
+        return Err(bad("the seal is not bound to this certificate".into()));
+    }
+    let i = &seal.info;
+    if i.name != name || i.picture.width_mm != w || i.picture.height_mm != h {
+        return Err(bad(format!(
+            "the seal is \"{}\" {}x{} mm, not the \"{name}\" {w}x{h} mm asked for",
+            i.name, i.picture.width_mm, i.picture.height_mm
+        )));
+    }
+    if i.picture.data.is_empty() {
+        return Err(bad("the seal has no picture".into()));
+    }
+    Ok(seal)
+}
+
+/// Writes the seal of the certificate in use: see the module documentation. `image`
+/// is the picture file (PNG, JPEG or BMP).
+pub fn write(
+    ui: &dyn Interaction,
+    token: &Token,
+    service: &ServiceClient,
+    image: &[u8],
+    opts: &SealOptions,
+) -> Result<SealWritten> {
+    let mut p = Progress::new(ui, 7);
+    p.step(Step::ReadToken)?;
+    let session = token.session()?;
+    let now = OffsetDateTime::now_utc();
+    // Before the login only the certificates are visible: everything that can be
+    // refused without the PIN is refused here.
+    let (public_id, public_der, public_info) = public_current(&session, now)?;
+    let mut prepared = prepare(
+        &session,
+        token,
+        &public_id,
+        &public_der,
+        &public_info,
+        image,
+        opts,
+    )?;
+
+    p.step(Step::Login)?;
+    login_user(ui, token, &session, None)?;
+    let cert = certs::current(&session, now)?;
+    if cert.id != public_id {
+        // The certificate in use is another one than it looked (a certificate
+        // without its key was valid longer): check again for this one.
+        prepared = prepare(
+            &session, token, &cert.id, &cert.der, &cert.info, image, opts,
+        )?;
+    }
+    let Prepared {
+        name,
+        w,
+        h,
+        picture,
+    } = prepared;
+
+    p.step(Step::SignRequest)?;
+    let message = seal_signed_message(w, h, &name, &picture.png);
+    let signature = keys::sign(
+        &session,
+        &token.serial,
+        &cert.key,
+        token.sm2.as_ref(),
+        &message,
+    )?;
+
+    p.step(Step::ContactService)?;
+    let answer = service.seal(&SealRequest {
+        certificate: Base64(cert.der.clone()),
+        image: Base64(picture.png.clone()),
+        width_mm: w,
+        height_mm: h,
+        name: name.clone(),
+        signature: Base64(signature),
+    })?;
+    let der = answer.seal.0;
+
+    p.step(Step::Verify)?;
+    let seal = check_answer(&der, &cert, &name, w, h)?;
+    check_memory(token, der.len() + SEAL_OVERHEAD / 4)?;
+
+    p.step(Step::InstallCertificate)?;
+    write_object(&session, &cert.id, &name, &der)?;
+
+    p.step(Step::Verify)?;
+    let back = keys::find_data(&session, APPLICATION, Some(&cert.id))?;
+    if !back.iter().any(|(_, _, value)| *value == der) {
+        return Err(Error::ModuleMisbehaved {
+            reason: "the seal written to the key does not read back".into(),
+        });
+    }
+    let _ = session.logout();
+    Ok(SealWritten {
+        token_serial: token.serial.clone(),
+        certificate_id: hex::encode(&cert.id),
+        certificate_subject: cert.info.subject.clone(),
+        certificate_serial: cert.info.serial_hex.clone(),
+        es_id: seal.info.es_id.clone(),
+        name,
+        seal_type: seal_type_text(seal.info.seal_type),
+        width_mm: w,
+        height_mm: h,
+        picture_width_px: picture.width_px,
+        picture_height_px: picture.height_px,
+        seal_bytes: der.len(),
+        valid_end: rfc3339(seal.info.valid_end),
+        maker_subject: maker_subject(&seal.maker_cert),
+    })
+}
+
+/// One C_CreateObject: the seal is on the key whole or not at all. A full key is
+/// `token_memory_full`.
+fn write_object(session: &Session, id: &[u8], label: &str, der: &[u8]) -> Result<()> {
+    match keys::write_data(session, APPLICATION, id, label, der) {
+        Ok(_) => Ok(()),
+        Err(e) if ckr::is_ckr(&e, CKR_DEVICE_MEMORY) => Err(not_applicable("token_memory_full")),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every seal on the key, decoded and checked, in CKA_ID order. No login: seal
+/// objects are public. An object that does not decode is listed with its error.
+pub fn show(token: &Token, now: OffsetDateTime) -> Result<Vec<SealShown>> {
+    let session = token
+        .ctx
+        .open_ro_session(token.slot)
+        .map_err(|e| ckr::convert(e, "C_OpenSession"))?;
+    let certificates = keys::certificates(&session)?;
+    let mut out = Vec::new();
+    for (_, id, value) in keys::find_data(&session, APPLICATION, None)? {
+        let on_token: Vec<&Vec<u8>> = certificates
+            .iter()
+            .filter(|(_, cid, _)| !id.is_empty() && *cid == id)
+            .map(|(_, _, der)| der)
+            .collect();
+        let certificate_subject = on_token.iter().find_map(|der| {
+            crate::cert::parse(der)
+                .ok()
+                .map(|p| name::rfc4514(p.cert.subject()))
+        });
+        let mut shown = SealShown {
+            certificate_id: hex::encode(&id),
+            certificate_subject,
+            object_bytes: value.len(),
+            signature_valid: false,
+            bound_to_certificate: false,
+            details: None,
+            error: None,
+        };
+        let decoded = if value.len() > MAX_SEAL_OBJECT {
+            Err(certkey_seal::SealError::SealMalformed(format!(
+                "{} bytes, more than a seal may have",
+                value.len()
+            )))
+        } else {
+            Seal::decode(&value)
+        };
+        match decoded {
+            Ok(seal) => {
+                shown.signature_valid = maker_signature_valid(&seal);
+                shown.bound_to_certificate = on_token.iter().any(|c| lists_certificate(&seal, c));
+                shown.details = Some(details(&seal, now));
+            }
+            Err(e) => {
+                shown.error = Some(Error::InvalidArgument {
+                    name: "seal".into(),
+                    reason: format!("{}: {e}", e.code()),
+                });
+            }
+        }
+        out.push(shown);
+    }
+    out.sort_by(|a, b| a.certificate_id.cmp(&b.certificate_id));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certkey_seal::{Picture, SealInfo};
+    use time::macros::datetime;
+
+    fn info(cn: Option<&str>, o: Option<&str>, hint: Option<CertType>) -> CertificateInfo {
+        CertificateInfo {
+            subject: String::new(),
+            issuer: String::new(),
+            subject_cn: cn.map(str::to_string),
+            subject_o: o.map(str::to_string),
+            issuer_cn: None,
+            serial_hex: "01".into(),
+            not_before: String::new(),
+            not_after: String::new(),
+            days_left: 100,
+            renewal: certkey_protocol::RenewalStatus::Valid,
+            key_algorithm: "SM2".into(),
+            signature_algorithm: "SM3withSM2".into(),
+            key_usage: Vec::new(),
+            extended_key_usage: Vec::new(),
+            is_ca: false,
+            cert_type_hint: hint,
+            sha256: String::new(),
+            sm3: String::new(),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_certificate_type() {
+        let org = info(
+            Some("广东测试有限公司"),
+            Some("广东测试有限公司"),
+            Some(CertType::Organisation),
+        );
+        let none = SealOptions::default();
+        assert_eq!(
+            resolve(&none, &org).unwrap(),
+            ("广东测试有限公司".to_string(), 42, 42)
+        );
+        let person = info(
+            Some("张三"),
+            Some("广东测试有限公司"),
+            Some(CertType::OrgPerson),
+        );
+        assert_eq!(
+            resolve(&none, &person).unwrap(),
+            ("张三".to_string(), 20, 20)
+        );
+        let natural = info(Some("李四"), None, Some(CertType::Person));
+        assert_eq!(
+            resolve(&none, &natural).unwrap(),
+            ("李四".to_string(), 20, 20)
+        );
+        let asked = SealOptions {
+            name: Some(" 财务专用章 ".into()),
+            width_mm: Some(38),
+            height_mm: None,
+        };
+        assert_eq!(
+            resolve(&asked, &org).unwrap(),
+            ("财务专用章".to_string(), 38, 38)
+        );
+        let oblong = SealOptions {
+            name: None,
+            width_mm: Some(30),
+            height_mm: Some(15),
+        };
+        assert_eq!(resolve(&oblong, &person).unwrap().1, 30);
+        assert_eq!(resolve(&oblong, &person).unwrap().2, 15);
+        for bad in ["", "  ", "a\nb"] {
+            let o = SealOptions {
+                name: Some(bad.into()),
+                ..SealOptions::default()
+            };
+            assert_eq!(resolve(&o, &person).unwrap_err().code(), "invalid_argument");
+        }
+        let long = SealOptions {
+            name: Some("章".repeat(65)),
+            ..SealOptions::default()
+        };
+        assert!(resolve(&long, &person).is_err());
+        assert!(resolve(&none, &info(None, None, None)).is_err());
+    }
+
+    #[test]
+    fn image_errors_keep_their_code() {
+        let e = image_error(certkey_seal::SealError::ImageFormat("GIF".into()));
+        assert!(format!("{e}").contains("image_format"), "{e}");
+        let e = certkey_seal::normalise(b"GIF89a....", 20, 20, &ImageLimits::default())
+            .map_err(image_error)
+            .unwrap_err();
+        assert!(format!("{e}").contains("image_format"), "{e}");
+        let e = certkey_seal::normalise(b"", 5, 20, &ImageLimits::default())
+            .map_err(image_error)
+            .unwrap_err();
+        assert!(format!("{e}").contains("seal_size"), "{e}");
+    }
+
+    fn seal_with(sign: impl Fn(&[u8]) -> Vec<u8>, maker: Vec<u8>, alg: &str) -> Seal {
+        let info = SealInfo {
+            version: certkey_seal::VERSION_2020,
+            vid: "T".into(),
+            es_id: "E1".into(),
+            seal_type: SealType::Personal,
+            name: "张三".into(),
+            certs: CertList::Digests(vec![
+                ("sha256".into(), Sha256::digest(b"holder").to_vec()),
+                ("SM3".into(), Sm3::digest(b"other").to_vec()),
+            ]),
+            create_date: datetime!(2026-01-01 00:00 UTC),
+            valid_start: datetime!(2026-01-01 00:00 UTC),
+            valid_end: datetime!(2027-01-01 00:00 UTC),
+            picture: Picture {
+                kind: "PNG".into(),
+                data: vec![1, 2, 3],
+                width_mm: 20,
+                height_mm: 20,
+            },
+            ext: Vec::new(),
+        };
+        let tbs = info.to_be_signed(&maker, alg).unwrap();
+        let sig = sign(&tbs);
+        let der = Seal::new(Form::V4, info, maker, alg, sig).encode().unwrap();
+        Seal::decode(&der).unwrap()
+    }
+
+    #[test]
+    fn digests_bind_by_their_algorithm() {
+        let seal = seal_with(|_| vec![0x30, 0x00], vec![1], "1.2.3");
+        assert!(lists_certificate(&seal, b"holder"));
+        assert!(lists_certificate(&seal, b"other"));
+        assert!(!lists_certificate(&seal, b"stranger"));
+        // Garbage maker certificate: never a valid signature, never a panic.
+        assert!(!maker_signature_valid(&seal));
+        assert_eq!(picture_px(&[0x89]), None);
+    }
+}

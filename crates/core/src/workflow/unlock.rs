@@ -1,0 +1,339 @@
+//! Online unlock of a key whose user PIN is locked (shared/DESIGN.md):
+//!
+//! 1. the handler (经办人) asks the CA, with this run's ephemeral key; the CA approves at
+//!    once when the handler matches the one on file, else a CA operator reviews;
+//! 2. once approved, the service hands out the key's SO PIN and a new SO PIN, each
+//!    wrapped for the ephemeral key;
+//! 3. the holder chooses a new user PIN; SO login, C_InitPIN, the SO PIN rotated with
+//!    C_SetPIN; the service is told the result and commits the rotation only then.
+//!
+//! While a request waits for review, its ticket and ephemeral key are kept in the
+//! state directory (`unlock/<serial>.json`, readable by the user only); running again
+//! polls it. If the SO PIN on record no longer opens the key because an earlier run
+//! rotated it but could not confirm, the new one is tried: the service keeps both until
+//! the confirmation, so an SO PIN is never lost.
+
+use std::path::PathBuf;
+
+use certkey_protocol::v1::{Handler, UnlockConfirm, UnlockRequest, UnlockResult, UnlockState};
+use certkey_protocol::wrap::ClientKey;
+use certkey_protocol::Base64;
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::session::{Session, UserType};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::pin::ask_new_pin;
+use super::token::{pin_state, Token};
+use super::{Interaction, Notice, Progress, Step};
+use crate::pkcs11::ckr;
+use crate::service::ServiceClient;
+use crate::{Error, Result};
+
+/// How an unlock run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UnlockOutcome {
+    /// The user PIN is reset and the SO PIN rotated.
+    Unlocked {
+        /// The service's ticket.
+        ticket: String,
+    },
+    /// A CA operator must review the request; run again later.
+    PendingReview {
+        /// The service's ticket.
+        ticket: String,
+    },
+    /// A CA operator refused the request.
+    Rejected {
+        /// The service's ticket.
+        ticket: String,
+    },
+}
+
+/// A request waiting for review, kept between runs (no PIN in it; the ephemeral key
+/// only opens what the service wraps for this ticket).
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    ticket: String,
+    client_key: String,
+    service: String,
+    created_at: i64,
+}
+
+fn state_file(serial: &str) -> Result<PathBuf> {
+    let dir = crate::config::state_dir().ok_or_else(|| Error::ConfigInvalid {
+        path: "state directory".into(),
+        reason: "no home directory: set CERTKEY_STATE_DIR".into(),
+    })?;
+    let safe: String = serial
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Ok(dir.join("unlock").join(format!("{safe}.json")))
+}
+
+fn load_pending(serial: &str) -> Result<Option<Pending>> {
+    let path = state_file(serial)?;
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::ConfigInvalid {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, &e)),
+    }
+}
+
+fn save_pending(serial: &str, p: &Pending) -> Result<()> {
+    let path = state_file(serial)?;
+    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, &e))?;
+    let bytes = serde_json::to_vec(p).map_err(|e| Error::InvalidArgument {
+        name: "unlock state".into(),
+        reason: e.to_string(),
+    })?;
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(|e| Error::io(&tmp, &e))?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| Error::io(&tmp, &e))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, &e))
+}
+
+fn drop_pending(serial: &str) -> Result<()> {
+    let path = state_file(serial)?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(&path, &e)),
+    }
+}
+
+/// Whether a request for this key waits in the state directory.
+pub fn has_pending(serial: &str) -> Result<bool> {
+    Ok(load_pending(serial)?.is_some())
+}
+
+fn wrap_err(e: impl std::fmt::Display) -> Error {
+    Error::ServiceResponse {
+        reason: format!("a wrapped SO PIN does not open: {e}"),
+    }
+}
+
+fn secret_text(bytes: &[u8]) -> Result<SecretString> {
+    String::from_utf8(bytes.to_vec())
+        .map(SecretString::from)
+        .map_err(|_| wrap_err("not text"))
+}
+
+/// Logs in as SO with `first`, else (the key says it is wrong) with `second`. Returns
+/// which one worked: false for `first`, true for `second`.
+fn so_login(session: &Session, first: &SecretString, second: &SecretString) -> Result<bool> {
+    match session.login(UserType::So, Some(first)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(false),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+            session
+                .login(UserType::So, Some(second))
+                .map_err(|e| ckr::convert(e, "C_Login (SO)"))?;
+            Ok(true)
+        }
+        Err(e) => Err(ckr::convert(e, "C_Login (SO)")),
+    }
+}
+
+/// Unlocks the key: asks (or, when a request already waits, polls) and applies an
+/// approval. `handler` is needed only for a new request.
+pub fn unlock(
+    ui: &dyn Interaction,
+    token: &Token,
+    service: &ServiceClient,
+    handler: Option<&Handler>,
+) -> Result<UnlockOutcome> {
+    let mut p = Progress::new(ui, 6);
+    p.step(Step::ReadToken)?;
+    let info = token.info()?;
+    let pending = load_pending(&token.serial)?;
+    let (ticket, client) = match pending {
+        Some(saved) => {
+            ui.notice(&Notice::Resuming {
+                operation: "unlock".into(),
+            });
+            let key = hex::decode(&saved.client_key)
+                .ok()
+                .and_then(|b| ClientKey::from_secret_bytes(&b).ok())
+                .ok_or_else(|| Error::ConfigInvalid {
+                    path: format!("unlock state of {}", token.serial),
+                    reason: "damaged unlock state".into(),
+                })?;
+            (saved.ticket, key)
+        }
+        None => {
+            if !pin_state(&info).locked {
+                return Err(Error::NotApplicable {
+                    reason: "pin_not_locked".into(),
+                    days_left: None,
+                });
+            }
+            let handler = handler.ok_or_else(|| Error::InvalidArgument {
+                name: "handler".into(),
+                reason: "name, identity number and phone of the handler (经办人) are needed".into(),
+            })?;
+            // The certificate the key holds names it to the CA (public, no login).
+            let session = token.session()?;
+            let cert = super::certs::end_entity_certificates(&session, OffsetDateTime::now_utc())?
+                .pop()
+                .ok_or_else(|| Error::NotApplicable {
+                    reason: "no_certificate".into(),
+                    days_left: None,
+                })?;
+            drop(session);
+            let client = ClientKey::generate().map_err(wrap_err)?;
+            p.step(Step::ContactService)?;
+            let answer = service.unlock(&UnlockRequest {
+                token_serial: token.serial.clone(),
+                certificate_serial: cert.info.serial_hex.clone(),
+                handler: handler.clone(),
+                client_key: Base64(client.public_sec1().to_vec()),
+            })?;
+            save_pending(
+                &token.serial,
+                &Pending {
+                    ticket: answer.ticket.clone(),
+                    client_key: hex::encode(client.secret_bytes().as_slice()),
+                    service: service.base().to_string(),
+                    created_at: OffsetDateTime::now_utc().unix_timestamp(),
+                },
+            )?;
+            (answer.ticket, client)
+        }
+    };
+
+    p.step(Step::ContactService)?;
+    let status = service.unlock_status(&ticket)?;
+    match status.state {
+        UnlockState::PendingReview => return Ok(UnlockOutcome::PendingReview { ticket }),
+        UnlockState::Rejected => {
+            drop_pending(&token.serial)?;
+            return Ok(UnlockOutcome::Rejected { ticket });
+        }
+        UnlockState::Completed => {
+            drop_pending(&token.serial)?;
+            return Ok(UnlockOutcome::Unlocked { ticket });
+        }
+        UnlockState::Approved => {}
+    }
+    let (Some(so), Some(new_so)) = (status.so_pin.as_ref(), status.new_so_pin.as_ref()) else {
+        return Err(Error::ServiceResponse {
+            reason: "an approved unlock without the SO PINs".into(),
+        });
+    };
+    let so_pin = secret_text(
+        &client
+            .unwrap(so, format!("unlock-so:{ticket}").as_bytes())
+            .map_err(wrap_err)?,
+    )?;
+    let new_so_pin = secret_text(
+        &client
+            .unwrap(new_so, format!("unlock-new-so:{ticket}").as_bytes())
+            .map_err(wrap_err)?,
+    )?;
+
+    // The holder's new PIN, checked before the key is touched.
+    let new_pin = ask_new_pin(ui, token, None)?;
+    p.step(Step::Login)?;
+    let session = token.session()?;
+    let rotated_before = so_login(&session, &so_pin, &new_so_pin)?;
+    p.step(Step::SetPin)?;
+    let reset = session
+        .init_pin(&new_pin)
+        .map_err(|e| ckr::convert(e, "C_InitPIN"));
+    if let Err(e) = reset {
+        let _ = session.logout();
+        // Nothing rotated in this run: the SO PIN on record stays (unless an earlier
+        // run had rotated it, which the confirmation below would have to say).
+        if !rotated_before {
+            let _ = service.unlock_confirm(
+                &ticket,
+                &UnlockConfirm {
+                    result: UnlockResult::Failed,
+                },
+            );
+        }
+        return Err(e);
+    }
+    let result = if rotated_before {
+        UnlockResult::Rotated
+    } else {
+        match session.set_pin(&so_pin, &new_so_pin) {
+            Ok(()) => UnlockResult::Rotated,
+            Err(e) => {
+                tracing::warn!(error = %e, "SO PIN rotation failed; the old SO PIN stays");
+                UnlockResult::Failed
+            }
+        }
+    };
+    let _ = session.logout();
+    p.step(Step::CleanUp)?;
+    // If this confirmation is lost, the service keeps both SO PINs and hands them out
+    // again; a rerun then logs in with the new one (see so_login).
+    service.unlock_confirm(&ticket, &UnlockConfirm { result })?;
+    drop_pending(&token.serial)?;
+    Ok(UnlockOutcome::Unlocked { ticket })
+}
+
+/// The handler remembered in the OS keyring (service "certkey", entry "handler"), if
+/// any. Personal data stays out of plain files.
+pub fn remembered_handler() -> Option<Handler> {
+    let entry = keyring::Entry::new("certkey", "handler").ok()?;
+    let text = entry.get_password().ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Remembers the handler in the OS keyring (only when the user agreed).
+pub fn remember_handler(handler: &Handler) -> Result<()> {
+    let fail = |e: keyring::Error| Error::Io {
+        path: "OS keyring".into(),
+        reason: e.to_string(),
+    };
+    let entry = keyring::Entry::new("certkey", "handler").map_err(fail)?;
+    let text = serde_json::to_string(handler).map_err(|e| Error::InvalidArgument {
+        name: "handler".into(),
+        reason: e.to_string(),
+    })?;
+    entry.set_password(&text).map_err(fail)?;
+    // Some keyrings accept a value they cannot give back (e.g. a kernel keyring
+    // without a persistent keyring): only a value read back counts as remembered.
+    match keyring::Entry::new("certkey", "handler").and_then(|e| e.get_password()) {
+        Ok(back) if back == text => Ok(()),
+        Ok(_) => Err(Error::Io {
+            path: "OS keyring".into(),
+            reason: "the keyring gave back another value".into(),
+        }),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// Forgets the remembered handler.
+pub fn forget_handler() -> Result<()> {
+    match keyring::Entry::new("certkey", "handler").and_then(|e| e.delete_credential()) {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(Error::Io {
+            path: "OS keyring".into(),
+            reason: e.to_string(),
+        }),
+    }
+}
