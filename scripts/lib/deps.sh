@@ -37,3 +37,40 @@ ensure_rust() {
 
 # System packages every part of CertKey's build and tests needs.
 BASE_PACKAGES=(build-essential pkg-config openssl curl softhsm2 opensc opensc-pkcs11 p11-kit)
+
+# kryoptic: a third-party PKCS#11 soft token (Rust, from crates.io) that locks the user
+# PIN after 10 wrong tries. Built once into the tools cache; CERTKEY_KRYOPTIC names it.
+KRYOPTIC_VERSION=1.5.4
+ensure_kryoptic() {
+    local dir="${CERTKEY_TOOLS_DIR:-$HOME/.cache/certkey-tools}/kryoptic-$KRYOPTIC_VERSION"
+    local lib="$dir/libkryoptic_pkcs11.so"
+    if [ ! -f "$lib" ]; then
+        ensure_packages libclang-dev libssl-dev libsqlite3-dev
+        echo "==> building kryoptic $KRYOPTIC_VERSION with cargo (once; a few minutes)"
+        local work
+        work=$(mktemp -d)
+        mkdir -p "$work/fetch/src"
+        cat > "$work/fetch/Cargo.toml" <<TOML
+[package]
+name = "fetch-kryoptic"
+version = "0.0.0"
+edition = "2021"
+[dependencies]
+kryoptic = { version = "=$KRYOPTIC_VERSION", default-features = false }
+[workspace]
+TOML
+        : > "$work/fetch/src/lib.rs"
+        local manifest
+        manifest=$(cd "$work/fetch" && cargo metadata --format-version 1 \
+            | python3 -c 'import json,sys; m=json.load(sys.stdin); print(next(p["manifest_path"] for p in m["packages"] if p["name"]=="kryoptic"))')
+        cp -r "$(dirname "$manifest")" "$work/kryoptic"
+        # Debian 12's OpenSSL 3.0: link it dynamically, minimal algorithm set (no SM2).
+        (cd "$work/kryoptic" && cargo build --release --no-default-features \
+            --features minimal,kryoptic-lib/dynamic)
+        mkdir -p "$dir"
+        cp "$work/kryoptic/target/release/libkryoptic_pkcs11.so" "$lib.tmp"
+        mv "$lib.tmp" "$lib"
+        rm -rf "$work"
+    fi
+    export CERTKEY_KRYOPTIC="$lib"
+}

@@ -153,18 +153,8 @@ impl Interaction for Terminal {
                     ),
                 }
             }
-            Confirm::FinalTry { serial } => {
-                if self.final_try_ok {
-                    return Ok(true);
-                }
-                self.say(&error_text(
-                    self.lang,
-                    &Error::PinFinalTry {
-                        serial: serial.clone(),
-                    },
-                ));
-                return Ok(false);
-            }
+            // Only --final-try-ok spends the last try; core reports the refusal.
+            Confirm::FinalTry { .. } => return Ok(self.final_try_ok),
         };
         self.say(&text);
         if self.yes {

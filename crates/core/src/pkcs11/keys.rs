@@ -46,6 +46,8 @@ const CKR_DOMAIN_PARAMS_INVALID: u64 = 0x130;
 const CKR_CURVE_NOT_SUPPORTED: u64 = 0x140;
 /// CKR_ATTRIBUTE_TYPE_INVALID.
 const CKR_ATTRIBUTE_TYPE_INVALID: u64 = 0x12;
+/// CKR_ATTRIBUTE_VALUE_INVALID.
+const CKR_ATTRIBUTE_VALUE_INVALID: u64 = 0x13;
 /// CKR_KEY_TYPE_INCONSISTENT.
 const CKR_KEY_TYPE_INCONSISTENT: u64 = 0x63;
 
@@ -734,7 +736,8 @@ pub fn write_certificate(
 /// `application`, CKA_ID `id`, CKA_LABEL `label` and CKA_VALUE `value`.
 ///
 /// PKCS#11 does not list CKA_ID among data object attributes and some modules
-/// (SoftHSM2) refuse it with CKR_ATTRIBUTE_TYPE_INVALID; the id is then written as
+/// refuse it (SoftHSM2 with CKR_ATTRIBUTE_TYPE_INVALID, kryoptic with
+/// CKR_ATTRIBUTE_VALUE_INVALID); the id is then written as
 /// CKA_OBJECT_ID holding the DER OCTET STRING of the id, which [`find_data`] reads back
 /// the same way.
 pub fn write_data(
@@ -757,7 +760,10 @@ pub fn write_data(
         Ok(h) => Ok(h),
         Err(e) => {
             let err = ckr::convert(e, "C_CreateObject");
-            if !ckr::is_ckr(&err, CKR_ATTRIBUTE_TYPE_INVALID) {
+            // SoftHSM2 says TYPE_INVALID, kryoptic VALUE_INVALID.
+            if !ckr::is_ckr(&err, CKR_ATTRIBUTE_TYPE_INVALID)
+                && !ckr::is_ckr(&err, CKR_ATTRIBUTE_VALUE_INVALID)
+            {
                 return Err(err);
             }
             template.pop();
