@@ -268,6 +268,10 @@ impl Interaction for Terminal {
                 Lang::En => format!("finishing an interrupted {operation}"),
             },
             Notice::Rejected { error } => error_text(self.lang, error),
+            Notice::PinMustChange { serial } => match self.lang {
+                Lang::ZhCn => format!("Key {serial} 要求先修改 PIN 码"),
+                Lang::En => format!("key {serial} requires a new PIN first"),
+            },
             Notice::PinCountLow { serial } => match self.lang {
                 Lang::ZhCn => format!("注意：Key {serial} 的 PIN 剩余尝试次数不多了"),
                 Lang::En => format!("careful: key {serial} has few PIN tries left"),

@@ -109,7 +109,7 @@ fn activate_and_change_the_pin_on_softkey_p256() {
 }
 
 #[test]
-fn activate_on_softhsm2_p256_for_a_key_initialised_elsewhere() {
+fn activate_change_pin_and_renew_on_softhsm2_p256_for_a_key_initialised_elsewhere() {
     let ca = Ca::start();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tokens")).unwrap();
@@ -158,6 +158,7 @@ fn activate_on_softhsm2_p256_for_a_key_initialised_elsewhere() {
             "holder": "王五",
             "cert_type": "person",
             "years": 1,
+            "days": 30,
             "key_algorithm": "p256",
             "handler": {"name": "王五", "id_number": "110101199001011234", "phone": "13800000000"},
             "so_pin": "SoPin12345",
@@ -184,6 +185,30 @@ fn activate_on_softhsm2_p256_for_a_key_initialised_elsewhere() {
     assert!(out.status.success(), "{}", text(&out));
     let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     check_activated(&ca, module, &env, &done, "p256");
+
+    // PIN change, renewal and the seal on SoftHSM2 too (it never locks a PIN, so no
+    // unlock here: kryoptic and softkey cover that).
+    let run = [
+        env[0],
+        ("CERTKEY_PIN", NEW_PIN),
+        ("CERTKEY_NEW_PIN", "97531864"),
+    ];
+    let out = certkey(module, &ca, &["pin", "change", "--token", &serial], &run);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = [
+        env[0],
+        ("CERTKEY_PIN", "97531864"),
+        ("CERTKEY_NEW_PIN", NEW_PIN),
+    ];
+    let out = certkey(module, &ca, &["pin", "change", "--token", &serial], &run);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = [env[0], ("CERTKEY_PIN", NEW_PIN)];
+    let out = certkey(module, &ca, &["--json", "renew", "--token", &serial], &run);
+    assert!(out.status.success(), "{}", text(&out));
+    let renewed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(renewed["new_serial"], done["certificate_serial"]);
+    check_activated(&ca, module, &env, &renewed, "p256");
+    assert_eq!(certificate_count(module, &env), 1);
 }
 
 /// The key is pulled out after N PKCS#11 operations, for every N across the whole
@@ -542,4 +567,70 @@ fn unlock_online_auto_approved_after_review_and_rejected() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["state"], "rejected");
     certkey_core::workflow::unlock::forget_handler().unwrap();
+}
+
+/// A key whose PIN set by the SO must be changed by the holder
+/// (CKF_USER_PIN_TO_BE_CHANGED): activation sets the holder's PIN anyway; after an
+/// online unlock the next operation (here a renewal) first makes the holder choose a
+/// new PIN, then carries on.
+#[test]
+fn a_pin_the_key_says_must_change_is_changed_before_anything_else() {
+    join_session_keyring();
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let store = tempfile::tempdir().unwrap();
+    std::fs::write(
+        store.path().join("softkey.toml"),
+        "[[slot]]\nserial = \"SKMUST\"\nprofile = \"tass\"\ninit_pin_to_be_changed = true\n",
+    )
+    .unwrap();
+    let (_, code) = ca.produce_with(store.path(), "p256", &["--days", "30"]);
+    let state = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap().to_string();
+    let st = state.path().to_str().unwrap().to_string();
+    let base = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_STATE_DIR", st.as_str()),
+    ];
+    // What the key says, as pkcs11-tool shows it.
+    let must_change = || {
+        let out = pkcs11_tool(&module, &["--list-token-slots"], &base[..1]);
+        String::from_utf8_lossy(&out.stdout).contains("user PIN to be changed")
+    };
+    assert!(
+        must_change(),
+        "production leaves a PIN the holder must change"
+    );
+    let env = [
+        base[0],
+        ("CERTKEY_ACTIVATION_CODE", code.as_str()),
+        ("CERTKEY_NEW_PIN", NEW_PIN),
+    ];
+    let out = certkey(&module, &ca, &["activate", "--yes"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!must_change());
+
+    lock_pin(&module, &base[..1]);
+    let env = [base[0], base[1], ("CERTKEY_NEW_PIN", "13579246")];
+    let mut args = vec!["unlock"];
+    args.extend(HANDLER);
+    let out = certkey(&module, &ca, &args, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(must_change());
+
+    let env = [
+        base[0],
+        ("CERTKEY_PIN", "13579246"),
+        ("CERTKEY_NEW_PIN", "86421357"),
+    ];
+    let out = certkey(&module, &ca, &["--json", "renew"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("requires a new PIN first"),
+        "{}",
+        text(&out)
+    );
+    assert!(!must_change());
+    let out = pkcs11_tool(&module, &["--login", "--pin", "86421357", "-O"], &base[..1]);
+    assert!(out.status.success(), "{}", text(&out));
 }

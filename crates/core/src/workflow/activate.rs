@@ -24,7 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::journal::{self, Journal};
-use super::pin::{ask_new_pin, login_user};
+use super::pin::{ask_new_pin, login_only, login_user};
 use super::token::Token;
 use super::{Confirm, Interaction, Notice, Progress, SecretKind, Step, MAX_ASKS};
 use crate::pkcs11::ckr;
@@ -229,7 +229,7 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
                 activation_id: Some(activation_id),
                 ..Journal::default()
             };
-            match login_user(ui, token, &session, Some(&initial)) {
+            match login_only(ui, token, &session, Some(&initial)) {
                 Ok(_) => {
                     record(&session, &mut j)?;
                     p.step(Step::SetPin)?;
@@ -242,7 +242,7 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
                     ui.notice(&Notice::Resuming {
                         operation: OPERATION.into(),
                     });
-                    login_user(ui, token, &session, Some(&new_pin))?;
+                    login_only(ui, token, &session, Some(&new_pin))?;
                     p.step(Step::SetPin)?;
                 }
                 Err(e) => return Err(e),

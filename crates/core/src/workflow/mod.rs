@@ -117,6 +117,11 @@ pub enum Notice {
         /// Token serial.
         serial: String,
     },
+    /// The key requires a new PIN before anything else (CKF_USER_PIN_TO_BE_CHANGED).
+    PinMustChange {
+        /// Token serial.
+        serial: String,
+    },
 }
 
 /// How a workflow talks to its user.

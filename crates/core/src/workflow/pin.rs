@@ -103,8 +103,33 @@ pub fn ask_new_pin(
 /// Logs the user in the careful way: refuses a locked PIN, asks before using the
 /// final try, warns when tries run low; the PIN comes from `pin` or is asked for.
 /// After a wrong PIN the token's new state is in the error (no automatic retry:
-/// tries are precious).
+/// tries are precious). A key that says TO_BE_CHANGED gets a new PIN at once; the PIN
+/// now in force is returned.
 pub fn login_user(
+    ui: &dyn Interaction,
+    token: &Token,
+    session: &Session,
+    pin: Option<&SecretString>,
+) -> Result<SecretString> {
+    let pin = login_only(ui, token, session, pin)?;
+    // A key that says its PIN must be changed (e.g. after a reset by the SO) gets a new
+    // one now, before anything else.
+    if pin_state(&token.info()?).to_be_changed {
+        ui.notice(&Notice::PinMustChange {
+            serial: token.serial.clone(),
+        });
+        let new = ask_new_pin(ui, token, Some(&pin))?;
+        session
+            .set_pin(&pin, &new)
+            .map_err(|e| ckr::convert(e, "C_SetPIN"))?;
+        return Ok(new);
+    }
+    Ok(pin)
+}
+
+/// [`login_user`] without the forced change (for a caller that sets the PIN next
+/// anyway, like activation).
+pub fn login_only(
     ui: &dyn Interaction,
     token: &Token,
     session: &Session,
@@ -151,7 +176,13 @@ pub fn change(ui: &dyn Interaction, token: &Token) -> Result<()> {
     p.step(Step::ReadToken)?;
     let session = token.session()?;
     p.step(Step::Login)?;
+    let must_change = pin_state(&token.info()?).to_be_changed;
     let old = login_user(ui, token, &session, None)?;
+    if must_change {
+        // login_user has just set the new PIN.
+        let _ = session.logout();
+        return Ok(());
+    }
     let new = ask_new_pin(ui, token, Some(&old))?;
     p.step(Step::SetPin)?;
     let result = session
