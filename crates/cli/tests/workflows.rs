@@ -634,3 +634,80 @@ fn a_pin_the_key_says_must_change_is_changed_before_anything_else() {
     let out = pkcs11_tool(&module, &["--login", "--pin", "86421357", "-O"], &base[..1]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// The service goes away in the middle of an activation: the key was pulled out after
+/// its key pair was made (so the journal holds the activation), and the rerun meets a
+/// stopped service. It fails cleanly, the key keeps its state, and once the service is
+/// back a rerun finishes.
+#[test]
+fn an_activation_whose_service_stops_mid_flow_finishes_when_it_is_back() {
+    let mut ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let ctl = sibling("certkey-softkey");
+    let store = blank_softkey("SKSVCDOWN", "tass");
+    let (_, code) = ca.produce(store.path(), "sm2");
+    let s = store.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_ACTIVATION_CODE", code.as_str()),
+        ("CERTKEY_NEW_PIN", NEW_PIN),
+        ("CERTKEY_PIN", NEW_PIN),
+    ];
+    // Find a cut that leaves a journal with the key pair on the key.
+    let mut cut = None;
+    for n in 20..80 {
+        let arm = Command::new(&ctl)
+            .args(["--dir", &s, "fail-after", &n.to_string()])
+            .output()
+            .unwrap();
+        assert!(arm.status.success());
+        let out = certkey(&module, &ca, &["activate", "--yes"], &env);
+        for args in [vec!["fail-after", "off"], vec!["insert"]] {
+            let o = Command::new(&ctl)
+                .args(["--dir", &s])
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        assert!(
+            !out.status.success(),
+            "cut at {n} should stop the activation"
+        );
+        let data = pkcs11_tool(&module, &["--list-objects", "--type", "data"], &env[..1]);
+        let listing = String::from_utf8_lossy(&data.stdout).to_string();
+        let keys = pkcs11_tool(
+            &module,
+            &[
+                "--login",
+                "--pin",
+                NEW_PIN,
+                "--list-objects",
+                "--type",
+                "privkey",
+            ],
+            &env[..1],
+        );
+        if listing.contains("certkey-journal")
+            && String::from_utf8_lossy(&keys.stdout).contains("Private Key Object")
+        {
+            cut = Some(n);
+            break;
+        }
+    }
+    assert!(cut.is_some(), "no cut left a journal and a key pair");
+    ca.stop();
+    let out = certkey(&module, &ca, &["activate", "--yes"], &env);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot reach the CA service"),
+        "{}",
+        text(&out)
+    );
+    ca.restart();
+    let out = certkey(&module, &ca, &["--json", "activate", "--yes"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["resumed"], true);
+    check_activated(&ca, &module, &env[..1], &done, "sm2");
+}
