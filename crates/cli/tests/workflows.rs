@@ -711,3 +711,60 @@ fn an_activation_whose_service_stops_mid_flow_finishes_when_it_is_back() {
     assert_eq!(done["resumed"], true);
     check_activated(&ca, &module, &env[..1], &done, "sm2");
 }
+
+/// A vendor whose keys keep the CA chain (catalog `store_chain = true`, here from a
+/// user catalog): activation writes the issuing and root CA beside the holder's
+/// certificate, renewal does not write them twice.
+#[test]
+fn the_chain_is_written_where_the_vendor_profile_keeps_it() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let store = tempfile::tempdir().unwrap();
+    std::fs::write(
+        store.path().join("softkey.toml"),
+        "[[slot]]\nserial = \"SKCHAIN\"\nprofile = \"tass\"\nmanufacturer = \"ChainKey Ltd\"\n",
+    )
+    .unwrap();
+    let catalog = store.path().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        "[[vendor]]\nid = \"chainkey\"\nname = \"ChainKey\"\nmanufacturer_patterns = [\"ChainKey*\"]\n\
+         sm2_family = \"tass\"\nsm2_signature = \"raw\"\nstore_chain = true\n",
+    )
+    .unwrap();
+    let (_, code) = ca.produce_with(store.path(), "sm2", &["--days", "30"]);
+    let s = store.path().to_str().unwrap().to_string();
+    let c = catalog.to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_CATALOG", c.as_str()),
+        ("CERTKEY_ACTIVATION_CODE", code.as_str()),
+        ("CERTKEY_NEW_PIN", NEW_PIN),
+        ("CERTKEY_PIN", NEW_PIN),
+    ];
+    let out = certkey(&module, &ca, &["--json", "activate", "--yes"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_activated(&ca, &module, &env[..1], &done, "sm2");
+    assert_eq!(
+        certificate_count(&module, &env[..1]),
+        3,
+        "holder, issuing CA, root CA"
+    );
+    let listing = pkcs11_tool(&module, &["--list-objects", "--type", "cert"], &env[..1]);
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert!(
+        listing.contains("签发 CA (SM2)") && listing.contains("根 CA (SM2)"),
+        "{listing}"
+    );
+
+    let out = certkey(&module, &ca, &["--json", "renew"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let renewed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_activated(&ca, &module, &env[..1], &renewed, "sm2");
+    assert_eq!(
+        certificate_count(&module, &env[..1]),
+        3,
+        "the chain once, the new leaf"
+    );
+}

@@ -182,6 +182,10 @@ pub struct VendorProfile {
     /// PIN rules.
     #[serde(default)]
     pub pin_policy: PinPolicy,
+    /// The vendor's keys keep the CA chain beside the holder's certificate: the
+    /// issuing and root CA certificates are written onto the key too.
+    #[serde(default)]
+    pub store_chain: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -291,7 +291,7 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
     p.step(Step::RequestCertificate)?;
     let issued =
         service.activation_certificate(&activation_id, &CertificateRequest { csr: Base64(csr) })?;
-    let der = issued.certificate.0;
+    let der = issued.certificate.0.clone();
     let parsed = crate::cert::parse(&der)?;
     if parsed.cert.public_key().raw != keys::spki_der(alg, &key.point).as_slice() {
         return Err(Error::ServiceResponse {
@@ -312,6 +312,7 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
         .clone()
         .unwrap_or_else(|| format!("CertKey {}", token.serial));
     keys::write_certificate(&session, &key.id, &label, &der)?;
+    super::certs::install_chain(&session, token.vendor.as_ref(), &issued.chain)?;
 
     p.step(Step::Verify)?;
     let on_token = keys::certificates(&session)?

@@ -107,3 +107,40 @@ pub fn current(session: &Session, now: OffsetDateTime) -> Result<HolderCert> {
             days_left: None,
         })
 }
+
+/// Writes the CA certificates of `chain` that the key does not hold yet, when the
+/// key's vendor profile keeps the chain on the key. Each gets its own CKA_ID (the
+/// SHA-256 of the certificate, first 16 bytes) and its subject CN as label.
+pub fn install_chain(
+    session: &Session,
+    vendor: Option<&crate::catalog::VendorProfile>,
+    chain: &[certkey_protocol::Base64],
+) -> Result<usize> {
+    use sha2::Digest;
+    if !vendor.is_some_and(|v| v.store_chain) {
+        return Ok(0);
+    }
+    let present: Vec<Vec<u8>> = keys::certificates(session)?
+        .into_iter()
+        .map(|(_, _, der)| der)
+        .collect();
+    let mut written = 0;
+    for ca in chain {
+        let der = ca.as_bytes();
+        if present.iter().any(|p| p.as_slice() == der) {
+            continue;
+        }
+        let parsed = crate::cert::parse(der)?;
+        let info = CertificateInfo::from_parsed(&parsed, OffsetDateTime::now_utc());
+        if !info.is_ca {
+            return Err(Error::ServiceResponse {
+                reason: "the chain holds a certificate that is not a CA".into(),
+            });
+        }
+        let id = sha2::Sha256::digest(der)[..16].to_vec();
+        let label = info.subject_cn.clone().unwrap_or_else(|| "CA".into());
+        keys::write_certificate(session, &id, &label, der)?;
+        written += 1;
+    }
+    Ok(written)
+}

@@ -265,7 +265,7 @@ pub fn renew(
         nonce: Base64(nonce),
         signature: Base64(signature),
     })?;
-    let der = issued.certificate.0;
+    let der = issued.certificate.0.clone();
     let parsed = crate::cert::parse(&der)?;
     if parsed.cert.public_key().raw != keys::spki_der(new_key.alg, &new_key.point).as_slice() {
         return Err(Error::ServiceResponse {
@@ -286,6 +286,7 @@ pub fn renew(
         .clone()
         .unwrap_or_else(|| format!("CertKey {}", token.serial));
     keys::write_certificate(&session, &new_key.id, &label, &der)?;
+    certs::install_chain(&session, token.vendor.as_ref(), &issued.chain)?;
     j.stage = "installed".into();
     journal::write(&session, OPERATION, &mut j)?;
 
