@@ -105,6 +105,12 @@ impl Terminal {
             ),
             Step::RequestCertificate => ("CA 签发证书", "the CA issues the certificate"),
             Step::InstallCertificate => ("写入证书", "writing the certificate"),
+            Step::SignSeal => (
+                "在 Key 内签署印章申请",
+                "signing the seal request on the key",
+            ),
+            Step::MakeSeal => ("CA 制作电子印章", "the CA makes the electronic seal"),
+            Step::WriteSeal => ("写入电子印章", "writing the seal onto the key"),
             Step::Verify => ("检查结果", "checking the result"),
             Step::CleanUp => ("清理", "cleaning up"),
         };

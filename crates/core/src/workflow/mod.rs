@@ -47,6 +47,12 @@ pub enum Step {
     RequestCertificate,
     /// Writing the certificate onto the key.
     InstallCertificate,
+    /// Signing the seal request with the certificate's key.
+    SignSeal,
+    /// The CA makes the seal.
+    MakeSeal,
+    /// Writing the seal onto the key.
+    WriteSeal,
     /// Checking what was written.
     Verify,
     /// Removing what the operation replaced or left behind.

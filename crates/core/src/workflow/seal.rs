@@ -523,7 +523,7 @@ pub fn write(
         picture,
     } = prepared;
 
-    p.step(Step::SignRequest)?;
+    p.step(Step::SignSeal)?;
     let message = seal_signed_message(w, h, &name, &picture.png);
     let signature = keys::sign(
         &session,
@@ -533,7 +533,7 @@ pub fn write(
         &message,
     )?;
 
-    p.step(Step::ContactService)?;
+    p.step(Step::MakeSeal)?;
     let answer = service.seal(&SealRequest {
         certificate: Base64(cert.der.clone()),
         image: Base64(picture.png.clone()),
@@ -548,7 +548,7 @@ pub fn write(
     let seal = check_answer(&der, &cert, &name, w, h)?;
     check_memory(token, der.len() + SEAL_OVERHEAD / 4)?;
 
-    p.step(Step::InstallCertificate)?;
+    p.step(Step::WriteSeal)?;
     write_object(&session, &cert.id, &name, &der)?;
 
     p.step(Step::Verify)?;
