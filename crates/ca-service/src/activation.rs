@@ -464,41 +464,11 @@ pub async fn certificate(
     };
     let h = st.ca.get(alg);
     let serial = x509::random_serial().map_err(internal)?;
-    let der = x509::issue_leaf(
-        &h.issuing_der,
-        h.issuing_key.as_ref(),
-        &subject(&o),
-        &csr.spki_der,
-        &serial,
-        validity,
-        Usage::Holder,
-    )
-    .map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "csr_invalid",
-            format!("cannot issue for this CSR: {e}"),
-        )
-    })?;
     let serial_hex = hex::encode(serial);
-    // One transaction records the certificate and claims the order; a concurrent request
-    // for the same order loses the claim, rolls back, and answers with the winner's
-    // certificate — one certificate per order, whatever the retries.
+    // One transaction claims the order, then signs and records the certificate: a
+    // concurrent request for the same order loses the claim before anything is signed
+    // and answers with the winner's certificate — one certificate per order.
     let mut tx = st.db.pool.begin().await.map_err(internal)?;
-    crate::db::insert_certificate(
-        &mut tx,
-        &crate::db::NewCertificate {
-            serial: &serial_hex,
-            token_serial: &o.token_serial,
-            order_id: &o.id,
-            key_algorithm: &o.key_algorithm,
-            der: &der,
-            not_before: validity.not_before.unix_timestamp(),
-            not_after: validity.not_after.unix_timestamp(),
-        },
-    )
-    .await
-    .map_err(internal)?;
     let claimed = sqlx::query(
         "UPDATE orders SET state = 'completed', certificate_serial = $2 WHERE id = $1 AND state = 'awaiting_csr'",
     )
@@ -520,6 +490,36 @@ pub async fn certificate(
             "the order cannot take a certificate now",
         ));
     }
+    let der = x509::issue_leaf(
+        &h.issuing_der,
+        h.issuing_key.as_ref(),
+        &subject(&o),
+        &csr.spki_der,
+        &serial,
+        validity,
+        Usage::Holder,
+    )
+    .map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "csr_invalid",
+            format!("cannot issue for this CSR: {e}"),
+        )
+    })?;
+    crate::db::insert_certificate(
+        &mut tx,
+        &crate::db::NewCertificate {
+            serial: &serial_hex,
+            token_serial: &o.token_serial,
+            order_id: &o.id,
+            key_algorithm: &o.key_algorithm,
+            der: &der,
+            not_before: validity.not_before.unix_timestamp(),
+            not_after: validity.not_after.unix_timestamp(),
+        },
+    )
+    .await
+    .map_err(internal)?;
     sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', 'certificate_issued', $2, $3)")
         .bind(now.unix_timestamp())
         .bind(&o.id)

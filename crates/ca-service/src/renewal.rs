@@ -342,37 +342,9 @@ pub async fn renew(
     };
     let h = st.ca.get(alg);
     let serial = x509::random_serial().map_err(internal)?;
-    let der = x509::issue_leaf(
-        &h.issuing_der,
-        h.issuing_key.as_ref(),
-        &DnSpec(dn),
-        &csr.spki_der,
-        &serial,
-        validity,
-        Usage::Holder,
-    )
-    .map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "csr_invalid",
-            format!("cannot issue for this CSR: {e}"),
-        )
-    })?;
     let serial_hex = hex::encode(serial);
-    crate::db::insert_certificate(
-        &mut tx,
-        &crate::db::NewCertificate {
-            serial: &serial_hex,
-            token_serial: &c.token_serial,
-            order_id: &order_id,
-            key_algorithm: &c.key_algorithm,
-            der: &der,
-            not_before: validity.not_before.unix_timestamp(),
-            not_after: validity.not_after.unix_timestamp(),
-        },
-    )
-    .await
-    .map_err(internal)?;
+    // The renewal is claimed (old serial unique) before anything is signed: a lost
+    // race never leaves a signed certificate that is not on record.
     let recorded = sqlx::query("INSERT INTO renewals (request_id, old_serial, new_serial, created_at) VALUES ($1, $2, $3, $4)")
         .bind(rid)
         .bind(&c.serial)
@@ -398,6 +370,36 @@ pub async fn renew(
             "this certificate was already renewed",
         ));
     }
+    let der = x509::issue_leaf(
+        &h.issuing_der,
+        h.issuing_key.as_ref(),
+        &DnSpec(dn),
+        &csr.spki_der,
+        &serial,
+        validity,
+        Usage::Holder,
+    )
+    .map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "csr_invalid",
+            format!("cannot issue for this CSR: {e}"),
+        )
+    })?;
+    crate::db::insert_certificate(
+        &mut tx,
+        &crate::db::NewCertificate {
+            serial: &serial_hex,
+            token_serial: &c.token_serial,
+            order_id: &order_id,
+            key_algorithm: &c.key_algorithm,
+            der: &der,
+            not_before: validity.not_before.unix_timestamp(),
+            not_after: validity.not_after.unix_timestamp(),
+        },
+    )
+    .await
+    .map_err(internal)?;
     sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', 'certificate_renewed', $2, $3)")
         .bind(now.unix_timestamp())
         .bind(&c.serial)

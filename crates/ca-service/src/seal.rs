@@ -33,7 +33,8 @@ fn bad(code: &str, message: impl Into<String>) -> Failure {
 
 fn check_name(name: &str) -> Result<(), Failure> {
     let n = name.chars().count();
-    if name.trim().is_empty() || n > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.trim().is_empty() || n > MAX_NAME_CHARS || !name.chars().all(certkey_seal::name_char_ok)
+    {
         return Err(bad(
             "invalid_seal_name",
             format!("name must be 1-{MAX_NAME_CHARS} printable characters"),
@@ -256,5 +257,6 @@ mod tests {
         assert!(check_name("a\nb").is_err());
         assert!(check_name(&"章".repeat(65)).is_err());
         assert!(check_name(&"章".repeat(64)).is_ok());
+        assert!(check_name("广东\u{202E}司公").is_err());
     }
 }

@@ -301,7 +301,7 @@ pub async fn status(
 }
 
 /// `POST /unlock/{ticket}/confirm`: commits (or abandons) the SO PIN rotation.
-#[utoipa::path(post, path = "/api/v1/unlock/{ticket}/confirm", tag = "unlock", params(("ticket" = String, Path)), request_body = UnlockConfirm, responses((status = 200, body = UnlockStatus), (status = 404, description = "ticket_not_found", body = ErrorBody), (status = 409, description = "invalid_state", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/unlock/{ticket}/confirm", tag = "unlock", params(("ticket" = String, Path)), request_body = UnlockConfirm, responses((status = 200, body = UnlockStatus), (status = 400, description = "proof_required", body = ErrorBody), (status = 403, description = "proof_invalid", body = ErrorBody), (status = 404, description = "ticket_not_found", body = ErrorBody), (status = 409, description = "invalid_state", body = ErrorBody)))]
 pub async fn confirm(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -309,6 +309,42 @@ pub async fn confirm(
 ) -> Result<Json<UnlockStatus>, Failure> {
     let Json(req) = body.map_err(Failure::from)?;
     let t = ticket(&st, &id).await?;
+    // Only the client that received the new SO PIN may decide the rotation.
+    if t.state == "approved" {
+        let Some(proof) = req.proof.as_ref() else {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "proof_required",
+                "the confirmation needs its proof (see unlock_confirm_proof)",
+            ));
+        };
+        let next = t.released_next.clone().ok_or_else(|| {
+            Failure::new(
+                StatusCode::CONFLICT,
+                "invalid_state",
+                "the SO PINs of this ticket were never released",
+            )
+        })?;
+        let pin = st
+            .data_key
+            .open(&next, &format!("token:{}:so-next", t.token_serial))
+            .map_err(internal)?;
+        let want = certkey_protocol::v1::unlock_confirm_proof(&pin, &id, req.result);
+        let got = proof.as_bytes();
+        let same = got.len() == want.len()
+            && got
+                .iter()
+                .zip(want.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !same {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "proof_invalid",
+                "the confirmation's proof does not match this ticket",
+            ));
+        }
+    }
     match (t.state.as_str(), req.result) {
         ("completed", UnlockResult::Rotated) | ("failed", UnlockResult::Failed) => {
             return Ok(Json(UnlockStatus {

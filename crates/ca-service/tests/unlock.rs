@@ -170,11 +170,18 @@ fn so_pins(svc: &Service, client: &ClientKey, ticket: &str) -> (String, String) 
     )
 }
 
-fn confirm(svc: &Service, ticket: &str, result: &str) -> (u16, Value) {
+/// Confirms with the proof keyed by the new SO PIN `next`.
+fn confirm(svc: &Service, ticket: &str, result: &str, next: &str) -> (u16, Value) {
+    let r = if result == "rotated" {
+        certkey_protocol::v1::UnlockResult::Rotated
+    } else {
+        certkey_protocol::v1::UnlockResult::Failed
+    };
+    let proof = certkey_protocol::v1::unlock_confirm_proof(next.as_bytes(), ticket, r);
     call(
         reqwest::Method::POST,
         &format!("{}/unlock/{ticket}/confirm", svc.base),
-        Some(&json!({"result": result})),
+        Some(&json!({"result": result, "proof": b64(&proof)})),
         None,
     )
 }
@@ -259,12 +266,30 @@ fn unlock_flow(svc: &Service, db_url: Option<&str>) {
             "13572468"
         ]
     ));
-    let (s, c) = confirm(svc, &ticket2, "rotated");
+    // Without the proof, or with a proof not made with the new SO PIN, nothing happens.
+    let (s, e) = call(
+        reqwest::Method::POST,
+        &format!("{}/unlock/{ticket2}/confirm", svc.base),
+        Some(&json!({"result": "rotated"})),
+        None,
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("proof_required")),
+        "{e}"
+    );
+    let (s, e) = confirm(svc, &ticket2, "rotated", &so2);
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("proof_invalid")),
+        "{e}"
+    );
+    let (s, c) = confirm(svc, &ticket2, "rotated", &next2);
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["state"], "completed");
     // A repeated confirm is harmless; a confirm of another outcome is refused.
-    assert_eq!(confirm(svc, &ticket2, "rotated").0, 200);
-    assert_eq!(confirm(svc, &ticket2, "failed").0, 409);
+    assert_eq!(confirm(svc, &ticket2, "rotated", &next2).0, 200);
+    assert_eq!(confirm(svc, &ticket2, "failed", &next2).0, 409);
 
     // 3. After the confirm the current SO PIN on file is the one the key holds.
     lock_user_pin(&k);
@@ -288,12 +313,12 @@ fn unlock_flow(svc: &Service, db_url: Option<&str>) {
         ]
     ));
     // The client could not rotate: the pending PIN stays on file, the current one too.
-    assert_eq!(confirm(svc, &ticket3, "failed").0, 200);
+    assert_eq!(confirm(svc, &ticket3, "failed", &next3).0, 200);
     assert!(p11(store, &["--login", "--pin", "97531864", "-O"]));
 
     // 4. A late confirm of the first ticket (superseded by the committed rotation) must
     //    not replace the SO PIN on file with the pending one the key does not hold.
-    let (s, e) = confirm(svc, &ticket1, "rotated");
+    let (s, e) = confirm(svc, &ticket1, "rotated", &next);
     assert_eq!(s, 409, "{e}");
     let (_, v) = call(
         reqwest::Method::GET,
@@ -360,7 +385,7 @@ fn a_different_handler_waits_for_review_and_the_operator_decides() {
     assert_eq!(s, 200);
     assert_eq!(v["state"], "pending_review");
     assert!(v.get("so_pin").is_none(), "no SO PIN before approval");
-    assert_eq!(confirm(&svc, &ticket, "rotated").0, 409);
+    assert_eq!(confirm(&svc, &ticket, "rotated", "whatever").0, 409);
 
     let approve = format!("{}/admin/unlock/{ticket}/approve", svc.base);
     assert_eq!(call(reqwest::Method::POST, &approve, None, None).0, 401);

@@ -276,6 +276,26 @@ fn not_applicable_text(lang: Lang, reason: &str, days_left: Option<i64>) -> Stri
         (Lang::En, "token_memory_full") => {
             "the key's memory is too full to take the electronic seal".into()
         }
+        (Lang::ZhCn, "so_pin_locked") => {
+            "这把 Key 的管理员（SO）PIN 已锁定，无法在线解锁，请联系 CA 柜台".into()
+        }
+        (Lang::En, "so_pin_locked") => {
+            "the key's admin (SO) PIN is locked: online unlock is impossible; contact the CA".into()
+        }
+        (Lang::ZhCn, "so_pin_final_try") => {
+            "这把 Key 的管理员（SO）PIN 只剩最后一次机会，为安全起见不再在线尝试，请联系 CA 柜台"
+                .into()
+        }
+        (Lang::En, "so_pin_final_try") => {
+            "the key's admin (SO) PIN is at its final try; not risking it online: contact the CA"
+                .into()
+        }
+        (Lang::ZhCn, "unlock_ticket_used") => {
+            "这次解锁申请已经用过，但 PIN 仍然锁定：请重新申请解锁".into()
+        }
+        (Lang::En, "unlock_ticket_used") => {
+            "this unlock request was used up but the PIN is still locked: ask again".into()
+        }
         (Lang::ZhCn, "no_pending_unlock") => "这把 Key 没有等待审核的解锁申请".into(),
         (Lang::En, "no_pending_unlock") => "no unlock request waits for this key".into(),
         (Lang::ZhCn, "no_token") => "没有找到 Key，请插入后重试".into(),

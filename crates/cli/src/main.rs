@@ -116,6 +116,9 @@ enum Command {
         /// Serial number of the key (default: the only key present).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
+        /// Allow using the key's final PIN try (when finishing an interrupted run).
+        #[arg(long)]
+        final_try_ok: bool,
     },
     /// Renew the certificate online (while 0 < days left <= 90): a new key pair and
     /// certificate on the key; the old ones are removed only once the new ones work.
@@ -319,11 +322,14 @@ fn service(cli: &Cli) -> Result<ServiceClient, Error> {
 
 fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
     match &cli.command {
-        Command::Activate { token } => {
+        Command::Activate {
+            token,
+            final_try_ok,
+        } => {
             let service = service(cli)?;
             let s = setup(cli)?;
             let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
-            let ui = Terminal::new(lang, cli.yes, false, cli.json);
+            let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
             let done = workflow::activate::activate(&ui, &token, &service);
             ui.finish();
             let done = done?;

@@ -57,7 +57,11 @@ pub fn api_base(url: &str) -> Result<String> {
     if rest.is_empty() || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid_url(url, "no host"));
     }
-    let authority = rest.split('/').next().unwrap_or_default();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // No user info, no backslashes: the host checked must be the host connected to.
+    if authority.is_empty() || authority.contains(['@', '\\']) {
+        return Err(invalid_url(url, "expected https://host[:port]"));
+    }
     let host = host_of(authority);
     match scheme {
         "https" => {}
@@ -89,7 +93,6 @@ pub fn api_base(url: &str) -> Result<String> {
 
 /// The host of `host[:port]` or `[v6]:port`.
 fn host_of(authority: &str) -> &str {
-    let authority = authority.rsplit('@').next().unwrap_or(authority);
     if let Some(rest) = authority.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();
     }
@@ -329,6 +332,10 @@ mod tests {
             "ca.example.cn",
             "https://",
             "https://a b",
+            "http://evil.example?@127.0.0.1",
+            "http://evil.example#@127.0.0.1",
+            "http://user@127.0.0.1",
+            "http://evil.example\\@127.0.0.1",
         ] {
             assert!(
                 matches!(api_base(bad), Err(Error::InvalidArgument { .. })),

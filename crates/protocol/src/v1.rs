@@ -274,6 +274,29 @@ pub enum UnlockResult {
 pub struct UnlockConfirm {
     /// What happened on the token.
     pub result: UnlockResult,
+    /// [`unlock_confirm_proof`]: shows the confirmation comes from the client that
+    /// received the new SO PIN (required while the ticket is approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Base64>,
+}
+
+/// HMAC-SHA256 keyed with the new SO PIN over `"certkey-unlock-confirm-v1\0"`, the
+/// ticket, a zero byte and the result (`rotated` or `failed`): only the holder of the
+/// unwrapped new SO PIN can confirm an unlock.
+pub fn unlock_confirm_proof(new_so_pin: &[u8], ticket: &str, result: UnlockResult) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let mut out = [0u8; 32];
+    if let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(new_so_pin) {
+        mac.update(b"certkey-unlock-confirm-v1\0");
+        mac.update(ticket.as_bytes());
+        mac.update(&[0]);
+        mac.update(match result {
+            UnlockResult::Rotated => b"rotated".as_slice(),
+            UnlockResult::Failed => b"failed".as_slice(),
+        });
+        out.copy_from_slice(&mac.finalize().into_bytes());
+    }
+    out
 }
 
 /// `POST /seal` request.

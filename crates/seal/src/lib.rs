@@ -28,3 +28,31 @@ pub use asn1::{
 };
 pub use error::SealError;
 pub use image::{normalise, sniff, ImageLimits, NormalisedImage};
+
+/// Whether a character may appear in a seal name: not a control character and not an
+/// invisible formatting character (bidirectional overrides, zero-width characters,
+/// soft hyphen, BOM) that could make a name look like another.
+pub fn name_char_ok(c: char) -> bool {
+    !c.is_control()
+        && !matches!(
+            c,
+            '\u{00AD}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn invisible_characters_are_refused() {
+        assert!(super::name_char_ok('章'));
+        assert!(super::name_char_ok(' '));
+        assert!(!super::name_char_ok('\u{202E}'));
+        assert!(!super::name_char_ok('\u{200B}'));
+        assert!(!super::name_char_ok('\n'));
+    }
+}

@@ -38,8 +38,18 @@ pub fn login_user(
     if (min > 0 && len < min) || (max > 0 && len > max) {
         return Err(Error::PinLength { min, max });
     }
-    match session.login(UserType::User, Some(pin)) {
-        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+    let mut result = session.login(UserType::User, Some(pin));
+    if matches!(
+        result,
+        Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _))
+    ) {
+        // Logged in by another session of this process: that says nothing about this
+        // PIN, so log out and check it.
+        let _ = session.logout();
+        result = session.login(UserType::User, Some(pin));
+    }
+    match result {
+        Ok(()) => Ok(()),
         Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
             let after = ctx
                 .get_token_info(slot)

@@ -141,37 +141,6 @@ fn check_code(
     Err(last.unwrap_or(Error::Cancelled))
 }
 
-/// Removes key pairs an interrupted earlier run generated but never recorded: keys
-/// with this workflow's label and no certificate beside them.
-fn remove_orphans(session: &Session, label: &str) -> Result<()> {
-    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
-    let certified: Vec<Vec<u8>> = keys::certificates(session)?
-        .into_iter()
-        .map(|(_, id, _)| id)
-        .collect();
-    for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
-        let handles = session
-            .find_objects(&[
-                Attribute::Class(class),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
-            .map_err(|e| ckr::convert(e, "C_FindObjects"))?;
-        for h in handles {
-            let attrs = session
-                .get_attributes(h, &[AttributeType::Id])
-                .map_err(|e| ckr::convert(e, "C_GetAttributeValue"))?;
-            let id = attrs.into_iter().find_map(|a| match a {
-                Attribute::Id(id) => Some(id),
-                _ => None,
-            });
-            if id.is_none_or(|id| !certified.contains(&id)) {
-                keys::destroy(session, h)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 fn record(session: &Session, j: &mut Journal) -> Result<()> {
     journal::write(session, OPERATION, j)
 }
@@ -220,7 +189,13 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
             })? {
                 return Err(Error::Cancelled);
             }
-            let new_pin = ask_new_pin(ui, token, None)?;
+            // After a cut during C_SetPIN the key may already hold the PIN chosen then:
+            // that one is asked for only if the initial PIN turns out to be gone.
+            let new_pin = if interrupted_pin_change {
+                None
+            } else {
+                Some(ask_new_pin(ui, token, None)?)
+            };
             p.step(Step::CheckCode)?;
             let (activation_id, initial) = check_code(ui, token, service)?;
             p.step(Step::Login)?;
@@ -231,18 +206,23 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
             };
             match login_only(ui, token, &session, Some(&initial)) {
                 Ok(_) => {
+                    let new_pin = match new_pin {
+                        Some(p) => p,
+                        None => ask_new_pin(ui, token, None)?,
+                    };
                     record(&session, &mut j)?;
                     p.step(Step::SetPin)?;
                     session
                         .set_pin(&initial, &new_pin)
                         .map_err(|e| ckr::convert(e, "C_SetPIN"))?;
                 }
-                // An earlier run was cut during C_SetPIN and the holder's PIN is set.
+                // An earlier run was cut during C_SetPIN and the holder's PIN is set:
+                // log in with it (the holder chose it then).
                 Err(Error::PinIncorrect { .. }) if interrupted_pin_change => {
                     ui.notice(&Notice::Resuming {
                         operation: OPERATION.into(),
                     });
-                    login_only(ui, token, &session, Some(&new_pin))?;
+                    login_only(ui, token, &session, None)?;
                     p.step(Step::SetPin)?;
                 }
                 Err(e) => return Err(e),
@@ -266,7 +246,7 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
         Some(k) if k.alg == alg => k,
         _ => {
             let label = format!("CertKey {}", token.serial);
-            remove_orphans(&session, &label)?;
+            super::certs::remove_orphans(&session, &label)?;
             let id = keys::new_id(&session);
             let k = keys::generate(
                 &session,
@@ -289,8 +269,20 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
     })?;
 
     p.step(Step::RequestCertificate)?;
-    let issued =
-        service.activation_certificate(&activation_id, &CertificateRequest { csr: Base64(csr) })?;
+    let request = CertificateRequest { csr: Base64(csr) };
+    let issued = match service.activation_certificate(&activation_id, &request) {
+        // The CA reissued the code since (the journal's activation is void): the new
+        // code opens a new activation; the holder's PIN is already set.
+        Err(Error::Service { service_code, .. })
+            if resumed && service_code == "activation_not_found" =>
+        {
+            let (fresh, _initial) = check_code(ui, token, service)?;
+            j.activation_id = Some(fresh.clone());
+            record(&session, &mut j)?;
+            service.activation_certificate(&fresh, &request)?
+        }
+        other => other?,
+    };
     let der = issued.certificate.0.clone();
     let parsed = crate::cert::parse(&der)?;
     if parsed.cert.public_key().raw != keys::spki_der(alg, &key.point).as_slice() {

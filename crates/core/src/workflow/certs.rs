@@ -49,7 +49,8 @@ pub fn end_entity_certificates(session: &Session, now: OffsetDateTime) -> Result
             continue;
         };
         let info = CertificateInfo::from_parsed(&parsed, now);
-        if info.is_ca {
+        // Only what this CA protocol issues: SM2 and P-256 end-entity certificates.
+        if info.is_ca || !matches!(info.key_algorithm.as_str(), "SM2" | "EC P-256") {
             continue;
         }
         let not_after = parsed.cert.validity().not_after.to_datetime();
@@ -83,8 +84,15 @@ pub fn holder_certificates(session: &Session, now: OffsetDateTime) -> Result<Vec
         }
         let not_after = parsed.cert.validity().not_after.to_datetime();
         drop(parsed);
-        let Some(key) = keys::find(session, &id)? else {
-            continue;
+        // A key CertKey cannot use (RSA, duplicate ids, no readable point) is not a
+        // holder's key for these workflows: skipped, not fatal.
+        let key = match keys::find(session, &id) {
+            Ok(Some(k)) => k,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::info!(id = %hex::encode(&id), error = %e, "certificate skipped");
+                continue;
+            }
         };
         out.push(HolderCert {
             id,
@@ -143,4 +151,35 @@ pub fn install_chain(
         written += 1;
     }
     Ok(written)
+}
+
+/// Removes key pairs an interrupted earlier run generated but never recorded: keys
+/// with this workflow's label and no certificate beside them.
+pub(crate) fn remove_orphans(session: &Session, label: &str) -> Result<()> {
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    let certified: Vec<Vec<u8>> = keys::certificates(session)?
+        .into_iter()
+        .map(|(_, id, _)| id)
+        .collect();
+    for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+        let handles = session
+            .find_objects(&[
+                Attribute::Class(class),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(|e| crate::pkcs11::ckr::convert(e, "C_FindObjects"))?;
+        for h in handles {
+            let attrs = session
+                .get_attributes(h, &[AttributeType::Id])
+                .map_err(|e| crate::pkcs11::ckr::convert(e, "C_GetAttributeValue"))?;
+            let id = attrs.into_iter().find_map(|a| match a {
+                Attribute::Id(id) => Some(id),
+                _ => None,
+            });
+            if id.is_none_or(|id| !certified.contains(&id)) {
+                keys::destroy(session, h)?;
+            }
+        }
+    }
+    Ok(())
 }

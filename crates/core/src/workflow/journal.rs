@@ -35,6 +35,9 @@ pub struct Journal {
     /// CKA_ID (hex) of the key pair the operation replaces (renewal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_id: Option<String>,
+    /// Serial (hex) of the certificate the operation replaces (renewal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_serial: Option<String>,
     /// Idempotency key of the service request (renewal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,

@@ -149,10 +149,7 @@ pub fn renew(
         ui.notice(&Notice::Resuming {
             operation: OPERATION.into(),
         });
-        let old_serial = old
-            .as_ref()
-            .map(|o| o.info.serial_hex.clone())
-            .unwrap_or_default();
+        let old_serial = j.old_serial.clone();
         return finish(
             &mut p,
             token,
@@ -197,6 +194,7 @@ pub fn renew(
             let mut j = Journal {
                 stage: "started".into(),
                 old_id: Some(hex::encode(&old.id)),
+                old_serial: Some(old.info.serial_hex.clone()),
                 request_id: Some(random_request_id(&session)),
                 ..Journal::default()
             };
@@ -223,6 +221,8 @@ pub fn renew(
                 .subject_cn
                 .clone()
                 .unwrap_or_else(|| format!("CertKey {}", token.serial));
+            // A key pair an interrupted run made before recording it.
+            certs::remove_orphans(&session, &label)?;
             let k = keys::generate(
                 &session,
                 &token.serial,
@@ -258,13 +258,34 @@ pub fn renew(
     };
 
     p.step(Step::RequestCertificate)?;
-    let issued = service.renew(&RenewalRequest {
+    let answer = service.renew(&RenewalRequest {
         request_id,
         certificate: Base64(old.der.clone()),
         csr: Base64(csr),
         nonce: Base64(nonce),
         signature: Base64(signature),
-    })?;
+    });
+    let issued = match answer {
+        Ok(i) => i,
+        // Refusals no rerun can change: the new key pair goes, the journal too, the
+        // current certificate stays as it was.
+        Err(Error::Service {
+            ref service_code, ..
+        }) if matches!(
+            service_code.as_str(),
+            "certificate_revoked"
+                | "certificate_expired"
+                | "renewal_not_open"
+                | "certificate_not_found"
+                | "request_id_reused"
+        ) =>
+        {
+            remove_pair(&session, &new_key.id)?;
+            journal::clear(&session, OPERATION)?;
+            return Err(answer.err().unwrap_or(Error::Cancelled));
+        }
+        Err(e) => return Err(e),
+    };
     let der = issued.certificate.0.clone();
     let parsed = crate::cert::parse(&der)?;
     if parsed.cert.public_key().raw != keys::spki_der(new_key.alg, &new_key.point).as_slice() {
@@ -300,7 +321,7 @@ pub fn renew(
         &session,
         Some(old.id.clone()),
         &new,
-        old.info.serial_hex.clone(),
+        Some(old.info.serial_hex.clone()),
         now,
         resumed,
     )
@@ -314,7 +335,7 @@ fn finish(
     session: &Session,
     old_id: Option<Vec<u8>>,
     new: &HolderCert,
-    old_serial: String,
+    old_serial: Option<String>,
     now: OffsetDateTime,
     resumed: bool,
 ) -> Result<Renewed> {
@@ -337,13 +358,32 @@ fn finish(
     )?;
     p.step(Step::CleanUp)?;
     if let Some(id) = old_id.filter(|id| *id != new.id) {
-        remove_pair(session, &id)?;
+        // Only the certificate this renewal replaced (the journal is a public object:
+        // its id must name the certificate with the recorded serial).
+        let named = keys::certificates(session)?
+            .into_iter()
+            .filter(|(_, cid, _)| *cid == id)
+            .filter_map(|(_, _, der)| {
+                crate::cert::parse(&der)
+                    .ok()
+                    .map(|p| crate::cert::CertificateInfo::from_parsed(&p, now).serial_hex)
+            })
+            .collect::<Vec<_>>();
+        let matches = named.iter().all(|s| Some(s) == old_serial.as_ref());
+        if matches {
+            remove_pair(session, &id)?;
+        } else {
+            return Err(Error::NotApplicable {
+                reason: "journal_damaged".into(),
+                days_left: None,
+            });
+        }
     }
     journal::clear(session, OPERATION)?;
     let _ = session.logout();
     Ok(Renewed {
         token_serial: token.serial.clone(),
-        old_serial,
+        old_serial: old_serial.unwrap_or_default(),
         new_serial: new.info.serial_hex.clone(),
         subject: new.info.subject.clone(),
         not_after: new.info.not_after.clone(),

@@ -249,7 +249,7 @@ pub fn resolve(opts: &SealOptions, info: &CertificateInfo) -> Result<(String, u3
         }
     };
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if chars == 0 || chars > MAX_NAME_CHARS || !name.chars().all(certkey_seal::name_char_ok) {
         return Err(Error::InvalidArgument {
             name: "name".into(),
             reason: format!("a seal name has 1 to {MAX_NAME_CHARS} printable characters"),

@@ -60,6 +60,9 @@ struct Pending {
     client_key: String,
     service: String,
     created_at: i64,
+    /// The key already holds the new SO PIN (the confirmation did not get through).
+    #[serde(default)]
+    rotated: bool,
 }
 
 fn state_file(serial: &str) -> Result<PathBuf> {
@@ -91,7 +94,14 @@ fn load_pending(serial: &str) -> Result<Option<Pending>> {
 fn save_pending(serial: &str, p: &Pending) -> Result<()> {
     let path = state_file(serial)?;
     let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, &e))?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(&dir).map_err(|e| Error::io(&dir, &e))?;
     let bytes = serde_json::to_vec(p).map_err(|e| Error::InvalidArgument {
         name: "unlock state".into(),
         reason: e.to_string(),
@@ -140,12 +150,35 @@ fn secret_text(bytes: &[u8]) -> Result<SecretString> {
         .map_err(|_| wrap_err("not text"))
 }
 
+/// Refuses an SO login the key would not survive: SO PIN locked or at its final try.
+fn check_so_state(token: &Token) -> Result<()> {
+    let info = token.info()?;
+    let reason = if info.so_pin_locked() {
+        "so_pin_locked"
+    } else if info.so_pin_final_try() {
+        "so_pin_final_try"
+    } else {
+        return Ok(());
+    };
+    Err(Error::NotApplicable {
+        reason: reason.into(),
+        days_left: None,
+    })
+}
+
 /// Logs in as SO with `first`, else (the key says it is wrong) with `second`. Returns
 /// which one worked: false for `first`, true for `second`.
-fn so_login(session: &Session, first: &SecretString, second: &SecretString) -> Result<bool> {
+fn so_login(
+    token: &Token,
+    session: &Session,
+    first: &SecretString,
+    second: &SecretString,
+) -> Result<bool> {
+    check_so_state(token)?;
     match session.login(UserType::So, Some(first)) {
-        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(false),
+        Ok(()) => Ok(false),
         Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+            check_so_state(token)?;
             session
                 .login(UserType::So, Some(second))
                 .map_err(|e| ckr::convert(e, "C_Login (SO)"))?;
@@ -166,7 +199,16 @@ pub fn unlock(
     let mut p = Progress::new(ui, 6);
     p.step(Step::ReadToken)?;
     let info = token.info()?;
-    let pending = load_pending(&token.serial)?;
+    let mut pending = load_pending(&token.serial)?;
+    // A request made to another service is of no use here.
+    if pending
+        .as_ref()
+        .is_some_and(|p| p.service != service.base())
+    {
+        drop_pending(&token.serial)?;
+        pending = None;
+    }
+    let rotated_earlier = pending.as_ref().is_some_and(|p| p.rotated);
     let (ticket, client) = match pending {
         Some(saved) => {
             ui.notice(&Notice::Resuming {
@@ -216,6 +258,7 @@ pub fn unlock(
                     client_key: hex::encode(client.secret_bytes().as_slice()),
                     service: service.base().to_string(),
                     created_at: OffsetDateTime::now_utc().unix_timestamp(),
+                    rotated: false,
                 },
             )?;
             (answer.ticket, client)
@@ -223,7 +266,15 @@ pub fn unlock(
     };
 
     p.step(Step::ContactService)?;
-    let status = service.unlock_status(&ticket)?;
+    let status = match service.unlock_status(&ticket) {
+        Ok(s) => s,
+        Err(e @ Error::Service { status: 404, .. }) => {
+            // The service does not know the ticket (any more): start afresh next time.
+            drop_pending(&token.serial)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     match status.state {
         UnlockState::PendingReview => return Ok(UnlockOutcome::PendingReview { ticket }),
         UnlockState::Rejected => {
@@ -232,6 +283,13 @@ pub fn unlock(
         }
         UnlockState::Completed => {
             drop_pending(&token.serial)?;
+            // The ticket is spent; only a key whose PIN works again is unlocked.
+            if pin_state(&token.info()?).locked {
+                return Err(Error::NotApplicable {
+                    reason: "unlock_ticket_used".into(),
+                    days_left: None,
+                });
+            }
             return Ok(UnlockOutcome::Unlocked { ticket });
         }
         UnlockState::Approved => {}
@@ -256,23 +314,20 @@ pub fn unlock(
     let new_pin = ask_new_pin(ui, token, None)?;
     p.step(Step::Login)?;
     let session = token.session()?;
-    let rotated_before = so_login(&session, &so_pin, &new_so_pin)?;
+    // After a rotation whose confirmation was lost the key holds the new SO PIN: try
+    // that one first, so no SO try is spent on the old one.
+    let rotated_before = if rotated_earlier {
+        !so_login(token, &session, &new_so_pin, &so_pin)?
+    } else {
+        so_login(token, &session, &so_pin, &new_so_pin)?
+    };
     p.step(Step::SetPin)?;
     let reset = session
         .init_pin(&new_pin)
         .map_err(|e| ckr::convert(e, "C_InitPIN"));
     if let Err(e) = reset {
         let _ = session.logout();
-        // Nothing rotated in this run: the SO PIN on record stays (unless an earlier
-        // run had rotated it, which the confirmation below would have to say).
-        if !rotated_before {
-            let _ = service.unlock_confirm(
-                &ticket,
-                &UnlockConfirm {
-                    result: UnlockResult::Failed,
-                },
-            );
-        }
+        // The ticket stays approved (nothing confirmed): a rerun tries again.
         return Err(e);
     }
     let result = if rotated_before {
@@ -288,9 +343,29 @@ pub fn unlock(
     };
     let _ = session.logout();
     p.step(Step::CleanUp)?;
+    if result == UnlockResult::Rotated {
+        if let Some(mut saved) = load_pending(&token.serial)? {
+            saved.rotated = true;
+            save_pending(&token.serial, &saved)?;
+        }
+    }
     // If this confirmation is lost, the service keeps both SO PINs and hands them out
-    // again; a rerun then logs in with the new one (see so_login).
-    service.unlock_confirm(&ticket, &UnlockConfirm { result })?;
+    // again; a rerun then logs in with the new one first (see `rotated`).
+    let proof = {
+        use secrecy::ExposeSecret;
+        certkey_protocol::v1::unlock_confirm_proof(
+            new_so_pin.expose_secret().as_bytes(),
+            &ticket,
+            result,
+        )
+    };
+    service.unlock_confirm(
+        &ticket,
+        &UnlockConfirm {
+            result,
+            proof: Some(Base64(proof.to_vec())),
+        },
+    )?;
     drop_pending(&token.serial)?;
     Ok(UnlockOutcome::Unlocked { ticket })
 }
