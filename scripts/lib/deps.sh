@@ -65,10 +65,10 @@ TOML
             | python3 -c 'import json,sys; m=json.load(sys.stdin); print(next(p["manifest_path"] for p in m["packages"] if p["name"]=="kryoptic"))')
         cp -r "$(dirname "$manifest")" "$work/kryoptic"
         # Debian 12's OpenSSL 3.0: link it dynamically, minimal algorithm set (no SM2).
-        (cd "$work/kryoptic" && cargo build --release --no-default-features \
-            --features minimal,kryoptic-lib/dynamic)
+        (cd "$work/kryoptic" && CARGO_TARGET_DIR="$work/target" cargo build --release \
+            --no-default-features --features minimal,kryoptic-lib/dynamic)
         mkdir -p "$dir"
-        cp "$work/kryoptic/target/release/libkryoptic_pkcs11.so" "$lib.tmp"
+        cp "$work/target/release/libkryoptic_pkcs11.so" "$lib.tmp"
         mv "$lib.tmp" "$lib"
         rm -rf "$work"
     fi
