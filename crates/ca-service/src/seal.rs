@@ -58,14 +58,18 @@ async fn recorded(
         return Ok(None);
     };
     let stored_hash: Vec<u8> = row.try_get(0).map_err(internal)?;
+    let seal: Vec<u8> = row.try_get(1).map_err(internal)?;
     if stored_hash != request_sha256 {
-        return Err(Failure::new(
+        // Only called after the request's signature by the certificate's key was
+        // checked: its holder may have the existing seal (the one seal stays one).
+        let mut f = Failure::new(
             StatusCode::CONFLICT,
             "seal_exists",
             "this certificate already has its electronic seal; another seal needs another certificate",
-        ));
+        );
+        f.body_mut().seal = Some(Base64(seal));
+        return Err(f);
     }
-    let seal: Vec<u8> = row.try_get(1).map_err(internal)?;
     Ok(Some(SealResponse { seal: Base64(seal) }))
 }
 

@@ -245,6 +245,9 @@ fn seal_flow(svc: &Service, sm2: bool) {
     let (s, e) = post(&url, &request(&cert, &other, 42, 42, name, &sig2));
     assert_eq!(s, 409, "{e}");
     assert_eq!(e["error"]["code"], "seal_exists");
+    // The holder (the request is signed by the certificate's key) gets the one seal
+    // back, to put on a key that lost it.
+    assert_eq!(e["error"]["seal"], r["seal"]);
 }
 
 #[test]

@@ -274,6 +274,10 @@ impl Interaction for Terminal {
                 Lang::En => format!("finishing an interrupted {operation}"),
             },
             Notice::Rejected { error } => error_text(self.lang, error),
+            Notice::ExistingSeal { serial } => match self.lang {
+                Lang::ZhCn => format!("CA 已为这张证书制作过电子印章（一张证书只有一枚），现将该印章写入 Key {serial}"),
+                Lang::En => format!("the CA already made this certificate's seal (one per certificate): writing that seal onto key {serial}"),
+            },
             Notice::PinMustChange { serial } => match self.lang {
                 Lang::ZhCn => format!("Key {serial} 要求先修改 PIN 码"),
                 Lang::En => format!("key {serial} requires a new PIN first"),

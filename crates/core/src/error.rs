@@ -168,6 +168,9 @@ pub enum Error {
         /// Days left of the certificate.
         #[serde(skip_serializing_if = "Option::is_none")]
         days_left: Option<i64>,
+        /// With `seal_exists`: the seal the certificate already has (DER).
+        #[serde(skip)]
+        existing_seal: Option<Vec<u8>>,
     },
     /// The CA service could not be reached (connection, TLS, timeout).
     #[error("cannot reach the CA service at {url}: {reason}")]

@@ -178,6 +178,7 @@ impl ServiceClient {
                 attempts_left: error.attempts_left,
                 retry_after_s: error.retry_after_s,
                 days_left: error.days_left,
+                existing_seal: error.seal.map(|b| b.0),
             }),
             Err(_) => Err(Error::ServiceResponse {
                 reason: format!("{url}: HTTP {status} without a protocol error body"),

@@ -123,6 +123,11 @@ pub enum Notice {
         /// Token serial.
         serial: String,
     },
+    /// The CA already made this certificate's seal: that one is written.
+    ExistingSeal {
+        /// Token serial.
+        serial: String,
+    },
     /// The key requires a new PIN before anything else (CKF_USER_PIN_TO_BE_CHANGED).
     PinMustChange {
         /// Token serial.

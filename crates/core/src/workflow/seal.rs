@@ -455,6 +455,23 @@ fn prepare(
 }
 
 /// Checks the service's answer against the request before anything is written.
+/// The checks of [`check_answer`] that apply to a seal made by an earlier request:
+/// decodes, the maker's signature verifies, bound to this certificate, has a picture.
+fn check_existing(der: &[u8], cert: &HolderCert) -> Result<Seal> {
+    let bad = |reason: String| Error::ServiceResponse { reason };
+    let seal = Seal::decode(der)
+        .map_err(|e| bad(format!("the seal does not decode ({}): {e}", e.code())))?;
+    if !maker_signature_valid(&seal) {
+        return Err(bad(
+            "the seal maker's signature does not verify with its certificate".into(),
+        ));
+    }
+    if !lists_certificate(&seal, &cert.der) || seal.info.picture.data.is_empty() {
+        return Err(bad("the seal is not bound to this certificate".into()));
+    }
+    Ok(seal)
+}
+
 fn check_answer(der: &[u8], cert: &HolderCert, name: &str, w: u32, h: u32) -> Result<Seal> {
     let bad = |reason: String| Error::ServiceResponse { reason };
     let seal = Seal::decode(der)
@@ -541,11 +558,31 @@ pub fn write(
         height_mm: h,
         name: name.clone(),
         signature: Base64(signature),
-    })?;
-    let der = answer.seal.0;
+    });
+    // The CA made this certificate's seal already (an earlier run was cut short before
+    // writing it, perhaps with another picture): that seal, and no other, goes on the
+    // key — provided it checks out and the key holds none.
+    let (der, existing) = match answer {
+        Ok(a) => (a.seal.0, false),
+        Err(Error::Service {
+            ref service_code,
+            existing_seal: Some(ref der),
+            ..
+        }) if service_code == "seal_exists" => {
+            ui.notice(&super::Notice::ExistingSeal {
+                serial: token.serial.clone(),
+            });
+            (der.clone(), true)
+        }
+        Err(e) => return Err(e),
+    };
 
     p.step(Step::Verify)?;
-    let seal = check_answer(&der, &cert, &name, w, h)?;
+    let seal = if existing {
+        check_existing(&der, &cert)?
+    } else {
+        check_answer(&der, &cert, &name, w, h)?
+    };
     check_memory(token, der.len() + SEAL_OVERHEAD / 4)?;
 
     p.step(Step::WriteSeal)?;
@@ -565,10 +602,10 @@ pub fn write(
         certificate_subject: cert.info.subject.clone(),
         certificate_serial: cert.info.serial_hex.clone(),
         es_id: seal.info.es_id.clone(),
-        name,
+        name: seal.info.name.clone(),
         seal_type: seal_type_text(seal.info.seal_type),
-        width_mm: w,
-        height_mm: h,
+        width_mm: seal.info.picture.width_mm,
+        height_mm: seal.info.picture.height_mm,
         picture_width_px: picture.width_px,
         picture_height_px: picture.height_px,
         seal_bytes: der.len(),
