@@ -24,7 +24,7 @@ use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
 use crate::api::{internal, AppState, Failure};
-use crate::x509::{self, DnAttr, DnSpec, KeyAlg, Usage, Validity};
+use crate::x509::{self, DnAttr, DnSpec, KeyAlg, Validity};
 use certkey_protocol::ErrorBody;
 
 /// Wrong codes that lock an order.
@@ -490,36 +490,20 @@ pub async fn certificate(
             "the order cannot take a certificate now",
         ));
     }
-    let der = x509::issue_leaf(
-        &h.issuing_der,
-        h.issuing_key.as_ref(),
-        &subject(&o),
-        &csr.spki_der,
-        &serial,
-        validity,
-        Usage::Holder,
-    )
-    .map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "csr_invalid",
-            format!("cannot issue for this CSR: {e}"),
-        )
-    })?;
-    crate::db::insert_certificate(
+    let der = crate::api::issue_and_record(
         &mut tx,
-        &crate::db::NewCertificate {
-            serial: &serial_hex,
+        h,
+        &crate::api::Issue {
+            subject: &subject(&o),
+            spki_der: &csr.spki_der,
+            serial: &serial,
+            validity,
             token_serial: &o.token_serial,
             order_id: &o.id,
             key_algorithm: &o.key_algorithm,
-            der: &der,
-            not_before: validity.not_before.unix_timestamp(),
-            not_after: validity.not_after.unix_timestamp(),
         },
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', 'certificate_issued', $2, $3)")
         .bind(now.unix_timestamp())
         .bind(&o.id)

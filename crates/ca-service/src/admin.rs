@@ -305,11 +305,7 @@ pub async fn create_order(
         years: req.years,
         days: req.days,
         key: req.key_algorithm,
-        handler: crate::production::HandlerInfo {
-            name: req.handler.name.clone(),
-            id_number: req.handler.id_number.clone(),
-            phone: req.handler.phone.clone(),
-        },
+        handler: req.handler.clone(),
     };
     produce.validate().map_err(|e| bad(e.to_string()))?;
     let known = sqlx::query("SELECT state FROM tokens WHERE serial = $1")
@@ -469,11 +465,7 @@ pub async fn production(
         years: req.years,
         days: req.days,
         key: req.key_algorithm,
-        handler: crate::production::HandlerInfo {
-            name: req.handler.name.clone(),
-            id_number: req.handler.id_number.clone(),
-            phone: req.handler.phone.clone(),
-        },
+        handler: req.handler.clone(),
     };
     let _one = PRODUCTION.lock().await;
     let p = crate::production::produce(&st.db, &st.data_key, &module, req.slot, &produce)

@@ -205,3 +205,62 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
+
+/// What [`issue_and_record`] issues: a holder certificate for a key, under an order.
+pub(crate) struct Issue<'a> {
+    /// Subject (from the order).
+    pub subject: &'a crate::x509::DnSpec,
+    /// The key's SubjectPublicKeyInfo (from the CSR).
+    pub spki_der: &'a [u8],
+    /// Certificate serial.
+    pub serial: &'a [u8],
+    /// Validity.
+    pub validity: crate::x509::Validity,
+    /// The key (token) it is for.
+    pub token_serial: &'a str,
+    /// The order it belongs to.
+    pub order_id: &'a str,
+    /// `sm2` or `p256`.
+    pub key_algorithm: &'a str,
+}
+
+/// Signs a holder certificate with the issuing CA key of `h` and records it in the
+/// caller's transaction (which has already claimed the order or renewal). A CSR the
+/// CA cannot issue for is `csr_invalid`.
+pub(crate) async fn issue_and_record(
+    tx: &mut sqlx::AnyConnection,
+    h: &crate::ca::Hierarchy,
+    i: &Issue<'_>,
+) -> Result<Vec<u8>, Failure> {
+    let der = crate::x509::issue_leaf(
+        &h.issuing_der,
+        h.issuing_key.as_ref(),
+        i.subject,
+        i.spki_der,
+        i.serial,
+        i.validity,
+        crate::x509::Usage::Holder,
+    )
+    .map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "csr_invalid",
+            format!("cannot issue for this CSR: {e}"),
+        )
+    })?;
+    crate::db::insert_certificate(
+        tx,
+        &crate::db::NewCertificate {
+            serial: &hex::encode(i.serial),
+            token_serial: i.token_serial,
+            order_id: i.order_id,
+            key_algorithm: i.key_algorithm,
+            der: &der,
+            not_before: i.validity.not_before.unix_timestamp(),
+            not_after: i.validity.not_after.unix_timestamp(),
+        },
+    )
+    .await
+    .map_err(internal)?;
+    Ok(der)
+}

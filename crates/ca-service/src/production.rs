@@ -19,16 +19,8 @@ use crate::secrets::{random_bytes, random_string, DataKey};
 /// Days an activation code stays valid.
 pub const CODE_DAYS: i64 = 30;
 
-/// Who brings the key in (经办人); kept for unlock checks.
-#[derive(Clone)]
-pub struct HandlerInfo {
-    /// Name.
-    pub name: String,
-    /// Identity document number.
-    pub id_number: String,
-    /// Phone.
-    pub phone: String,
-}
+/// Who brings the key in (经办人); kept for unlock checks. The protocol's handler.
+pub type HandlerInfo = certkey_protocol::v1::Handler;
 
 /// What to produce.
 pub struct ProduceRequest {

@@ -19,7 +19,7 @@ use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
 use crate::api::{internal, AppState, Failure};
-use crate::x509::{self, DnAttr, DnSpec, KeyAlg, Usage, Validity};
+use crate::x509::{self, DnAttr, DnSpec, KeyAlg, Validity};
 use certkey_protocol::ErrorBody;
 
 /// How long a challenge nonce is accepted.
@@ -370,36 +370,20 @@ pub async fn renew(
             "this certificate was already renewed",
         ));
     }
-    let der = x509::issue_leaf(
-        &h.issuing_der,
-        h.issuing_key.as_ref(),
-        &DnSpec(dn),
-        &csr.spki_der,
-        &serial,
-        validity,
-        Usage::Holder,
-    )
-    .map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "csr_invalid",
-            format!("cannot issue for this CSR: {e}"),
-        )
-    })?;
-    crate::db::insert_certificate(
+    let der = crate::api::issue_and_record(
         &mut tx,
-        &crate::db::NewCertificate {
-            serial: &serial_hex,
+        h,
+        &crate::api::Issue {
+            subject: &DnSpec(dn),
+            spki_der: &csr.spki_der,
+            serial: &serial,
+            validity,
             token_serial: &c.token_serial,
             order_id: &order_id,
             key_algorithm: &c.key_algorithm,
-            der: &der,
-            not_before: validity.not_before.unix_timestamp(),
-            not_after: validity.not_after.unix_timestamp(),
         },
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', 'certificate_renewed', $2, $3)")
         .bind(now.unix_timestamp())
         .bind(&c.serial)
@@ -408,7 +392,7 @@ pub async fn renew(
         .await
         .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
-    answer(&st, &serial_hex).await
+    Ok(Json(h.issued(der)))
 }
 
 /// The serial (lowercase hex, no leading zero bytes) of a DER certificate.

@@ -7,7 +7,6 @@
 mod flows;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use flows::*;
 use serde_json::{json, Value};
@@ -88,30 +87,22 @@ impl Kryoptic {
 
 /// An order for a key initialised elsewhere; returns the activation code.
 fn order(ca: &Ca, serial: &str, days: u32, so_pin: &str, initial_pin: &str) -> String {
-    let out = Command::new("curl")
-        .args(["-sf", "-X", "POST", "-H", "content-type: application/json"])
-        .args(["-H", &format!("Authorization: Bearer {}", ca.admin)])
-        .args([
-            "-d",
-            &json!({
-                "token_serial": serial,
-                "holder": "广东测试有限公司",
-                "org": "广东测试有限公司",
-                "cert_type": "organisation",
-                "years": 1,
-                "days": days,
-                "key_algorithm": "p256",
-                "handler": {"name": "李四", "id_number": "110101199001011234", "phone": "13800000000"},
-                "so_pin": so_pin,
-                "initial_pin": initial_pin,
-            })
-            .to_string(),
-        ])
-        .arg(format!("{}/api/v1/admin/orders", ca.url))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = admin_post(
+        ca,
+        "/admin/orders",
+        &json!({
+            "token_serial": serial,
+            "holder": "广东测试有限公司",
+            "org": "广东测试有限公司",
+            "cert_type": "organisation",
+            "years": 1,
+            "days": days,
+            "key_algorithm": "p256",
+            "handler": {"name": "李四", "id_number": "110101199001011234", "phone": "13800000000"},
+            "so_pin": so_pin,
+            "initial_pin": initial_pin,
+        }),
+    );
     v["activation_code"].as_str().unwrap().to_string()
 }
 
@@ -261,21 +252,7 @@ fn every_workflow_on_kryoptic_and_an_online_unlock_after_lockout() {
     assert_eq!(out.status.code(), Some(9), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let ticket = v["ticket"].as_str().unwrap().to_string();
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "-d",
-            "{}",
-        ])
-        .args(["-H", &format!("Authorization: Bearer {}", ca.admin)])
-        .arg(format!("{}/api/v1/admin/unlock/{ticket}/approve", ca.url))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    admin_post(&ca, &format!("/admin/unlock/{ticket}/approve"), &json!({}));
     let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &run);
     assert!(out.status.success(), "{}", text(&out));
     let out = pkcs11_tool(&module, &["--login", "--pin", "86420975", "-O"], &env);

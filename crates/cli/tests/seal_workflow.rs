@@ -621,7 +621,6 @@ fn a_full_key_is_told_before_anything_is_made() {
 fn a_seal_write_cut_short_at_any_step_is_finished_by_a_rerun() {
     let ca = Ca::start();
     let module = sibling("libcertkey_softkey.so");
-    let ctl = sibling("certkey-softkey");
     let key = activated(&ca, "SKSEALCUT", "sm2", "");
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("ring.png");
@@ -636,20 +635,7 @@ fn a_seal_write_cut_short_at_any_step_is_finished_by_a_rerun() {
         if !seal_objects(&module, &key).is_empty() {
             delete_seal(&module, &key);
         }
-        let arm = Command::new(&ctl)
-            .args(["--dir", &s, "fail-after", &n.to_string()])
-            .output()
-            .unwrap();
-        assert!(arm.status.success(), "{}", text(&arm));
-        let first = certkey(&module, &ca, &args, &key.env());
-        for a in [vec!["fail-after", "off"], vec!["insert"]] {
-            let o = Command::new(&ctl)
-                .args(["--dir", &s])
-                .args(&a)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", text(&o));
-        }
+        let first = cut_after(&s, n, || certkey(&module, &ca, &args, &key.env()));
         let objects = seal_objects(&module, &key);
         if first.status.success() {
             eprintln!(
@@ -742,15 +728,7 @@ fn seal_on_softhsm2_p256() {
         "so_pin": "SoPin12345",
         "initial_pin": "13572468",
     });
-    let out = Command::new("curl")
-        .args(["-sf", "-X", "POST", "-H", "content-type: application/json"])
-        .args(["-H", &format!("Authorization: Bearer {}", ca.admin)])
-        .args(["-d", &order.to_string()])
-        .arg(format!("{}/api/v1/admin/orders", ca.url))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let order: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let order = admin_post(&ca, "/admin/orders", &order);
     let code = order["activation_code"].as_str().unwrap();
     let run_env = [
         env[0],

@@ -150,10 +150,10 @@ fn activate_change_pin_and_renew_on_softhsm2_p256_for_a_key_initialised_elsewher
                 .map(|s| s.trim_start_matches([' ', ':']).trim().to_string())
         })
         .unwrap_or_else(|| panic!("{listing}"));
-    let out = Command::new("curl")
-        .args(["-sf", "-X", "POST", "-H", "content-type: application/json"])
-        .args(["-H", &format!("Authorization: Bearer {}", ca.admin)])
-        .args(["-d", &json!({
+    let order = admin_post(
+        &ca,
+        "/admin/orders",
+        &json!({
             "token_serial": serial,
             "holder": "王五",
             "cert_type": "person",
@@ -163,12 +163,8 @@ fn activate_change_pin_and_renew_on_softhsm2_p256_for_a_key_initialised_elsewher
             "handler": {"name": "王五", "id_number": "110101199001011234", "phone": "13800000000"},
             "so_pin": "SoPin12345",
             "initial_pin": "13572468",
-        }).to_string()])
-        .arg(format!("{}/api/v1/admin/orders", ca.url))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let order: Value = serde_json::from_slice(&out.stdout).unwrap();
+        }),
+    );
     let code = order["activation_code"].as_str().unwrap();
     let module = Path::new(SOFTHSM);
     let run_env = [
@@ -218,7 +214,6 @@ fn activate_change_pin_and_renew_on_softhsm2_p256_for_a_key_initialised_elsewher
 fn an_activation_cut_short_at_any_step_is_finished_by_a_rerun() {
     let ca = Ca::start();
     let module = sibling("libcertkey_softkey.so");
-    let ctl = sibling("certkey-softkey");
     let mut n = 0;
     loop {
         let store = blank_softkey(&format!("SKCUT{n:03}"), "tass");
@@ -230,20 +225,9 @@ fn an_activation_cut_short_at_any_step_is_finished_by_a_rerun() {
             ("CERTKEY_NEW_PIN", NEW_PIN),
             ("CERTKEY_PIN", NEW_PIN),
         ];
-        let arm = Command::new(&ctl)
-            .args(["--dir", &s, "fail-after", &n.to_string()])
-            .output()
-            .unwrap();
-        assert!(arm.status.success(), "{}", text(&arm));
-        let first = certkey(&module, &ca, &["--json", "activate", "--yes"], &env);
-        for args in [vec!["fail-after", "off"], vec!["insert"]] {
-            let o = Command::new(&ctl)
-                .args(["--dir", &s])
-                .args(&args)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", text(&o));
-        }
+        let first = cut_after(&s, n, || {
+            certkey(&module, &ca, &["--json", "activate", "--yes"], &env)
+        });
         if first.status.success() {
             // The cut came after the last operation: every step has been cut once.
             assert!(n > 10, "activation needs more than {n} operations");
@@ -359,7 +343,6 @@ fn renewal_is_refused_outside_its_window_and_says_why() {
 fn a_renewal_cut_short_at_any_step_or_by_the_service_is_finished_by_a_rerun() {
     let mut ca = Ca::start();
     let module = sibling("libcertkey_softkey.so");
-    let ctl = sibling("certkey-softkey");
 
     // The service is down: nothing changes on the key; with it back, renewal works.
     let store = activated_softkey(&ca, "SKRNDOWN", "sm2", &["--days", "20"]);
@@ -384,20 +367,7 @@ fn a_renewal_cut_short_at_any_step_or_by_the_service_is_finished_by_a_rerun() {
             ("CERTKEY_SOFTKEY_DIR", s.as_str()),
             ("CERTKEY_PIN", NEW_PIN),
         ];
-        let arm = Command::new(&ctl)
-            .args(["--dir", &s, "fail-after", &n.to_string()])
-            .output()
-            .unwrap();
-        assert!(arm.status.success(), "{}", text(&arm));
-        let first = certkey(&module, &ca, &["--json", "renew"], &env);
-        for args in [vec!["fail-after", "off"], vec!["insert"]] {
-            let o = Command::new(&ctl)
-                .args(["--dir", &s])
-                .args(&args)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", text(&o));
-        }
+        let first = cut_after(&s, n, || certkey(&module, &ca, &["--json", "renew"], &env));
         if first.status.success() {
             assert!(n > 10, "renewal needs more than {n} operations");
             break;
@@ -431,24 +401,6 @@ fn lock_pin(module: &Path, env: &[(&str, &str)]) {
         }
     }
     panic!("the PIN did not lock");
-}
-
-fn admin_post(ca: &Ca, path: &str) {
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "-d",
-            "{}",
-        ])
-        .args(["-H", &format!("Authorization: Bearer {}", ca.admin)])
-        .arg(format!("{}/api/v1{path}", ca.url))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{path}: {}", text(&out));
 }
 
 const HANDLER: [&str; 6] = [
@@ -545,7 +497,7 @@ fn unlock_online_auto_approved_after_review_and_rejected() {
     let ticket = v["ticket"].as_str().unwrap().to_string();
     let out = certkey(&module, &ca, &["unlock", "--status"], &env);
     assert_eq!(out.status.code(), Some(9), "{}", text(&out));
-    admin_post(&ca, &format!("/admin/unlock/{ticket}/approve"));
+    admin_post(&ca, &format!("/admin/unlock/{ticket}/approve"), &json!({}));
     let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &env);
     assert!(out.status.success(), "{}", text(&out));
     let out = pkcs11_tool(&module, &["--login", "--pin", "86421357", "-O"], &base[..1]);
@@ -561,7 +513,7 @@ fn unlock_online_auto_approved_after_review_and_rejected() {
     assert_eq!(out.status.code(), Some(9), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let ticket = v["ticket"].as_str().unwrap().to_string();
-    admin_post(&ca, &format!("/admin/unlock/{ticket}/reject"));
+    admin_post(&ca, &format!("/admin/unlock/{ticket}/reject"), &json!({}));
     let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &env);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -643,7 +595,6 @@ fn a_pin_the_key_says_must_change_is_changed_before_anything_else() {
 fn an_activation_whose_service_stops_mid_flow_finishes_when_it_is_back() {
     let mut ca = Ca::start();
     let module = sibling("libcertkey_softkey.so");
-    let ctl = sibling("certkey-softkey");
     let store = blank_softkey("SKSVCDOWN", "tass");
     let (_, code) = ca.produce(store.path(), "sm2");
     let s = store.path().to_str().unwrap().to_string();
@@ -656,20 +607,9 @@ fn an_activation_whose_service_stops_mid_flow_finishes_when_it_is_back() {
     // Find a cut that leaves a journal with the key pair on the key.
     let mut cut = None;
     for n in 20..80 {
-        let arm = Command::new(&ctl)
-            .args(["--dir", &s, "fail-after", &n.to_string()])
-            .output()
-            .unwrap();
-        assert!(arm.status.success());
-        let out = certkey(&module, &ca, &["activate", "--yes"], &env);
-        for args in [vec!["fail-after", "off"], vec!["insert"]] {
-            let o = Command::new(&ctl)
-                .args(["--dir", &s])
-                .args(&args)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", text(&o));
-        }
+        let out = cut_after(&s, n, || {
+            certkey(&module, &ca, &["activate", "--yes"], &env)
+        });
         assert!(
             !out.status.success(),
             "cut at {n} should stop the activation"

@@ -354,3 +354,37 @@ pub fn check_activated(ca: &Ca, module: &Path, env: &[(&str, &str)], done: &Valu
     let listing = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(listing.contains("Private Key Object"), "{listing}");
 }
+
+/// `certkey-softkey --dir store ARGS`, which must succeed.
+pub fn softkey_ctl(store: &str, args: &[&str]) {
+    let o = Command::new(sibling("certkey-softkey"))
+        .args(["--dir", store])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "certkey-softkey {args:?}: {}", text(&o));
+}
+
+/// Runs `run` with the softkey key of `store` pulled out after `n` more PKCS#11
+/// operations, then disarms the cut and puts the key back.
+pub fn cut_after(store: &str, n: usize, run: impl FnOnce() -> Output) -> Output {
+    softkey_ctl(store, &["fail-after", &n.to_string()]);
+    let out = run();
+    softkey_ctl(store, &["fail-after", "off"]);
+    softkey_ctl(store, &["insert"]);
+    out
+}
+
+/// POSTs `body` to the service's admin API (`path` under /api/v1) with the admin token;
+/// the call must succeed. Returns the answer.
+pub fn admin_post(ca: &Ca, path: &str, body: &Value) -> Value {
+    let out = Command::new("curl")
+        .args(["-sf", "-X", "POST", "-H", "content-type: application/json"])
+        .args(["-H", &format!("Authorization: Bearer {}", ca.admin)])
+        .args(["-d", &body.to_string()])
+        .arg(format!("{}/api/v1{path}", ca.url))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{path}: {}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
