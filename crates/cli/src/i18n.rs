@@ -87,6 +87,22 @@ pub fn error_text(lang: Lang, e: &Error) -> String {
             "serial {serial} is present on several modules: {}; pick one with --no-auto-modules --module",
             modules.join(", ")
         ),
+        (Lang::ZhCn, Error::SeveralTokens { keys }) => format!(
+            "插入了多个 Key，无法确定要操作哪一个：{}；请用 --token 指定（序列号，或 slot:编号、label:名称）",
+            keys.join("；")
+        ),
+        (Lang::En, Error::SeveralTokens { keys }) => format!(
+            "several keys fit: {}; name one with --token (its serial, or slot:ID, label:TEXT)",
+            keys.join("; ")
+        ),
+        (Lang::ZhCn, Error::CaUnknown { issuer: Some(issuer) }) => format!(
+            "没有为签发者 {issuer} 配置 CA 服务：请在配置文件的 CA 目录（[[ca]]）中添加该 CA，或用 --service 指定服务地址"
+        ),
+        (Lang::En, Error::CaUnknown { issuer: Some(issuer) }) => format!(
+            "no CA service is configured for certificates issued by {issuer}: add the CA to the CA directory ([[ca]] in the config) or name the service with --service"
+        ),
+        (Lang::ZhCn, Error::CaUnknown { issuer: None }) => "没有配置 CA 服务：请在配置文件中设置 default_ca 或 CA 目录（[[ca]]），或用 --service 指定服务地址".into(),
+        (Lang::En, Error::CaUnknown { issuer: None }) => "no CA service is configured: set default_ca or the CA directory ([[ca]]) in the config, or name the service with --service".into(),
         (Lang::ZhCn, Error::CertificateNotFound { serial, id }) => format!("Key {serial} 上没有 ID 为 {id} 的证书"),
         (Lang::En, Error::CertificateNotFound { serial, id }) => format!("no certificate with id {id} on key {serial}"),
         (Lang::ZhCn, Error::PinLocked { serial }) => format!("Key {serial} 的 PIN 码已锁定，请使用在线解锁"),
@@ -298,6 +314,8 @@ fn not_applicable_text(lang: Lang, reason: &str, days_left: Option<i64>) -> Stri
         }
         (Lang::ZhCn, "no_pending_unlock") => "这把 Key 没有等待审核的解锁申请".into(),
         (Lang::En, "no_pending_unlock") => "no unlock request waits for this key".into(),
+        (Lang::ZhCn, "no_order") => "目录中的 CA 都没有这把 Key 的待激活订单：请确认 Key 和激活码来自同一 CA，或用 --service 指定 CA 服务".into(),
+        (Lang::En, "no_order") => "no CA of the directory has an order for this key: check that the key and its code come from the same CA, or name the service with --service".into(),
         (Lang::ZhCn, "no_token") => "没有找到 Key，请插入后重试".into(),
         (Lang::En, "no_token") => "no key found: plug one in and retry".into(),
         (Lang::ZhCn, "order_locked") => {

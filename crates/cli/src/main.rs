@@ -19,10 +19,11 @@ use std::process::ExitCode;
 use certkey_core::catalog::Catalog;
 use certkey_core::cert::bundle;
 use certkey_core::config::{self, Config};
+use certkey_core::directory::{Directory, Explicit};
 use certkey_core::inventory::{self, Inventory, LoginRequest, Modules, ScanOptions};
 use certkey_core::pkcs11::discover_modules;
-use certkey_core::service::ServiceClient;
 use certkey_core::workflow;
+use certkey_core::workflow::token::{Need, Selector};
 use certkey_core::{Error, Located};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
@@ -71,8 +72,9 @@ struct Cli {
     /// Language of the text (default: from the locale; zh-CN when Chinese).
     #[arg(long, value_enum, global = true)]
     lang: Option<Lang>,
-    /// CA service URL (default: CERTKEY_SERVICE_URL, else the config's service_url,
-    /// else http://127.0.0.1:8443).
+    /// CA service URL for every operation (default: CERTKEY_SERVICE_URL, else the
+    /// config's service_url, else the CA directory: the CA of the certificate's issuer,
+    /// for activation the config's default_ca or the CA that has the key's order).
     #[arg(long = "service", value_name = "URL", global = true)]
     service: Option<String>,
     /// PEM file of the CA service's TLS root(s), instead of the system's (default:
@@ -113,7 +115,8 @@ enum Command {
     /// code for the initial PIN, set your own PIN, make the key pair and install the
     /// certificate (CERTKEY_ACTIVATION_CODE and CERTKEY_NEW_PIN for automation).
     Activate {
-        /// Serial number of the key (default: the only key present).
+        /// The key: its serial number, or slot:ID or label:TEXT (default: the one key
+        /// present that the operation applies to).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
         /// Allow using the key's final PIN try (when finishing an interrupted run).
@@ -123,7 +126,8 @@ enum Command {
     /// Renew the certificate online (while 0 < days left <= 90): a new key pair and
     /// certificate on the key; the old ones are removed only once the new ones work.
     Renew {
-        /// Serial number of the key (default: the only key present).
+        /// The key: its serial number, or slot:ID or label:TEXT (default: the one key
+        /// present that the operation applies to).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
         /// Allow using the key's final PIN try.
@@ -139,7 +143,8 @@ enum Command {
     /// once approved, you choose a new PIN and the key's admin (SO) PIN is rotated.
     /// Run it again (or with --wait) while the request waits for review.
     Unlock {
-        /// Serial number of the key (default: the only key present).
+        /// The key: its serial number, or slot:ID or label:TEXT (default: the one key
+        /// present that the operation applies to).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
         /// Handler's name (default: the one remembered in the OS keyring).
@@ -172,7 +177,8 @@ enum Command {
 enum PinCommand {
     /// Change the user PIN (CERTKEY_PIN and CERTKEY_NEW_PIN for automation).
     Change {
-        /// Serial number of the key (default: the only key present).
+        /// The key: its serial number, or slot:ID or label:TEXT (default: the one key
+        /// present that the operation applies to).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
         /// Allow using the key's final PIN try.
@@ -218,7 +224,7 @@ struct JsonInventory<'a> {
 fn exit_for(e: &Error) -> u8 {
     match e {
         Error::TokenNotFound { .. } | Error::CertificateNotFound { .. } => EXIT_NOT_FOUND,
-        Error::ConfigInvalid { .. } => EXIT_CONFIG,
+        Error::ConfigInvalid { .. } | Error::CaUnknown { .. } => EXIT_CONFIG,
         Error::PinLocked { .. }
         | Error::PinFinalTry { .. }
         | Error::PinIncorrect { .. }
@@ -305,19 +311,29 @@ fn setup(cli: &Cli) -> Result<Setup, Error> {
     })
 }
 
-fn service(cli: &Cli) -> Result<ServiceClient, Error> {
+/// The CA directory in force: the catalog's and the config's CAs, with the service
+/// named by `--service`, CERTKEY_SERVICE_URL or the config's `service_url` over them.
+fn directory(cli: &Cli, catalog: &certkey_core::catalog::Catalog) -> Result<Directory, Error> {
     let cfg = Config::load()?;
     let url = cli
         .service
         .clone()
-        .or_else(|| std::env::var("CERTKEY_SERVICE_URL").ok())
-        .or(cfg.service_url)
-        .unwrap_or_else(|| certkey_core::service::DEFAULT_URL.to_string());
-    let ca = cli
+        .or_else(|| {
+            std::env::var("CERTKEY_SERVICE_URL")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .or(cfg.service_url.clone());
+    let tls_roots = cli
         .service_ca
         .clone()
         .or_else(|| std::env::var_os("CERTKEY_SERVICE_CA").map(PathBuf::from));
-    ServiceClient::new(&url, ca.as_deref())
+    Ok(Directory::new(catalog, &cfg)?.with_explicit(url.map(|url| Explicit { url, tls_roots })))
+}
+
+/// The key a command names with `--token`, parsed.
+fn selector(token: &Option<String>) -> Result<Option<Selector>, Error> {
+    token.as_deref().map(Selector::parse).transpose()
 }
 
 fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
@@ -326,9 +342,18 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             token,
             final_try_ok,
         } => {
-            let service = service(cli)?;
             let s = setup(cli)?;
-            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let dir = directory(cli, &s.catalog)?;
+            let has_order = |serial: &str| dir.has_order(serial);
+            let token = workflow::token::select(
+                &s.modules,
+                &s.catalog,
+                selector(token)?.as_ref(),
+                Need::Activation {
+                    has_order: Some(&has_order),
+                },
+            )?;
+            let service = dir.for_activation(&token.serial)?;
             let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
             let done = workflow::activate::activate(&ui, &token, &service);
             ui.finish();
@@ -353,9 +378,15 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             token,
             final_try_ok,
         } => {
-            let service = service(cli)?;
             let s = setup(cli)?;
-            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let dir = directory(cli, &s.catalog)?;
+            let token = workflow::token::select(
+                &s.modules,
+                &s.catalog,
+                selector(token)?.as_ref(),
+                Need::HolderCertificate,
+            )?;
+            let service = dir.for_token(&token)?;
             let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
             let done =
                 workflow::renew::renew(&ui, &token, &service, time::OffsetDateTime::now_utc());
@@ -386,9 +417,15 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             status,
             wait,
         } => {
-            let service = service(cli)?;
             let s = setup(cli)?;
-            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let dir = directory(cli, &s.catalog)?;
+            let token = workflow::token::select(
+                &s.modules,
+                &s.catalog,
+                selector(token)?.as_ref(),
+                Need::LockedPin,
+            )?;
+            let service = dir.for_token(&token)?;
             let handler = match (handler_name, handler_id, handler_phone) {
                 (Some(name), Some(id), Some(phone)) => Some(certkey_protocol::v1::Handler {
                     name: name.clone(),
@@ -464,7 +501,12 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
                 },
         } => {
             let s = setup(cli)?;
-            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let token = workflow::token::select(
+                &s.modules,
+                &s.catalog,
+                selector(token)?.as_ref(),
+                Need::HolderCertificate,
+            )?;
             let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
             let done = workflow::pin::change(&ui, &token);
             ui.finish();

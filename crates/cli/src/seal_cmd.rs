@@ -10,7 +10,8 @@ use clap::Subcommand;
 
 use crate::i18n::{error_text, Lang};
 use crate::interact::Terminal;
-use crate::{emit, service, setup, Cli, EXIT_PARTIAL};
+use crate::{directory, emit, selector, setup, Cli, EXIT_PARTIAL};
+use certkey_core::workflow::token::Need;
 
 /// Largest picture file read (the seal library's input limit).
 const MAX_IMAGE_FILE: u64 = 4 * 1024 * 1024;
@@ -25,7 +26,8 @@ pub enum SealCommand {
         /// The seal picture.
         #[arg(long, value_name = "FILE")]
         image: PathBuf,
-        /// Serial number of the key (default: the only key present).
+        /// The key: its serial number, or slot:ID or label:TEXT (default: the one key
+        /// present that holds a certificate).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
         /// The seal's name (default: the organisation for an organisation
@@ -44,7 +46,8 @@ pub enum SealCommand {
     },
     /// Show the seals on a key and check them (no PIN needed).
     Show {
-        /// Serial number of the key (default: the only key present).
+        /// The key: its serial number, or slot:ID or label:TEXT (default: the one key
+        /// present that holds a certificate).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
         /// Only the seal of the certificate with this CKA_ID (hex).
@@ -103,9 +106,14 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
                 width_mm: *width_mm,
                 height_mm: *height_mm,
             };
-            let service = service(cli)?;
             let s = setup(cli)?;
-            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let token = workflow::token::select(
+                &s.modules,
+                &s.catalog,
+                selector(token)?.as_ref(),
+                Need::HolderCertificate,
+            )?;
+            let service = directory(cli, &s.catalog)?.for_token(&token)?;
             let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
             let done = seal::write(&ui, &token, &service, &picture, &opts);
             ui.finish();
@@ -143,7 +151,12 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
         SealCommand::Show { token, id, export } => {
             let want = id.as_deref().map(crate::parse_id).transpose()?;
             let s = setup(cli)?;
-            let token = workflow::token::select(&s.modules, &s.catalog, token.as_deref())?;
+            let token = workflow::token::select(
+                &s.modules,
+                &s.catalog,
+                selector(token)?.as_ref(),
+                Need::HolderCertificate,
+            )?;
             let mut seals = seal::show(&token, time::OffsetDateTime::now_utc())?;
             if let Some(want) = want {
                 let want = hex::encode(want);

@@ -106,18 +106,6 @@ fn order(ca: &Ca, serial: &str, days: u32, so_pin: &str, initial_pin: &str) -> S
     v["activation_code"].as_str().unwrap().to_string()
 }
 
-fn ring_png(path: &Path) {
-    let img = image::RgbImage::from_fn(300, 300, |x, y| {
-        let d = ((x as f32 - 150.0).powi(2) + (y as f32 - 150.0).powi(2)).sqrt();
-        if (d - 120.0).abs() < 8.0 {
-            image::Rgb([200, 20, 30])
-        } else {
-            image::Rgb([255, 255, 255])
-        }
-    });
-    img.save(path).unwrap();
-}
-
 /// Wrong PINs until the token says locked; returns how many it took.
 fn lock(module: &Path, env: &[(&str, &str)]) -> usize {
     for n in 1..=20 {

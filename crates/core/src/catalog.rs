@@ -195,6 +195,8 @@ struct CatalogFile {
     family: BTreeMap<String, Sm2Family>,
     #[serde(default)]
     vendor: Vec<VendorProfile>,
+    #[serde(default)]
+    ca: Vec<crate::directory::CaEntry>,
 }
 
 /// The merged catalog.
@@ -202,6 +204,7 @@ struct CatalogFile {
 pub struct Catalog {
     families: BTreeMap<String, Sm2Family>,
     vendors: Vec<VendorProfile>,
+    cas: Vec<crate::directory::CaEntry>,
 }
 
 impl Catalog {
@@ -214,6 +217,7 @@ impl Catalog {
             Catalog {
                 families: BTreeMap::new(),
                 vendors: Vec::new(),
+                cas: Vec::new(),
             }
         })
     }
@@ -228,6 +232,7 @@ impl Catalog {
         let cat = Catalog {
             families: file.family,
             vendors: file.vendor,
+            cas: file.ca,
         };
         cat.validate().map_err(bad)?;
         Ok(cat)
@@ -236,7 +241,10 @@ impl Catalog {
     /// The built-in catalog with the user file at `path` merged over it.
     pub fn with_user_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
-        let user = Self::parse_unchecked(&text, &path.display().to_string())?;
+        let mut user = Self::parse_unchecked(&text, &path.display().to_string())?;
+        for ca in &mut user.cas {
+            ca.resolve_paths(path);
+        }
         let mut cat = Self::builtin();
         cat.merge(user);
         cat.validate().map_err(|reason| Error::ConfigInvalid {
@@ -254,6 +262,7 @@ impl Catalog {
         Ok(Catalog {
             families: file.family,
             vendors: file.vendor,
+            cas: file.ca,
         })
     }
 
@@ -265,11 +274,24 @@ impl Catalog {
                 None => self.vendors.push(v),
             }
         }
+        for ca in other.cas {
+            match self.cas.iter_mut().find(|x| x.name == ca.name) {
+                Some(slot) => *slot = ca,
+                None => self.cas.push(ca),
+            }
+        }
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
         for (name, fam) in &self.families {
             fam.validate(name)?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for ca in &self.cas {
+            ca.validate()?;
+            if !names.insert(ca.name.as_str()) {
+                return Err(format!("CA {} appears twice", ca.name));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for v in &self.vendors {
@@ -300,6 +322,11 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    /// The CA directory entries of the catalog.
+    pub fn cas(&self) -> &[crate::directory::CaEntry] {
+        &self.cas
     }
 
     /// Every vendor profile.

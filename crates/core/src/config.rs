@@ -5,6 +5,13 @@
 //! modules = ["/opt/vendor/libvendor_p11.so"]   # extra PKCS#11 modules
 //! ca_bundle = ["/etc/certkey/ca.pem"]          # CA certificates to check signatures
 //! catalog = "/etc/certkey/catalog.toml"         # user catalog merged over the built-in
+//! default_ca = "demo"                           # the CA activations go to
+//!
+//! [[ca]]                                        # the CA directory (see crate::directory)
+//! name = "demo"
+//! issuers = ["CN=CertKey Demo SM2 Issuing CA,O=CertKey Demo CA,C=CN"]
+//! service_url = "https://ca.example.cn"
+//! tls_roots = "ca-tls.pem"                      # relative to this file
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -36,9 +43,16 @@ pub struct Config {
     /// A user catalog file.
     #[serde(default)]
     pub catalog: Option<String>,
-    /// The CA service URL (CERTKEY_SERVICE_URL and `--service` win).
+    /// One CA service for everything, over the CA directory (CERTKEY_SERVICE_URL and
+    /// `--service` win).
     #[serde(default)]
     pub service_url: Option<String>,
+    /// The CA directory entries of this config (merged over the catalog's).
+    #[serde(default)]
+    pub ca: Vec<crate::directory::CaEntry>,
+    /// The CA of the directory that activations go to.
+    #[serde(default)]
+    pub default_ca: Option<String>,
     /// Where this config was read from, if anywhere.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -93,6 +107,20 @@ impl Config {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
+        let mut names = std::collections::BTreeSet::new();
+        for ca in &mut cfg.ca {
+            ca.validate().map_err(|reason| Error::ConfigInvalid {
+                path: path.display().to_string(),
+                reason,
+            })?;
+            if !names.insert(ca.name.clone()) {
+                return Err(Error::ConfigInvalid {
+                    path: path.display().to_string(),
+                    reason: format!("CA {} appears twice", ca.name),
+                });
+            }
+            ca.resolve_paths(path);
+        }
         cfg.source = Some(path.to_path_buf());
         Ok(cfg)
     }

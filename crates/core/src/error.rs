@@ -61,6 +61,21 @@ pub enum Error {
         /// The modules holding a token with that serial.
         modules: Vec<String>,
     },
+    /// Several keys fit the operation and none was named.
+    #[error("several keys fit: {keys:?}; name one")]
+    SeveralTokens {
+        /// How to name each (serial, or `slot:ID` when it has none), with its label
+        /// and module.
+        keys: Vec<String>,
+    },
+    /// No CA service is known for a certificate's issuer (or, with no issuer, for an
+    /// activation): the CA directory has no entry and no service was named.
+    #[error("no CA service is configured for {issuer:?}")]
+    CaUnknown {
+        /// The certificate's issuer (RFC 4514); None for an activation.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        issuer: Option<String>,
+    },
     /// No certificate with that CKA_ID on the token.
     #[error("no certificate with id {id} on token {serial}")]
     CertificateNotFound {
@@ -213,6 +228,8 @@ impl Error {
             Error::CertificateInvalid { .. } => "certificate_invalid",
             Error::TokenNotFound { .. } => "token_not_found",
             Error::TokenAmbiguous { .. } => "token_ambiguous",
+            Error::SeveralTokens { .. } => "several_tokens",
+            Error::CaUnknown { .. } => "ca_unknown",
             Error::CertificateNotFound { .. } => "certificate_not_found",
             Error::PinLocked { .. } => "pin_locked",
             Error::PinFinalTry { .. } => "pin_final_try",

@@ -22,9 +22,6 @@ use crate::{Error, Result};
 /// Largest answer read from the service (certificates and seals are far smaller).
 const MAX_ANSWER: u64 = 4 << 20;
 
-/// Default service URL: the local reference CA of `scripts/demo`.
-pub const DEFAULT_URL: &str = "http://127.0.0.1:8443";
-
 /// A client for one CA service.
 #[derive(Clone)]
 pub struct ServiceClient {
@@ -50,6 +47,11 @@ fn invalid_url(url: &str, reason: &str) -> Error {
 /// Checks a service URL: `https://host[:port][/path]`, or `http://` to a loopback
 /// address only. Returns the API base (`.../api/v1`).
 pub fn api_base(url: &str) -> Result<String> {
+    Ok(checked(url)?.0)
+}
+
+/// [`api_base`], and whether the host is this computer (loopback).
+fn checked(url: &str) -> Result<(String, bool)> {
     let url = url.trim().trim_end_matches('/');
     let (scheme, rest) = url
         .split_once("://")
@@ -63,13 +65,13 @@ pub fn api_base(url: &str) -> Result<String> {
         return Err(invalid_url(url, "expected https://host[:port]"));
     }
     let host = host_of(authority);
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     match scheme {
         "https" => {}
         "http" => {
-            let loopback = host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
             if !loopback {
                 return Err(invalid_url(
                     url,
@@ -84,11 +86,12 @@ pub fn api_base(url: &str) -> Result<String> {
             ))
         }
     }
-    if url.ends_with(v1::PREFIX) {
-        Ok(url.to_string())
+    let base = if url.ends_with(v1::PREFIX) {
+        url.to_string()
     } else {
-        Ok(format!("{url}{}", v1::PREFIX))
-    }
+        format!("{url}{}", v1::PREFIX)
+    };
+    Ok((base, loopback))
 }
 
 /// The host of `host[:port]` or `[v6]:port`.
@@ -102,9 +105,14 @@ fn host_of(authority: &str) -> &str {
 impl ServiceClient {
     /// A client for the service at `url` (see [`api_base`]). `ca_file` (PEM) replaces
     /// the system's trusted roots for TLS, for a CA service with its own TLS CA.
+    ///
+    /// No downgrade: redirects are never followed (a 3xx answer is an error), an https
+    /// service is spoken to over https only, and a service on this computer is never
+    /// reached through a proxy (a proxy from the environment would see its traffic).
     pub fn new(url: &str, ca_file: Option<&Path>) -> Result<Self> {
         use ureq::tls::{Certificate, RootCerts, TlsConfig};
-        let base = api_base(url)?;
+        let (base, loopback) = checked(url)?;
+        let https = base.starts_with("https://");
         let roots = match ca_file {
             Some(path) => {
                 let pem = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
@@ -128,6 +136,13 @@ impl ServiceClient {
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
+            .max_redirects(0)
+            .https_only(https)
+            .proxy(if loopback {
+                None
+            } else {
+                ureq::Proxy::try_from_env()
+            })
             .user_agent(concat!("certkey/", env!("CARGO_PKG_VERSION")))
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .build();
@@ -168,6 +183,22 @@ impl ServiceClient {
         if (200..300).contains(&status) {
             return serde_json::from_slice(&body).map_err(|e| Error::ServiceResponse {
                 reason: format!("{url}: {e}"),
+            });
+        }
+        if (300..400).contains(&status) {
+            let to = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>();
+            return Err(Error::ServiceResponse {
+                reason: format!(
+                    "{url}: the service redirects to {to} (HTTP {status}); redirects are not followed: configure the service's final address"
+                ),
             });
         }
         match serde_json::from_slice::<ErrorBody>(&body) {

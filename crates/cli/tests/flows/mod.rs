@@ -388,3 +388,16 @@ pub fn admin_post(ca: &Ca, path: &str, body: &Value) -> Value {
     assert!(out.status.success(), "{path}: {}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
+
+/// A seal picture: a red ring on white, 300x300 PNG, written to `path`.
+pub fn ring_png(path: &Path) {
+    let img = image::RgbImage::from_fn(300, 300, |x, y| {
+        let d = ((x as f32 - 150.0).powi(2) + (y as f32 - 150.0).powi(2)).sqrt();
+        if (d - 120.0).abs() < 8.0 {
+            image::Rgb([200, 20, 30])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    img.save(path).unwrap();
+}

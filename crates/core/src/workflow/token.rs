@@ -52,8 +52,115 @@ pub fn pin_state(info: &TokenInfo) -> PinState {
     }
 }
 
-/// Finds the key with `serial`, or the only key present when `serial` is None.
-pub fn select(modules: &Modules, catalog: &Catalog, serial: Option<&str>) -> Result<Token> {
+/// What an operation needs of the key it works on; it decides which key is meant
+/// when none is named.
+#[derive(Clone, Copy)]
+pub enum Need<'a> {
+    /// Activation: an initialised key with a user PIN that is not locked. When several
+    /// fit, `has_order` (a lookup with the CA service) keeps those with a pending order.
+    Activation {
+        /// Whether the CA has a pending order for a token serial.
+        has_order: Option<&'a dyn Fn(&str) -> bool>,
+    },
+    /// PIN change, renewal, seal: a key holding a holder's end-entity certificate.
+    HolderCertificate,
+    /// Unlock: a key whose user PIN is locked.
+    LockedPin,
+}
+
+/// How a key is named: by serial, or — for keys without a usable serial — by
+/// `slot:ID` or `label:TEXT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// The token serial.
+    Serial(String),
+    /// The slot id (current insertion only).
+    Slot(u64),
+    /// The token label.
+    Label(String),
+}
+
+impl Selector {
+    /// Parses `SERIAL`, `slot:ID` or `label:TEXT`.
+    pub fn parse(s: &str) -> Result<Selector> {
+        let s = s.trim();
+        if let Some(id) = s.strip_prefix("slot:") {
+            return id
+                .trim()
+                .parse()
+                .map(Selector::Slot)
+                .map_err(|_| Error::InvalidArgument {
+                    name: "token".into(),
+                    reason: format!("{s}: slot:ID needs a number"),
+                });
+        }
+        if let Some(label) = s.strip_prefix("label:") {
+            return Ok(Selector::Label(label.trim().to_string()));
+        }
+        Ok(Selector::Serial(s.to_string()))
+    }
+
+    fn matches(&self, slot: u64, serial: &str, label: &str) -> bool {
+        match self {
+            Selector::Serial(want) => want == serial,
+            Selector::Slot(id) => *id == slot,
+            Selector::Label(want) => want == label,
+        }
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selector::Serial(s) => f.write_str(s),
+            Selector::Slot(id) => write!(f, "slot:{id}"),
+            Selector::Label(l) => write!(f, "label:{l}"),
+        }
+    }
+}
+
+/// A key present now, before choosing.
+struct Candidate<'m> {
+    module: &'m crate::pkcs11::module::LoadedModule,
+    slot: Slot,
+    info: TokenInfo,
+    serial: String,
+    label: String,
+}
+
+impl Candidate<'_> {
+    /// How the user can name this key: its serial, else its slot.
+    fn name(&self) -> String {
+        let file = std::path::Path::new(&self.module.spec.path)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let id = if self.serial.is_empty() {
+            format!("slot:{}", self.slot.id())
+        } else {
+            self.serial.clone()
+        };
+        if self.label.is_empty() {
+            format!("{id} ({file})")
+        } else {
+            format!("{id} (\u{201c}{}\u{201d}, {file})", self.label)
+        }
+    }
+
+    /// Whether the key holds an end-entity certificate of the holder (public objects:
+    /// no login needed).
+    fn holds_certificate(&self) -> bool {
+        let Ok(session) = self.module.ctx.open_ro_session(self.slot) else {
+            return false;
+        };
+        super::certs::end_entity_certificates(&session, time::OffsetDateTime::now_utc())
+            .is_ok_and(|c| !c.is_empty())
+    }
+}
+
+/// Every key present on every loaded module. A module or slot that fails is skipped
+/// here (listing commands report it in its own place).
+fn candidates(modules: &Modules) -> Vec<Candidate<'_>> {
     let mut found = Vec::new();
     for m in &modules.loaded {
         let Ok(slots) = m.ctx.get_slots_with_token() else {
@@ -63,55 +170,135 @@ pub fn select(modules: &Modules, catalog: &Catalog, serial: Option<&str>) -> Res
             let Ok(info) = m.ctx.get_token_info(slot) else {
                 continue;
             };
-            let s = info.serial_number().trim().to_string();
-            if serial.is_none_or(|want| want.trim() == s) {
-                found.push((m, slot, info, s));
+            found.push(Candidate {
+                module: m,
+                slot,
+                serial: info.serial_number().trim().to_string(),
+                label: info.label().trim().to_string(),
+                info,
+            });
+        }
+    }
+    found
+}
+
+/// Finds the key an operation applies to: the one `selector` names, else the one key
+/// present that fits `need`. Blank (uninitialised) tokens — SoftHSM2 always shows one
+/// in a free slot — never make the choice ambiguous; when no key fits but exactly one
+/// initialised key is present, that key is taken so that the operation can say why it
+/// does not apply.
+pub fn select(
+    modules: &Modules,
+    catalog: &Catalog,
+    selector: Option<&Selector>,
+    need: Need<'_>,
+) -> Result<Token> {
+    let all = candidates(modules);
+    let chosen = match selector {
+        Some(sel) => {
+            let mut named: Vec<Candidate<'_>> = all
+                .into_iter()
+                .filter(|c| sel.matches(c.slot.id(), &c.serial, &c.label))
+                .collect();
+            // A blank token sharing the slot number or empty label is not meant.
+            if named.len() > 1 && named.iter().any(|c| c.info.token_initialized()) {
+                named.retain(|c| c.info.token_initialized());
+            }
+            if named.len() > 1 {
+                return Err(match sel {
+                    Selector::Serial(s) => Error::TokenAmbiguous {
+                        serial: s.clone(),
+                        modules: named.iter().map(|c| c.module.spec.path.clone()).collect(),
+                    },
+                    _ => Error::SeveralTokens {
+                        keys: named.iter().map(Candidate::name).collect(),
+                    },
+                });
+            }
+            named.pop().ok_or_else(|| Error::TokenNotFound {
+                serial: sel.to_string(),
+            })?
+        }
+        None => choose(all, need)?,
+    };
+    Ok(open(catalog, chosen))
+}
+
+fn choose<'m>(all: Vec<Candidate<'m>>, need: Need<'_>) -> Result<Candidate<'m>> {
+    let mut initialised: Vec<Candidate<'m>> = all
+        .into_iter()
+        .filter(|c| c.info.token_initialized())
+        .collect();
+    if initialised.is_empty() {
+        return Err(not_applicable("no_token"));
+    }
+    let fits = |c: &Candidate<'_>| match need {
+        Need::Activation { .. } => c.info.user_pin_initialized() && !c.info.user_pin_locked(),
+        Need::HolderCertificate => c.holds_certificate(),
+        Need::LockedPin => c.info.user_pin_locked(),
+    };
+    let (mut fitting, rest): (Vec<_>, Vec<_>) = initialised.drain(..).partition(|c| fits(c));
+    if let Need::Activation { has_order } = need {
+        // A new key holds no certificate yet: prefer those, then ask the CA.
+        if fitting.len() > 1 {
+            let (fresh, used): (Vec<_>, Vec<_>) =
+                fitting.into_iter().partition(|c| !c.holds_certificate());
+            fitting = if fresh.is_empty() { used } else { fresh };
+        }
+        if let (true, Some(has_order)) = (fitting.len() > 1, has_order) {
+            let ordered: Vec<_> = fitting
+                .iter()
+                .filter(|c| !c.serial.is_empty() && has_order(&c.serial))
+                .map(|c| (c.module.spec.path.clone(), c.slot.id()))
+                .collect();
+            if !ordered.is_empty() {
+                fitting.retain(|c| ordered.contains(&(c.module.spec.path.clone(), c.slot.id())));
             }
         }
     }
-    if found.len() > 1 {
-        let mut serials: Vec<String> = found.iter().map(|f| f.3.clone()).collect();
-        serials.dedup();
-        return Err(match serial {
-            Some(s) => Error::TokenAmbiguous {
-                serial: s.to_string(),
-                modules: found.iter().map(|f| f.0.spec.path.clone()).collect(),
-            },
-            None => Error::InvalidArgument {
-                name: "token".into(),
-                reason: format!(
-                    "several keys are present ({}): name one",
-                    serials.join(", ")
-                ),
-            },
-        });
+    match fitting.len() {
+        1 => return Ok(fitting.remove(0)),
+        0 => {}
+        _ => {
+            return Err(Error::SeveralTokens {
+                keys: fitting.iter().map(Candidate::name).collect(),
+            })
+        }
     }
-    let Some((m, slot, info, s)) = found.pop() else {
-        return Err(match serial {
-            Some(s) => Error::TokenNotFound {
-                serial: s.to_string(),
-            },
-            None => Error::NotApplicable {
-                reason: "no_token".into(),
-                days_left: None,
-            },
-        });
-    };
+    let mut rest = rest;
+    if rest.len() == 1 {
+        return Ok(rest.remove(0));
+    }
+    Err(not_applicable(match need {
+        Need::Activation { .. } => "no_token",
+        Need::HolderCertificate => "no_certificate",
+        Need::LockedPin => "pin_not_locked",
+    }))
+}
+
+fn not_applicable(reason: &str) -> Error {
+    Error::NotApplicable {
+        reason: reason.into(),
+        days_left: None,
+    }
+}
+
+fn open(catalog: &Catalog, c: Candidate<'_>) -> Token {
     let vendor = catalog
-        .profile_for_manufacturer(info.manufacturer_id().trim())
+        .profile_for_manufacturer(c.info.manufacturer_id().trim())
         .cloned();
     let sm2 = vendor
         .as_ref()
         .and_then(|v| Sm2Support::from_profile(catalog, v));
-    Ok(Token {
-        module: m.spec.path.clone(),
-        ctx: m.ctx.clone(),
-        slot,
-        serial: s,
-        label: info.label().trim().to_string(),
+    Token {
+        module: c.module.spec.path.clone(),
+        ctx: c.module.ctx.clone(),
+        slot: c.slot,
+        serial: c.serial,
+        label: c.label,
         vendor,
         sm2,
-    })
+    }
 }
 
 impl Token {
