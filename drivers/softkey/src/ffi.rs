@@ -667,12 +667,40 @@ pub unsafe extern "C" fn C_DigestInit(
     })
 }
 
+/// C_Digest (`data` Some: pointer and length) or C_DigestFinal (`data` None).
+/// Every error but CKR_BUFFER_TOO_SMALL, and CKR_OPERATION_ACTIVE for C_Digest on a
+/// multi-part operation, ends the operation, as PKCS#11 says: a caller that passed
+/// bad arguments must start again with C_DigestInit.
 unsafe fn digest_out(
     hSession: CK_SESSION_HANDLE,
-    data: Option<&[u8]>,
+    data: Option<(*mut CK_BYTE, CK_ULONG)>,
     pDigest: *mut CK_BYTE,
     pulDigestLen: *mut CK_ULONG,
 ) -> Rv<()> {
+    let result = digest_call(hSession, data, pDigest, pulDigestLen);
+    match result {
+        Ok(()) | Err(CKR_BUFFER_TOO_SMALL) | Err(CKR_OPERATION_ACTIVE) => {}
+        Err(_) => {
+            // Best effort: without a runtime there is no operation to end.
+            let _ = with_rt(|rt| {
+                rt.abort_digest(hSession);
+                Ok(())
+            });
+        }
+    }
+    result
+}
+
+unsafe fn digest_call(
+    hSession: CK_SESSION_HANDLE,
+    data: Option<(*mut CK_BYTE, CK_ULONG)>,
+    pDigest: *mut CK_BYTE,
+    pulDigestLen: *mut CK_ULONG,
+) -> Rv<()> {
+    let data = match data {
+        Some((p, n)) => Some(bytes(p, n)?),
+        None => None,
+    };
     let len = pulDigestLen.as_mut().ok_or(CKR_ARGUMENTS_BAD)?;
     if pDigest.is_null() {
         // Checks the operation is active without ending it.
@@ -707,10 +735,7 @@ pub unsafe extern "C" fn C_Digest(
     pDigest: *mut CK_BYTE,
     pulDigestLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        let data = bytes(pData, ulDataLen)?;
-        digest_out(hSession, Some(data), pDigest, pulDigestLen)
-    })
+    guard(|| digest_out(hSession, Some((pData, ulDataLen)), pDigest, pulDigestLen))
 }
 
 #[no_mangle]
@@ -1195,11 +1220,20 @@ pub unsafe extern "C" fn C_DeriveKey(
 
 #[no_mangle]
 pub unsafe extern "C" fn C_SeedRandom(
-    _a1: CK_SESSION_HANDLE,
-    _a2: *mut CK_BYTE,
-    _a3: CK_ULONG,
+    hSession: CK_SESSION_HANDLE,
+    pSeed: *mut CK_BYTE,
+    ulSeedLen: CK_ULONG,
 ) -> CK_RV {
-    unsupported(CKR_RANDOM_SEED_NOT_SUPPORTED)
+    // The session first (PKCS#11 lists CKR_SESSION_HANDLE_INVALID for it), then the
+    // arguments, then the answer that softkey takes no seed.
+    guard(|| {
+        with_rt(|rt| match rt.seed_random(hSession) {
+            Err(CKR_RANDOM_SEED_NOT_SUPPORTED) => Ok(()),
+            other => other,
+        })?;
+        bytes(pSeed, ulSeedLen)?;
+        Err(CKR_RANDOM_SEED_NOT_SUPPORTED)
+    })
 }
 
 #[no_mangle]

@@ -59,6 +59,8 @@ struct Operation {
     data: Vec<u8>,
     /// Output computed by a call that then reported CKR_BUFFER_TOO_SMALL.
     pending: Option<Vec<u8>>,
+    /// A C_*Update call was made: only C_*Final may finish the operation.
+    multi_part: bool,
 }
 
 struct Session {
@@ -1052,6 +1054,7 @@ impl Runtime {
             param: param.to_vec(),
             data: Vec::new(),
             pending: None,
+            multi_part: false,
         };
         let s = self.session(h)?;
         if sign {
@@ -1313,6 +1316,7 @@ impl Runtime {
             param: Vec::new(),
             data: Vec::new(),
             pending: None,
+            multi_part: false,
         });
         Ok(())
     }
@@ -1327,14 +1331,24 @@ impl Runtime {
             return Err(CKR_DATA_LEN_RANGE);
         }
         op.data.extend_from_slice(part);
+        op.multi_part = true;
         Ok(())
     }
 
     /// C_Digest (`data` Some) or C_DigestFinal. Output is always 32 bytes.
+    ///
+    /// C_Digest after C_DigestUpdate is refused with CKR_OPERATION_ACTIVE: PKCS#11
+    /// says C_Digest cannot finish a multi-part operation, and hashing only its own
+    /// data would silently drop the parts. The multi-part operation is left running,
+    /// so C_DigestFinal still finishes it. Every other error ends the operation
+    /// (the caller does that through [`Runtime::abort_digest`] for argument errors).
     pub fn digest(&mut self, h: CK_SESSION_HANDLE, data: Option<&[u8]>, cap: usize) -> Rv<Vec<u8>> {
         self.session_slot(h)?;
         let s = self.session(h)?;
         let op = s.digest.as_ref().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        if data.is_some() && op.multi_part {
+            return Err(CKR_OPERATION_ACTIVE);
+        }
         if cap < 32 {
             return Err(CKR_BUFFER_TOO_SMALL);
         }
@@ -1346,6 +1360,20 @@ impl Runtime {
         };
         s.digest = None;
         Ok(out.to_vec())
+    }
+
+    /// Ends the session's digest operation (a failed C_Digest/C_DigestFinal ends it).
+    pub fn abort_digest(&mut self, h: CK_SESSION_HANDLE) {
+        if let Some(s) = self.sessions.get_mut(&h) {
+            s.digest = None;
+        }
+    }
+
+    /// C_SeedRandom: softkey's generator is the operating system's and takes no
+    /// seed, but like every session function it answers for the session first.
+    pub fn seed_random(&mut self, h: CK_SESSION_HANDLE) -> Rv<()> {
+        self.session_slot(h)?;
+        Err(CKR_RANDOM_SEED_NOT_SUPPORTED)
     }
 
     /// C_GenerateRandom.

@@ -154,15 +154,21 @@ impl TokenState {
 
     /// C_InitToken: on an initialised token the SO PIN must be right; then every
     /// object is destroyed, a new KEK is made, the SO PIN set and the user PIN cleared.
+    ///
+    /// On an initialised token the PIN is checked exactly as C_Login of the SO checks
+    /// it: a wrong one (whatever its length) is CKR_PIN_INCORRECT and costs a try, so
+    /// C_InitToken is no way round the SO PIN's lockout. Only a blank token, which has
+    /// no SO PIN yet, answers a bad length with CKR_PIN_LEN_RANGE.
     pub fn init_token(
         &mut self,
         cfg: &SlotConfig,
         so_pin: &[u8],
         label: &str,
     ) -> Result<(), CK_RV> {
-        check_len(cfg, so_pin)?;
         if self.initialized {
             self.verify(cfg, Who::So, so_pin)?;
+        } else {
+            check_len(cfg, so_pin)?;
         }
         let kek = new_kek()?;
         *self = TokenState {
@@ -372,8 +378,19 @@ mod tests {
         assert!(t.objects.is_empty());
         assert!(t.user.is_none());
         assert_eq!(t.label, "new label");
+        // A PIN of a length no PIN can have is a wrong SO PIN on an initialised
+        // token, and counts as one.
+        let before = t.so_tries_left;
         assert_eq!(
             t.init_token(&c, b"123", "x").unwrap_err(),
+            CKR_PIN_INCORRECT
+        );
+        assert_eq!(t.so_tries_left, before - 1);
+        // On a blank token there is no SO PIN to check: the length is.
+        assert_eq!(
+            TokenState::default()
+                .init_token(&c, b"123", "x")
+                .unwrap_err(),
             CKR_PIN_LEN_RANGE
         );
     }

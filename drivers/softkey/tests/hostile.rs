@@ -766,10 +766,11 @@ fn function_list_and_interfaces_answer_before_c_initialize_and_refuse_bad_reques
             (fl.C_GetSlotList.unwrap())(CK_TRUE, null_mut(), &mut n),
         );
         assert_eq!(n, 1);
+        // No session 0 exists: the session handle is checked before anything else.
         expect(
             "C_SeedRandom via the list",
             (fl.C_SeedRandom.unwrap())(0, null_mut(), 0),
-            CKR_RANDOM_SEED_NOT_SUPPORTED,
+            CKR_SESSION_HANDLE_INVALID,
         );
         ok(
             "C_Finalize via the list",
@@ -2582,4 +2583,267 @@ fn a_c_sign_that_fails_on_its_arguments_ends_the_operation() {
     );
     // A new C_SignInit is accepted: nothing is left active.
     ok("C_SignInit", unsafe { C_SignInit(h, &mut mm, private) });
+}
+
+// ----- answers a conformance run found wrong -----------------------------------------------
+
+/// C_InitToken on the initialised token with `so`; the label "wiped".
+fn reinit(slot: CK_SLOT_ID, so: &str) -> CK_RV {
+    let mut label = [b' '; 32];
+    label[..5].copy_from_slice(b"wiped");
+    let (p, n) = pin(so);
+    unsafe { C_InitToken(slot, p, n, label.as_mut_ptr()) }
+}
+
+const SO_FLAGS: CK_FLAGS = CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED;
+
+#[test]
+fn c_init_token_with_a_wrong_so_pin_is_pin_incorrect_and_counts_toward_the_so_lock() {
+    // Three SO tries, to reach the lock quickly.
+    let _m = Module::initialised(Some("[[slot]]\nserial = \"SO3\"\nso_retries = 3\n"));
+    init_token(0);
+    let h = user_session(0);
+    let keep = data_object(h, true, b"keep").expect("token object");
+    ok("C_CloseSession", unsafe { C_CloseSession(h) });
+    assert_eq!(token_flags(0) & SO_FLAGS, 0);
+
+    // An attacker who may not log in as SO tries to wipe the key with guessed SO PINs:
+    // a PIN of a plausible length and one of a length no PIN has both cost a try.
+    expect(
+        "C_InitToken, wrong SO PIN",
+        reinit(0, "11112222"),
+        CKR_PIN_INCORRECT,
+    );
+    assert_eq!(token_flags(0) & SO_FLAGS, CKF_SO_PIN_COUNT_LOW);
+    // The same counter as C_Login of the SO: a wrong SO login brings the final try.
+    let rw = open(0, true);
+    expect(
+        "SO C_Login, wrong PIN",
+        login(rw, CKU_SO, "99990000"),
+        CKR_PIN_INCORRECT,
+    );
+    ok("C_CloseSession", unsafe { C_CloseSession(rw) });
+    assert_eq!(
+        token_flags(0) & SO_FLAGS,
+        CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY
+    );
+    // A length no PIN has is a wrong PIN too, not a free CKR_PIN_LEN_RANGE.
+    expect(
+        "C_InitToken, 3-byte SO PIN",
+        reinit(0, "123"),
+        CKR_PIN_LOCKED,
+    );
+    assert_eq!(token_flags(0) & SO_FLAGS, CKF_SO_PIN_LOCKED);
+    // Locked: the right SO PIN no longer wipes the token either.
+    expect(
+        "C_InitToken, right SO PIN after the lock",
+        reinit(0, SO_PIN),
+        CKR_PIN_LOCKED,
+    );
+    // Nothing was destroyed: the holder still opens the key and finds the object.
+    let h = user_session(0);
+    let cls = ul(CKO_DATA);
+    let found = find(h, &[attr(CKA_CLASS, &cls[..])]);
+    assert!(
+        found.contains(&keep),
+        "the token object survived: {found:?}"
+    );
+    ok("C_CloseSession", unsafe { C_CloseSession(h) });
+}
+
+#[test]
+fn c_init_token_with_the_right_so_pin_resets_the_so_count() {
+    let _m = Module::initialised(Some("[[slot]]\nserial = \"SO3\"\nso_retries = 3\n"));
+    init_token(0);
+    expect(
+        "C_InitToken, wrong SO PIN",
+        reinit(0, "11112222"),
+        CKR_PIN_INCORRECT,
+    );
+    expect(
+        "C_InitToken, wrong SO PIN",
+        reinit(0, "1"),
+        CKR_PIN_INCORRECT,
+    );
+    ok("C_InitToken, right SO PIN", reinit(0, SO_PIN));
+    assert_eq!(token_flags(0) & SO_FLAGS, 0);
+    let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+    ok("C_GetTokenInfo", unsafe { C_GetTokenInfo(0, &mut info) });
+    assert_eq!(&info.label[..5], b"wiped");
+    // A blank token has no SO PIN to check: there the length rule answers.
+    drop(_m);
+    let _m = Module::initialised(None);
+    expect(
+        "C_InitToken of a blank token, 3-byte SO PIN",
+        reinit(0, "123"),
+        CKR_PIN_LEN_RANGE,
+    );
+}
+
+#[test]
+fn c_seed_random_checks_the_session_handle_first() {
+    let _m = Module::initialised(None);
+    init_token(0);
+    let mut seed = [7u8; 16];
+    for h in [0, 0xDEAD_BEEF, u64::MAX] {
+        expect(
+            "C_SeedRandom, made-up session",
+            unsafe { C_SeedRandom(h, seed.as_mut_ptr(), 16) },
+            CKR_SESSION_HANDLE_INVALID,
+        );
+        // Even with a bad seed pointer the session is what is wrong.
+        expect(
+            "C_SeedRandom, made-up session, NULL seed",
+            unsafe { C_SeedRandom(h, null_mut(), 16) },
+            CKR_SESSION_HANDLE_INVALID,
+        );
+    }
+    let h = open(0, false);
+    expect(
+        "C_SeedRandom, NULL seed with a length",
+        unsafe { C_SeedRandom(h, null_mut(), 16) },
+        CKR_ARGUMENTS_BAD,
+    );
+    expect(
+        "C_SeedRandom",
+        unsafe { C_SeedRandom(h, seed.as_mut_ptr(), 16) },
+        CKR_RANDOM_SEED_NOT_SUPPORTED,
+    );
+    ok("C_CloseSession", unsafe { C_CloseSession(h) });
+    expect(
+        "C_SeedRandom, closed session",
+        unsafe { C_SeedRandom(h, seed.as_mut_ptr(), 16) },
+        CKR_SESSION_HANDLE_INVALID,
+    );
+}
+
+/// C_Digest into a 32-byte buffer.
+fn digest_once(h: CK_SESSION_HANDLE, data: &[u8]) -> (CK_RV, Vec<u8>) {
+    let mut out = [0u8; 32];
+    let mut n: CK_ULONG = 32;
+    let rv = unsafe {
+        C_Digest(
+            h,
+            data.as_ptr() as *mut u8,
+            data.len() as CK_ULONG,
+            out.as_mut_ptr(),
+            &mut n,
+        )
+    };
+    (rv, out[..n as usize].to_vec())
+}
+
+const SHA256_ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+#[test]
+fn c_digest_errors_end_the_operation_except_buffer_too_small() {
+    let _m = Module::initialised(None);
+    init_token(0);
+    let h = open(0, false);
+    let mut sha = mech(CKM_SHA256);
+    let mut out = [0u8; 32];
+    unsafe {
+        // Too small a buffer and a length query keep the operation for the next call.
+        ok("C_DigestInit", C_DigestInit(h, &mut sha));
+        let mut n: CK_ULONG = 31;
+        expect(
+            "C_Digest into 31 bytes",
+            C_Digest(h, b"abc".as_ptr() as *mut u8, 3, out.as_mut_ptr(), &mut n),
+            CKR_BUFFER_TOO_SMALL,
+        );
+        assert_eq!(n, 32);
+        ok(
+            "C_Digest length query",
+            C_Digest(h, b"abc".as_ptr() as *mut u8, 3, null_mut(), &mut n),
+        );
+        let (rv, d) = digest_once(h, b"abc");
+        ok("C_Digest after BUFFER_TOO_SMALL", rv);
+        assert_eq!(hex(&d), SHA256_ABC);
+
+        // Bad data (NULL with a length): the operation is over.
+        ok("C_DigestInit", C_DigestInit(h, &mut sha));
+        let mut n: CK_ULONG = 32;
+        expect(
+            "C_Digest, NULL data with a length",
+            C_Digest(h, null_mut(), 3, out.as_mut_ptr(), &mut n),
+            CKR_ARGUMENTS_BAD,
+        );
+        let (rv, _) = digest_once(h, b"abc");
+        expect(
+            "C_Digest after ARGUMENTS_BAD",
+            rv,
+            CKR_OPERATION_NOT_INITIALIZED,
+        );
+        // ... and a new one can start at once.
+        ok("C_DigestInit after the failure", C_DigestInit(h, &mut sha));
+
+        // A NULL length pointer ends it too, for C_Digest and for C_DigestFinal.
+        expect(
+            "C_Digest, NULL length",
+            C_Digest(
+                h,
+                b"abc".as_ptr() as *mut u8,
+                3,
+                out.as_mut_ptr(),
+                null_mut(),
+            ),
+            CKR_ARGUMENTS_BAD,
+        );
+        ok("C_DigestInit after it ended", C_DigestInit(h, &mut sha));
+        ok(
+            "C_DigestUpdate",
+            C_DigestUpdate(h, b"abc".as_ptr() as *mut u8, 3),
+        );
+        expect(
+            "C_DigestFinal, NULL length",
+            C_DigestFinal(h, out.as_mut_ptr(), null_mut()),
+            CKR_ARGUMENTS_BAD,
+        );
+        let mut n: CK_ULONG = 32;
+        expect(
+            "C_DigestFinal after it ended",
+            C_DigestFinal(h, out.as_mut_ptr(), &mut n),
+            CKR_OPERATION_NOT_INITIALIZED,
+        );
+    }
+    ok("C_CloseSession", unsafe { C_CloseSession(h) });
+}
+
+#[test]
+fn c_digest_refuses_to_finish_a_multi_part_digest() {
+    let _m = Module::initialised(None);
+    init_token(0);
+    let h = open(0, false);
+    let mut sha = mech(CKM_SHA256);
+    let mut out = [0u8; 32];
+    unsafe {
+        ok("C_DigestInit", C_DigestInit(h, &mut sha));
+        ok(
+            "C_DigestUpdate",
+            C_DigestUpdate(h, b"ab".as_ptr() as *mut u8, 2),
+        );
+        // Hashing only C_Digest's own data would silently drop the "ab" already fed.
+        let (rv, _) = digest_once(h, b"xyz");
+        expect("C_Digest after C_DigestUpdate", rv, CKR_OPERATION_ACTIVE);
+        let mut n: CK_ULONG = 32;
+        expect(
+            "C_Digest length query after C_DigestUpdate",
+            C_Digest(h, b"c".as_ptr() as *mut u8, 1, null_mut(), &mut n),
+            CKR_OPERATION_ACTIVE,
+        );
+        // The multi-part operation is intact: it finishes with the parts it was fed.
+        ok(
+            "C_DigestUpdate",
+            C_DigestUpdate(h, b"c".as_ptr() as *mut u8, 1),
+        );
+        let mut n: CK_ULONG = 32;
+        ok("C_DigestFinal", C_DigestFinal(h, out.as_mut_ptr(), &mut n));
+        assert_eq!(hex(&out), SHA256_ABC);
+        // C_DigestInit .. C_Digest without updates is still a single-part digest.
+        ok("C_DigestInit", C_DigestInit(h, &mut sha));
+        let (rv, d) = digest_once(h, b"abc");
+        ok("C_Digest", rv);
+        assert_eq!(hex(&d), SHA256_ABC);
+    }
+    ok("C_CloseSession", unsafe { C_CloseSession(h) });
 }
