@@ -652,6 +652,24 @@ fn running_as_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The ordinary user p11-kit runs as when the tests run as root.
+const ORDINARY_UID: u32 = 1000;
+
+/// Gives `dir` and everything in it to `uid` (group the same number).
+fn chown_tree(dir: &Path, uid: u32) {
+    std::os::unix::fs::chown(dir, Some(uid), Some(uid))
+        .unwrap_or_else(|e| panic!("chown {}: {e}", dir.display()));
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            chown_tree(&path, uid);
+        } else {
+            std::os::unix::fs::chown(&path, Some(uid), Some(uid))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        }
+    }
+}
+
 #[test]
 fn p11_kit_lists_the_module_registered_in_the_user_config() {
     let b = Bench::initialised();
@@ -682,10 +700,20 @@ fn p11_kit_lists_the_module_registered_in_the_user_config() {
 
     // p11-kit reads ~/.config/pkcs11 ($XDG_CONFIG_HOME/pkcs11) only for ordinary users
     // (there is no /etc/pkcs11/pkcs11.conf here to say otherwise, and root's user config
-    // is ignored): as root, run it in a user namespace as uid 1000.
+    // is ignored): as root, run it as uid 1000. setpriv only drops privileges, so this
+    // works in containers and chroots that allow no user namespaces; the home, config
+    // and store it uses are handed to that uid first.
     let mut cmd = if running_as_root() {
-        let mut c = Command::new("unshare");
-        c.args(["--user", "--map-user=1000", "--map-group=1000", "p11-kit"]);
+        for dir in [b.work.path(), b.store.path()] {
+            chown_tree(dir, ORDINARY_UID);
+        }
+        let mut c = Command::new("setpriv");
+        c.args([
+            &format!("--reuid={ORDINARY_UID}"),
+            &format!("--regid={ORDINARY_UID}"),
+            "--clear-groups",
+            "p11-kit",
+        ]);
         c
     } else {
         Command::new("p11-kit")
@@ -696,7 +724,7 @@ fn p11_kit_lists_the_module_registered_in_the_user_config() {
         .env("HOME", b.work.path())
         .env("CERTKEY_SOFTKEY_DIR", b.store.path())
         .output()
-        .expect("run p11-kit (Debian package p11-kit)");
+        .expect("run p11-kit (Debian package p11-kit) and setpriv (util-linux)");
     let listing = text(&out);
     assert!(out.status.success(), "p11-kit list-modules:\n{listing}");
 
