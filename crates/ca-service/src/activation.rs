@@ -221,7 +221,7 @@ pub async fn activate(
 ) -> Result<Json<ActivationResponse>, Failure> {
     let req = json_body(body)?;
     check_serial(&req.token_serial)?;
-    let code = req.activation_code.as_str();
+    let code = req.activation_code.expose();
     if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
         return Err(Failure::new(
             StatusCode::BAD_REQUEST,

@@ -254,7 +254,7 @@ pub async fn reject_unlock(
 /// `POST /admin/orders` body: an order for a key that is already initialised (by a
 /// vendor tool, or produced earlier). The SO PIN and initial user PIN are needed for a
 /// key the CA has not seen; for a known key its stored PINs are kept.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OrderRequest {
     /// The key's serial.
     pub token_serial: String,
@@ -276,10 +276,12 @@ pub struct OrderRequest {
     pub handler: certkey_protocol::v1::Handler,
     /// The key's SO PIN (required for a key the CA has not produced).
     #[serde(default)]
-    pub so_pin: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub so_pin: Option<certkey_protocol::Secret>,
     /// The key's current user PIN, released at activation (same rule).
     #[serde(default)]
-    pub initial_pin: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub initial_pin: Option<certkey_protocol::Secret>,
 }
 
 /// `POST /admin/orders`.
@@ -318,7 +320,12 @@ pub async fn create_order(
     let mut tx = st.db.pool.begin().await.map_err(internal)?;
     match known {
         None => {
-            let (Some(so), Some(user)) = (req.so_pin.as_deref(), req.initial_pin.as_deref()) else {
+            let (Some(so), Some(user)) = (
+                req.so_pin.as_ref().map(certkey_protocol::Secret::expose),
+                req.initial_pin
+                    .as_ref()
+                    .map(certkey_protocol::Secret::expose),
+            ) else {
                 return Err(bad(
                     "a key the CA has not produced needs so_pin and initial_pin".into(),
                 ));
@@ -490,4 +497,29 @@ pub async fn production(
         "activation_code": p.activation_code.as_str(),
         "code_expires_at": expires,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_request_logged_by_accident_shows_no_pin() {
+        let req: OrderRequest = serde_json::from_value(serde_json::json!({
+            "token_serial": "SK0001", "holder": "张三", "cert_type": "person",
+            "years": 1, "key_algorithm": "sm2",
+            "handler": {"name": "张三", "id_number": "110101199001011234", "phone": "13800000000"},
+            "so_pin": "so-pin-7391", "initial_pin": "user-pin-5528"
+        }))
+        .expect("an order");
+        // The PINs arrive intact for the one place that stores them...
+        assert_eq!(req.so_pin.as_ref().map(|p| p.expose()), Some("so-pin-7391"));
+        let shown = format!("{req:?}");
+        // ... and never in a Debug line.
+        assert!(
+            !shown.contains("7391") && !shown.contains("5528"),
+            "{shown}"
+        );
+        assert!(shown.contains("SK0001"), "{shown}");
+    }
 }

@@ -11,9 +11,11 @@
 pub mod b64;
 pub mod error;
 pub mod rules;
+pub mod secret;
 pub mod v1;
 pub mod wrap;
 
 pub use b64::Base64;
 pub use error::{ApiError, ErrorBody};
 pub use rules::{days_left, CertType, RenewalStatus, RENEWAL_WINDOW_DAYS};
+pub use secret::Secret;

@@ -112,7 +112,8 @@ pub struct ActivationRequest {
     /// The token's serial number.
     pub token_serial: String,
     /// The 6-digit activation code.
-    pub activation_code: String,
+    #[schema(value_type = String)]
+    pub activation_code: crate::Secret,
     /// Ephemeral P-256 public key, SEC1 uncompressed.
     pub client_key: Base64,
 }
@@ -368,5 +369,13 @@ mod tests {
             phone: "13800000000".into(),
         };
         assert_eq!(format!("{h:?}"), "Handler(..)");
+        let req = ActivationRequest {
+            token_serial: "SK0001".into(),
+            activation_code: "918273".into(),
+            client_key: Base64(vec![4, 1]),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("918273"), "{shown}");
+        assert!(shown.contains("SK0001"), "{shown}");
     }
 }

@@ -101,7 +101,7 @@ fn check_code(
         })?;
         let req = ActivationRequest {
             token_serial: token.serial.clone(),
-            activation_code: code.expose_secret().to_string(),
+            activation_code: certkey_protocol::Secret::new(code.expose_secret().to_string()),
             client_key: Base64(client.public_sec1().to_vec()),
         };
         match service.activate(&req) {
