@@ -73,7 +73,7 @@ pub struct Config {
 
 impl Config {
     /// Reads the config of a data directory and applies `CERTKEY_CA_LISTEN` and
-    /// `CERTKEY_CA_DATABASE_URL`.
+    /// `CERTKEY_CA_DATABASE_URL` (or `CERTKEY_CA_DATABASE_URL_FILE`).
     pub fn load(data: &Path) -> anyhow::Result<Self> {
         let path = data.join(FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -88,8 +88,9 @@ impl Config {
         if let Ok(v) = std::env::var("CERTKEY_CA_LISTEN") {
             cfg.listen = v;
         }
-        if let Ok(v) = std::env::var("CERTKEY_CA_DATABASE_URL") {
-            cfg.database_url = Some(v);
+        // The URL may hold the database password: a secret, also from a _FILE.
+        if let Some(v) = crate::keystore::secret_env("CERTKEY_CA_DATABASE_URL")? {
+            cfg.database_url = Some(v.to_string());
         }
         Ok(cfg)
     }

@@ -36,21 +36,11 @@ pub struct HsmConfig {
 }
 
 fn pin_from_env() -> anyhow::Result<Zeroizing<String>> {
-    if let Ok(p) = std::env::var("CERTKEY_CA_PKCS11_PIN") {
-        return Ok(Zeroizing::new(p));
-    }
-    if let Ok(file) = std::env::var("CERTKEY_CA_PKCS11_PIN_FILE") {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(&file)
-                .map_err(|e| anyhow::anyhow!("CERTKEY_CA_PKCS11_PIN_FILE {file}: {e}"))?,
-        );
-        return Ok(Zeroizing::new(
-            text.trim_end_matches(['\r', '\n']).to_string(),
-        ));
-    }
-    anyhow::bail!(
-        "the CA keys are in a PKCS#11 token: set CERTKEY_CA_PKCS11_PIN or CERTKEY_CA_PKCS11_PIN_FILE"
-    )
+    crate::keystore::secret_env("CERTKEY_CA_PKCS11_PIN")?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the CA keys are in a PKCS#11 token: set CERTKEY_CA_PKCS11_PIN_FILE (or CERTKEY_CA_PKCS11_PIN)"
+        )
+    })
 }
 
 /// An open, logged-in token holding CA keys.

@@ -2,7 +2,7 @@
 //! AES-256-GCM under a key derived from the operator's passphrase (PBKDF2-HMAC-SHA256),
 //! the file name bound in as associated data so files cannot be swapped.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -18,24 +18,25 @@ pub const ENV_PASSPHRASE_FILE: &str = "CERTKEY_CA_PASSPHRASE_FILE";
 const ITERATIONS: u32 = 100_000;
 const MIN_PASSPHRASE: usize = 12;
 
+/// A secret from the environment variable `var` or the file `var_FILE` names (see
+/// [`certkey_protocol::secret_from_env`]); an error carries its stable code first,
+/// e.g. `secret_file_empty: CERTKEY_CA_PASSPHRASE_FILE: /run/pass is empty`.
+pub fn secret_env(var: &str) -> anyhow::Result<Option<Zeroizing<String>>> {
+    let secret =
+        certkey_protocol::secret_from_env(var).map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+    Ok(secret.map(|s| Zeroizing::new(s.expose().to_string())))
+}
+
 /// The operator's passphrase.
 pub struct Passphrase(Zeroizing<String>);
 
 impl Passphrase {
-    /// From `CERTKEY_CA_PASSPHRASE_FILE` (first line) or `CERTKEY_CA_PASSPHRASE`.
+    /// From `CERTKEY_CA_PASSPHRASE_FILE` (the file's content, its line end removed)
+    /// or `CERTKEY_CA_PASSPHRASE`; both set is an error.
     pub fn from_env() -> anyhow::Result<Self> {
-        let text = if let Some(f) = std::env::var_os(ENV_PASSPHRASE_FILE).filter(|v| !v.is_empty())
-        {
-            let t = Zeroizing::new(
-                std::fs::read_to_string(&f)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", PathBuf::from(&f).display()))?,
-            );
-            Zeroizing::new(t.lines().next().unwrap_or_default().to_string())
-        } else {
-            Zeroizing::new(std::env::var(ENV_PASSPHRASE).map_err(|_| {
-                anyhow::anyhow!("set {ENV_PASSPHRASE} or {ENV_PASSPHRASE_FILE}: the CA keys are encrypted with it")
-            })?)
-        };
+        let text = secret_env(ENV_PASSPHRASE)?.ok_or_else(|| {
+            anyhow::anyhow!("set {ENV_PASSPHRASE_FILE} (or {ENV_PASSPHRASE}): the CA keys are encrypted with it")
+        })?;
         Self::new(text)
     }
 

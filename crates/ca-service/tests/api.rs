@@ -257,3 +257,91 @@ fn tls_is_served_with_the_configured_certificate() {
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"status\":\"ok\""));
 }
+
+/// `certkey-ca serve --data DATA` on loopback `port` with `env` (and no passphrase
+/// variable but those given).
+fn serve_with(
+    data: &std::path::Path,
+    port: u16,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .env_remove("CERTKEY_CA_PASSPHRASE")
+        .env_remove("CERTKEY_CA_PASSPHRASE_FILE")
+        .env("CERTKEY_CA_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn the_passphrase_is_read_from_the_file_certkey_ca_passphrase_file_names() {
+    let data = tempfile::tempdir().unwrap();
+    common::init(data.path(), None);
+    let files = tempfile::tempdir().unwrap();
+    let good = files.path().join("passphrase");
+    // As an editor or `echo` writes it: with a line end, which is not part of it.
+    std::fs::write(&good, format!("{}\n", common::PASSPHRASE)).unwrap();
+    let wrong = files.path().join("wrong");
+    std::fs::write(&wrong, "a wrong passphrase here\n").unwrap();
+    let empty = files.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let file_var = "CERTKEY_CA_PASSPHRASE_FILE";
+
+    // The right passphrase from the file opens the CA keys: the service comes up.
+    let port = common::free_port();
+    let mut child = serve_with(data.path(), port, &[(file_var, good.as_os_str())])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let up = loop {
+        if common::reqwest::blocking_get(&format!("http://127.0.0.1:{port}/api/v1/health"))
+            == Ok(200)
+        {
+            break true;
+        }
+        if child.try_wait().ok().flatten().is_some()
+            || start.elapsed() > std::time::Duration::from_secs(60)
+        {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        up,
+        "certkey-ca serve did not come up with the passphrase file"
+    );
+
+    let run = |env: &[(&str, &std::ffi::OsStr)]| {
+        let out = serve_with(data.path(), common::free_port(), env)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    // The file's content is what is used: a wrong one is refused as wrong.
+    let err = run(&[(file_var, wrong.as_os_str())]);
+    assert!(err.contains("wrong passphrase"), "{err}");
+    // Both forms at once: refused with a stable code, even when they agree.
+    let err = run(&[
+        (file_var, good.as_os_str()),
+        (
+            "CERTKEY_CA_PASSPHRASE",
+            std::ffi::OsStr::new(common::PASSPHRASE),
+        ),
+    ]);
+    assert!(err.contains("secret_env_conflict"), "{err}");
+    let err = run(&[(file_var, empty.as_os_str())]);
+    assert!(err.contains("secret_file_empty"), "{err}");
+    let missing = files.path().join("missing");
+    let err = run(&[(file_var, missing.as_os_str())]);
+    assert!(err.contains("secret_file_unreadable"), "{err}");
+    // The secret itself is never in a message.
+    assert!(!err.contains(common::PASSPHRASE));
+}

@@ -161,6 +161,7 @@ pub fn error_text(lang: Lang, e: &Error) -> String {
         (Lang::ZhCn, Error::ServiceResponse { reason }) => format!("CA 服务的应答无法识别：{reason}"),
         (Lang::En, Error::ServiceResponse { reason }) => format!("unexpected answer from the CA service: {reason}"),
         (_, Error::NotApplicable { reason, days_left }) => not_applicable_text(lang, reason, *days_left),
+        (_, Error::SecretEnv { problem, var, detail }) => secret_env_text(lang, problem, var, detail),
         (Lang::ZhCn, Error::Cancelled) => "已取消".to_string(),
         (Lang::En, Error::Cancelled) => "cancelled".to_string(),
     }
@@ -332,6 +333,32 @@ fn not_applicable_text(lang: Lang, reason: &str, days_left: Option<i64>) -> Stri
         (Lang::En, "no_seal") => "the key holds no electronic seal".into(),
         (Lang::ZhCn, other) => format!("当前状态下无法进行此操作（{other}）"),
         (Lang::En, other) => format!("not possible in the key's current state ({other})"),
+    }
+}
+
+/// Text for a secret that could not be read from `var` / `var_FILE`.
+fn secret_env_text(lang: Lang, problem: &str, var: &str, detail: &str) -> String {
+    match (lang, problem) {
+        (Lang::ZhCn, "secret_env_conflict") => {
+            format!("{var} 和 {var}_FILE 同时设置了，请只设置其中一个（推荐 {var}_FILE）")
+        }
+        (Lang::En, "secret_env_conflict") => {
+            format!("{var} and {var}_FILE are both set: set only one (preferably {var}_FILE)")
+        }
+        (Lang::ZhCn, "secret_file_empty") => format!("{var}_FILE 指向的文件是空的（{detail}）"),
+        (Lang::En, "secret_file_empty") => {
+            format!("the file named by {var}_FILE is empty: {detail}")
+        }
+        (Lang::ZhCn, "secret_file_unreadable") => {
+            format!("无法读取 {var}_FILE 指向的文件：{detail}")
+        }
+        (Lang::En, "secret_file_unreadable") => {
+            format!("cannot read the file named by {var}_FILE: {detail}")
+        }
+        (Lang::ZhCn, "secret_env_not_unicode") => format!("{var} 的内容不是有效的 UTF-8 文本"),
+        (Lang::En, "secret_env_not_unicode") => format!("{var} is not valid UTF-8 text"),
+        (Lang::ZhCn, _) => format!("无法读取 {var}：{detail}"),
+        (Lang::En, _) => detail.to_string(),
     }
 }
 

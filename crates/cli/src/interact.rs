@@ -1,6 +1,7 @@
 //! The terminal side of core's workflows: progress with indicatif, yes/no questions,
 //! PINs and codes read without echo — or, for automation, from CERTKEY_PIN,
-//! CERTKEY_NEW_PIN, CERTKEY_ACTIVATION_CODE and `--yes`. An answer taken from the
+//! CERTKEY_NEW_PIN, CERTKEY_ACTIVATION_CODE (each also as `*_FILE`, naming a file that
+//! holds it) and `--yes`. An answer taken from the
 //! environment is never offered twice: asked again, the workflow stops.
 
 use std::cell::{Cell, RefCell};
@@ -57,9 +58,9 @@ impl Terminal {
         }
     }
 
-    /// A secret from `var`, once.
+    /// A secret from `var` or the file `var_FILE` names, once.
     fn env_once(&self, var: &'static str) -> Result<Option<SecretString>, Error> {
-        let Ok(v) = std::env::var(var) else {
+        let Some(v) = certkey_protocol::secret_from_env(var)? else {
             return Ok(None);
         };
         let mut used = self.used_env.borrow_mut();
@@ -68,7 +69,7 @@ impl Terminal {
             return Err(Error::Cancelled);
         }
         used.push(var);
-        Ok(Some(SecretString::from(v)))
+        Ok(Some(SecretString::from(v.expose())))
     }
 
     fn prompt_hidden(&self, prompt: &str, var: &str) -> Result<SecretString, Error> {

@@ -614,10 +614,11 @@ fn emit(text: &str) -> Result<(), Error> {
     emit_bytes(text.as_bytes())
 }
 
-/// The user PIN from CERTKEY_PIN, else from the terminal without echo.
+/// The user PIN from CERTKEY_PIN or CERTKEY_PIN_FILE, else from the terminal without
+/// echo.
 fn read_pin(lang: Lang) -> Result<SecretString, Error> {
-    if let Ok(pin) = std::env::var("CERTKEY_PIN") {
-        return Ok(SecretString::from(pin));
+    if let Some(pin) = certkey_protocol::secret_from_env("CERTKEY_PIN")? {
+        return Ok(SecretString::from(pin.expose()));
     }
     rpassword::prompt_password(lang.t("请输入 Key 的 PIN 码：", "Key PIN: "))
         .map(SecretString::from)

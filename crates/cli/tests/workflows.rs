@@ -53,7 +53,37 @@ fn activate_softkey(key: &str) {
     let out = certkey(&module, &ca, &["activate", "--yes"], &bad_pin);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
 
-    let out = certkey(&module, &ca, &["--json", "activate", "--yes"], &env);
+    // The code and the new PIN from files (the form README recommends), each written
+    // with a line end as `echo` would.
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = |name: &str, value: &str| {
+        let path = secrets.path().join(name);
+        std::fs::write(&path, format!("{value}\n")).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let code_file = secret_file("code", &code);
+    let new_pin_file = secret_file("new-pin", NEW_PIN);
+    let from_files = [
+        base[0],
+        ("CERTKEY_ACTIVATION_CODE_FILE", code_file.as_str()),
+        ("CERTKEY_NEW_PIN_FILE", new_pin_file.as_str()),
+    ];
+    // A code given twice (variable and file) is refused before anything is done.
+    let twice = [
+        from_files[0],
+        from_files[1],
+        from_files[2],
+        ("CERTKEY_ACTIVATION_CODE", code.as_str()),
+    ];
+    let out = certkey(&module, &ca, &["activate", "--yes"], &twice);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("CERTKEY_ACTIVATION_CODE and CERTKEY_ACTIVATION_CODE_FILE are both set"),
+        "{}",
+        text(&out)
+    );
+    let out = certkey(&module, &ca, &["--json", "activate", "--yes"], &from_files);
     assert!(out.status.success(), "{}", text(&out));
     let done: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(done["token_serial"], serial.as_str());
@@ -73,11 +103,27 @@ fn activate_softkey(key: &str) {
     let out = certkey(&module, &ca, &["activate", "--yes"], &env);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out));
 
-    // pin change: the old PIN, a new one by the policy.
+    // pin change: the old PIN, a new one by the policy, both read from files.
+    let empty = secret_file("empty", "");
     let env = [
         base[0],
-        ("CERTKEY_PIN", NEW_PIN),
+        ("CERTKEY_PIN_FILE", empty.as_str()),
         ("CERTKEY_NEW_PIN", "97531864"),
+    ];
+    let out = certkey(&module, &ca, &["pin", "change"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("CERTKEY_PIN_FILE: {empty} is empty")),
+        "{}",
+        text(&out)
+    );
+    let pin_file = secret_file("pin", NEW_PIN);
+    let next_pin_file = secret_file("next-pin", "97531864");
+    let env = [
+        base[0],
+        ("CERTKEY_PIN_FILE", pin_file.as_str()),
+        ("CERTKEY_NEW_PIN_FILE", next_pin_file.as_str()),
     ];
     let out = certkey(&module, &ca, &["pin", "change"], &env);
     assert!(out.status.success(), "{}", text(&out));

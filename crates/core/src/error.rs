@@ -212,9 +212,31 @@ pub enum Error {
         #[serde(skip_serializing_if = "Option::is_none")]
         days_left: Option<i64>,
     },
+    /// A secret could not be taken from the environment (`VAR` / `VAR_FILE`).
+    #[error("{detail}")]
+    SecretEnv {
+        /// What is wrong, a stable code of [`certkey_protocol::SecretEnvError::code`]:
+        /// `secret_env_conflict`, `secret_file_unreadable`, `secret_file_empty`,
+        /// `secret_env_not_unicode`.
+        problem: String,
+        /// The variable (without `_FILE`).
+        var: String,
+        /// The full message (file name and OS error included; never the secret).
+        detail: String,
+    },
     /// The user cancelled or declined.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<certkey_protocol::SecretEnvError> for Error {
+    fn from(e: certkey_protocol::SecretEnvError) -> Self {
+        Error::SecretEnv {
+            problem: e.code().to_string(),
+            var: e.var().to_string(),
+            detail: e.to_string(),
+        }
+    }
 }
 
 impl Error {
@@ -245,6 +267,7 @@ impl Error {
             Error::Network { .. } => "network",
             Error::ServiceResponse { .. } => "service_response",
             Error::NotApplicable { .. } => "not_applicable",
+            Error::SecretEnv { .. } => "secret_env",
             Error::Cancelled => "cancelled",
         }
     }

@@ -18,4 +18,4 @@ pub mod wrap;
 pub use b64::Base64;
 pub use error::{ApiError, ErrorBody};
 pub use rules::{days_left, CertType, RenewalStatus, RENEWAL_WINDOW_DAYS};
-pub use secret::Secret;
+pub use secret::{secret_from_env, Secret, SecretEnvError};
