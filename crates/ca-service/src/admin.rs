@@ -307,7 +307,9 @@ pub async fn create_order(
         key: req.key_algorithm,
         handler: req.handler.clone(),
     };
-    produce.validate().map_err(|e| bad(e.to_string()))?;
+    produce
+        .validate()
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.code, e.message))?;
     let known = sqlx::query("SELECT state FROM tokens WHERE serial = $1")
         .bind(&serial)
         .fetch_optional(&st.db.pool)
@@ -472,7 +474,7 @@ pub async fn production(
         .await
         .map_err(|e| {
             let status = match e.code {
-                "invalid_order" => StatusCode::BAD_REQUEST,
+                "invalid_order" | "invalid_holder" | "invalid_org" => StatusCode::BAD_REQUEST,
                 "key_not_found" => StatusCode::NOT_FOUND,
                 "key_not_blank" | "already_produced" => StatusCode::CONFLICT,
                 "module_error" | "token_error" => StatusCode::BAD_GATEWAY,

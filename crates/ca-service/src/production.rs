@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::db::Db;
 use crate::secrets::{random_bytes, random_string, DataKey};
+use crate::x509::DnAttr;
 
 /// Days an activation code stays valid.
 pub const CODE_DAYS: i64 = 30;
@@ -52,31 +53,46 @@ pub struct Produced {
     pub code_expires_at: OffsetDateTime,
 }
 
-fn check_text(what: &str, v: &str, max: usize) -> anyhow::Result<()> {
+fn check_text(what: &str, v: &str, max: usize) -> Result<(), ProduceError> {
     let n = v.chars().count();
     if v.trim().is_empty() || n > max || v.chars().any(char::is_control) {
-        anyhow::bail!("{what} must be 1-{max} printable characters");
+        return Err(perr(
+            "invalid_order",
+            format!("{what} must be 1-{max} printable characters"),
+        ));
     }
     Ok(())
 }
 
+/// A value that goes into the certificate's subject, checked by the very function
+/// issuance applies; the error code names the field (`invalid_holder`, `invalid_org`).
+fn check_dn(code: &'static str, what: &str, attr: DnAttr, v: &str) -> Result<(), ProduceError> {
+    attr.check_value(v)
+        .map_err(|e| perr(code, format!("{what} cannot go into a certificate: {e}")))
+}
+
 impl ProduceRequest {
-    /// Checks every field.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        check_text("holder", &self.holder, 64)?;
+    /// Checks every field, the names with the limits issuance applies, so that an order
+    /// that could never be issued is refused before anything is written.
+    pub fn validate(&self) -> Result<(), ProduceError> {
+        check_dn("invalid_holder", "holder", DnAttr::CN, &self.holder)?;
         match (&self.org, self.cert_type) {
             (None, CertType::Organisation | CertType::OrgPerson) => {
-                anyhow::bail!("--org is required for organisation and org-person certificates")
+                return Err(perr(
+                    "invalid_org",
+                    "org is required for organisation and org-person certificates",
+                ))
             }
-            (Some(o), _) => check_text("org", o, 128)?,
+            (Some(o), _) => check_dn("invalid_org", "org", DnAttr::O, o)?,
             _ => {}
         }
+        let bad = |m: &str| Err(perr("invalid_order", m));
         if !(1..=5).contains(&self.years) {
-            anyhow::bail!("years must be 1 to 5");
+            return bad("years must be 1 to 5");
         }
         if let Some(d) = self.days {
             if !(1..=3650).contains(&d) {
-                anyhow::bail!("days must be 1 to 3650");
+                return bad("days must be 1 to 3650");
             }
         }
         check_text("handler name", &self.handler.name, 64)?;
@@ -87,7 +103,7 @@ impl ProduceRequest {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric());
         if !id_ok {
-            anyhow::bail!("handler id number must be 6-32 letters and digits");
+            return bad("handler id number must be 6-32 letters and digits");
         }
         let phone_ok = (5..=20).contains(&self.handler.phone.len())
             && self
@@ -96,7 +112,7 @@ impl ProduceRequest {
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == '+' || c == '-');
         if !phone_ok {
-            anyhow::bail!("handler phone must be 5-20 digits");
+            return bad("handler phone must be 5-20 digits");
         }
         Ok(())
     }
@@ -193,9 +209,9 @@ pub fn new_order_secrets() -> anyhow::Result<(String, Zeroizing<String>, [u8; 16
 
 /// Why production failed, with a stable code (the admin API's error code).
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[error("{message} ({code})")]
 pub struct ProduceError {
-    /// `invalid_order`, `module_error`, `key_not_found`, `key_not_blank`,
+    /// `invalid_order`, `invalid_holder`, `invalid_org`, `module_error`, `key_not_found`, `key_not_blank`,
     /// `already_produced`, `token_error` or `internal`.
     pub code: &'static str,
     /// What went wrong.
@@ -240,8 +256,7 @@ pub async fn produce(
     slot_index: Option<usize>,
     req: &ProduceRequest,
 ) -> Result<Produced, ProduceError> {
-    req.validate()
-        .map_err(|e| perr("invalid_order", e.to_string()))?;
+    req.validate()?;
     let m = module.display();
     let ctx =
         Pkcs11::new(module).map_err(|e| perr("module_error", format!("cannot load {m}: {e}")))?;
