@@ -613,7 +613,9 @@ impl DnSpec {
         for (attr, value) in &self.0 {
             attr.check_value(value)?;
             let any = match attr {
-                DnAttr::C | DnAttr::SerialNumber => Any::new(Tag::PrintableString, value.as_bytes()),
+                DnAttr::C | DnAttr::SerialNumber => {
+                    Any::new(Tag::PrintableString, value.as_bytes())
+                }
                 _ => Any::new(Tag::Utf8String, value.as_bytes()),
             }
             .map_err(encoding("name attribute"))?;
