@@ -127,7 +127,8 @@ fn bucket(
     let Some(rest) = path.strip_prefix(certkey_protocol::v1::PREFIX) else {
         return Some(("other", limits.other_per_minute));
     };
-    let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    // Split exactly as routed: "/seal/" is not "/seal" (it is a 404, counted as other).
+    let parts: Vec<&str> = rest.strip_prefix('/').unwrap_or(rest).split('/').collect();
     match (method, parts.as_slice()) {
         (_, ["admin", ..]) => None,
         (&Method::GET, ["health" | "time" | "cacerts"]) => None,
@@ -275,6 +276,8 @@ mod tests {
         // Counted by their handlers.
         assert_eq!(b(Method::POST, "/activation"), None);
         assert_eq!(b(Method::POST, "/seal"), None);
+        assert_eq!(b(Method::POST, "/seal/"), Some("other"));
+        assert_eq!(b(Method::GET, "/nowhere"), Some("other"));
     }
 
     async fn body_json(r: Response) -> serde_json::Value {
