@@ -413,7 +413,7 @@ async fn stored_certificate(
 }
 
 /// `POST /activation/{activation_id}/certificate`.
-#[utoipa::path(post, path = "/api/v1/activation/{activation_id}/certificate", tag = "activation", params(("activation_id" = String, Path, description = "from POST /activation")), request_body = CertificateRequest, responses((status = 200, body = IssuedCertificate), (status = 400, description = "csr_invalid, csr_key_mismatch", body = ErrorBody), (status = 404, description = "activation_not_found", body = ErrorBody), (status = 409, description = "already_activated, invalid_state", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/activation/{activation_id}/certificate", tag = "activation", params(("activation_id" = String, Path, description = "from POST /activation")), request_body = CertificateRequest, responses((status = 200, body = IssuedCertificate), (status = 400, description = "csr_invalid, csr_key_mismatch", body = ErrorBody), (status = 404, description = "activation_not_found", body = ErrorBody), (status = 409, description = "already_activated, invalid_state", body = ErrorBody), (status = 503, description = "signing_unavailable: the CA's signing key failed; retry later", body = ErrorBody)))]
 pub async fn certificate(
     State(st): State<AppState>,
     Path(activation_id): Path<String>,

@@ -287,7 +287,7 @@ pub struct OrderRequest {
 /// `POST /admin/orders`.
 #[utoipa::path(post, path = "/api/v1/admin/orders", tag = "admin", security(("admin_token" = [])), request_body = OrderRequest,
     responses((status = 200, body = serde_json::Value, description = "token_serial, order_id, activation_code, code_expires_at"),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, description = "order_open", body = ErrorBody)))]
+              (status = 400, description = "invalid_order, invalid_holder, invalid_org", body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, description = "order_open", body = ErrorBody)))]
 pub async fn create_order(
     State(st): State<AppState>,
     body: Result<Json<OrderRequest>, axum::extract::rejection::JsonRejection>,
@@ -309,7 +309,9 @@ pub async fn create_order(
         key: req.key_algorithm,
         handler: req.handler.clone(),
     };
-    produce.validate().map_err(|e| bad(e.to_string()))?;
+    produce
+        .validate()
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.code, e.message))?;
     let known = sqlx::query("SELECT state FROM tokens WHERE serial = $1")
         .bind(&serial)
         .fetch_optional(&st.db.pool)
@@ -443,7 +445,7 @@ static PRODUCTION: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// `POST /admin/production`.
 #[utoipa::path(post, path = "/api/v1/admin/production", tag = "admin", security(("admin_token" = [])), request_body = ProductionRequest,
     responses((status = 200, body = serde_json::Value, description = "token_serial, order_id, activation_code, code_expires_at"),
-              (status = 400, description = "invalid_order, module_not_allowed", body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 400, description = "invalid_order, invalid_holder, invalid_org, module_not_allowed", body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, description = "key_not_found", body = ErrorBody),
               (status = 409, description = "key_not_blank, already_produced", body = ErrorBody),
               (status = 502, description = "module_error, token_error", body = ErrorBody)))]
@@ -474,19 +476,25 @@ pub async fn production(
         key: req.key_algorithm,
         handler: req.handler.clone(),
     };
-    let _one = PRODUCTION.lock().await;
-    let p = crate::production::produce(&st.db, &st.data_key, &module, req.slot, &produce)
-        .await
-        .map_err(|e| {
-            let status = match e.code {
-                "invalid_order" => StatusCode::BAD_REQUEST,
-                "key_not_found" => StatusCode::NOT_FOUND,
-                "key_not_blank" | "already_produced" => StatusCode::CONFLICT,
-                "module_error" | "token_error" => StatusCode::BAD_GATEWAY,
-                _ => return internal(e),
-            };
-            Failure::new(status, e.code, e.message)
-        })?;
+    // Production runs in a task of its own: once started it completes (or records its
+    // failure) even if the request times out or the client goes away, so the key and
+    // the database never part ways.
+    let slot = req.slot;
+    let (db, data_key) = (st.db.clone(), st.data_key.clone());
+    let task = tokio::spawn(async move {
+        let _one = PRODUCTION.lock().await;
+        crate::production::produce(&db, &data_key, &module, slot, &produce).await
+    });
+    let p = task.await.map_err(internal)?.map_err(|e| {
+        let status = match e.code {
+            "invalid_order" | "invalid_holder" | "invalid_org" => StatusCode::BAD_REQUEST,
+            "key_not_found" => StatusCode::NOT_FOUND,
+            "key_not_blank" | "already_produced" => StatusCode::CONFLICT,
+            "module_error" | "token_error" => StatusCode::BAD_GATEWAY,
+            _ => return internal(e),
+        };
+        Failure::new(status, e.code, e.message)
+    })?;
     let expires = p
         .code_expires_at
         .format(&time::format_description::well_known::Rfc3339)

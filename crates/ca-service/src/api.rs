@@ -44,6 +44,10 @@ pub struct Settings {
     pub production_modules: Vec<std::path::PathBuf>,
     /// Per-client-address rate limits.
     pub rate_limits: crate::config::RateLimits,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::limits::TrustedProxies,
+    /// Longest time a request may take.
+    pub request_timeout: std::time::Duration,
 }
 
 /// An error answer.
@@ -94,6 +98,37 @@ impl From<JsonRejection> for Failure {
             _ => (StatusCode::BAD_REQUEST, "bad_request"),
         };
         Failure::new(status, code, r.body_text())
+    }
+}
+
+/// The CA's signing key (an HSM, a PKCS#11 session) failed: logged, answered 503
+/// `signing_unavailable` so that the client retries later rather than blaming its CSR.
+pub fn signing_unavailable(e: impl std::fmt::Display) -> Failure {
+    tracing::error!(error = %e, "signing failed");
+    Failure::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "signing_unavailable",
+        "the CA cannot sign right now; retry later",
+    )
+}
+
+/// A certificate issuance error: faults of the CSR's key are the client's (400
+/// `csr_invalid`), faults of the signer are `signing_unavailable`, the rest ours.
+pub fn issuance_failure(e: crate::x509::X509Error) -> Failure {
+    use crate::x509::X509Error as E;
+    match e {
+        E::Malformed(_)
+        | E::InvalidKey
+        | E::UnsupportedAlgorithm(_)
+        | E::AlgorithmMismatch(_)
+        | E::BadSignature
+        | E::TooLarge { .. } => Failure::new(
+            StatusCode::BAD_REQUEST,
+            "csr_invalid",
+            format!("cannot issue for this CSR: {e}"),
+        ),
+        E::Signing(_) | E::Rng => signing_unavailable(e),
+        other => internal(other),
     }
 }
 
@@ -192,7 +227,7 @@ pub fn router(state: AppState) -> Router {
             crate::admin::require_token,
         ));
     let v1 = v1.nest("/admin", admin);
-    Router::new()
+    let router = Router::new()
         .nest(PREFIX, v1)
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
@@ -203,7 +238,12 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::client_and_rate_limit,
+        ));
+    let timeout = state.settings.request_timeout;
+    crate::limits::harden(router.with_state(state), timeout)
 }
 
 /// What [`issue_and_record`] issues: a holder certificate for a key, under an order.
@@ -226,7 +266,8 @@ pub(crate) struct Issue<'a> {
 
 /// Signs a holder certificate with the issuing CA key of `h` and records it in the
 /// caller's transaction (which has already claimed the order or renewal). A CSR the
-/// CA cannot issue for is `csr_invalid`.
+/// CA cannot issue for is `csr_invalid`; a signer fault is `signing_unavailable` (the
+/// caller's transaction is then dropped, so nothing is claimed).
 pub(crate) async fn issue_and_record(
     tx: &mut sqlx::AnyConnection,
     h: &crate::ca::Hierarchy,
@@ -241,13 +282,7 @@ pub(crate) async fn issue_and_record(
         i.validity,
         crate::x509::Usage::Holder,
     )
-    .map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "csr_invalid",
-            format!("cannot issue for this CSR: {e}"),
-        )
-    })?;
+    .map_err(issuance_failure)?;
     crate::db::insert_certificate(
         tx,
         &crate::db::NewCertificate {

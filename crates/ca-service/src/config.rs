@@ -30,6 +30,15 @@ pub struct RateLimits {
     pub unlock_per_minute: u32,
     /// Seal requests.
     pub seal_per_minute: u32,
+    /// `POST /activation/lookup`.
+    pub lookup_per_minute: u32,
+    /// `POST /activation/{id}/certificate`.
+    pub certificate_per_minute: u32,
+    /// `GET /unlock/{ticket}` (clients poll it) and `POST /unlock/{ticket}/...`.
+    pub unlock_ticket_per_minute: u32,
+    /// Any other path outside `/admin` except health, time and cacerts
+    /// (`/openapi.json`, unknown paths).
+    pub other_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -39,6 +48,52 @@ impl Default for RateLimits {
             renewal_per_minute: 60,
             unlock_per_minute: 20,
             seal_per_minute: 20,
+            lookup_per_minute: 30,
+            certificate_per_minute: 30,
+            unlock_ticket_per_minute: 120,
+            other_per_minute: 60,
+        }
+    }
+}
+
+/// Limits on how requests are served.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A request not answered within this many seconds gets 503 `request_timeout`.
+    pub request_timeout_s: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout_s: 30,
+        }
+    }
+}
+
+/// How long finished rows are kept; the service prunes older ones periodically.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Unlock tickets that are finished (completed, rejected, failed, superseded,
+    /// expired) are deleted this many days after their decision.
+    pub finished_tickets_days: u32,
+    /// Renewal challenges are deleted this many seconds after they expired.
+    pub challenges_grace_s: u64,
+    /// Rate-limit counters are deleted this many seconds after their window.
+    pub rate_limit_rows_s: u64,
+    /// Seconds between two prunings by `serve`.
+    pub prune_interval_s: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            finished_tickets_days: 90,
+            challenges_grace_s: 3600,
+            rate_limit_rows_s: 3600,
+            prune_interval_s: 600,
         }
     }
 }
@@ -63,9 +118,19 @@ pub struct Config {
     /// PKCS#11 modules of blank keys that `POST /admin/production` may load.
     #[serde(default)]
     pub production_modules: Vec<PathBuf>,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` names the
+    /// client; from anyone else the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Per-client-address rate limits.
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// Request handling limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// How long finished rows are kept.
+    #[serde(default)]
+    pub retention: Retention,
     /// The P-256 CA keys are on this PKCS#11 token (made by `init --pkcs11-module`).
     #[serde(default)]
     pub pkcs11: Option<crate::hsm::HsmConfig>,

@@ -165,7 +165,10 @@ async fn init(a: InitArgs) -> anyhow::Result<()> {
         tls: None,
         require_renewal_entitlement: false,
         production_modules: Vec::new(),
+        trusted_proxies: Vec::new(),
         rate_limits: config::RateLimits::default(),
+        limits: config::Limits::default(),
+        retention: config::Retention::default(),
         pkcs11,
     };
     keystore::write_private(
@@ -215,7 +218,10 @@ async fn serve(
         "data",
         &pass,
     )?);
+    let trusted_proxies = certkey_ca::limits::TrustedProxies::parse(&cfg.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("trusted_proxies in {}: {e}", config::FILE))?;
     let db = db::Db::connect(&cfg.database_url(data)).await?;
+    certkey_ca::prune::spawn(db.clone(), cfg.retention);
     let app = api::router(api::AppState {
         db,
         ca: Arc::new(material),
@@ -225,6 +231,8 @@ async fn serve(
             require_renewal_entitlement: cfg.require_renewal_entitlement,
             production_modules: cfg.production_modules.clone(),
             rate_limits: cfg.rate_limits,
+            trusted_proxies,
+            request_timeout: std::time::Duration::from_secs(cfg.limits.request_timeout_s.max(1)),
         }),
     })
     .into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -19,6 +19,55 @@ impl Modify for AdminToken {
     }
 }
 
+/// Answers every operation may give whatever its handler: 500 `internal` (a panic),
+/// 503 (`request_timeout`, `unavailable`), and 429 `rate_limited` outside the admin API
+/// and health, time and cacerts.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let limited = !path.contains("/admin/")
+                && !["/health", "/time", "/cacerts"]
+                    .iter()
+                    .any(|p| path.ends_with(p));
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let r = &mut op.responses.responses;
+                if limited {
+                    r.entry("429".into())
+                        .or_insert_with(|| error("rate_limited (retry_after_s)").into());
+                }
+                r.entry("500".into())
+                    .or_insert_with(|| error("internal: the request failed unexpectedly").into());
+                r.entry("503".into()).or_insert_with(|| {
+                    error("request_timeout (retry_after_s) or unavailable: retry later").into()
+                });
+            }
+        }
+    }
+}
+
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
@@ -56,7 +105,7 @@ impl Modify for AdminToken {
         UnlockRequest, UnlockState, UnlockTicket, UnlockStatus, UnlockResult, UnlockConfirm, SealRequest, SealResponse,
         crate::admin::OrderRequest, crate::admin::ProductionRequest
     )),
-    modifiers(&AdminToken)
+    modifiers(&AdminToken, &CommonResponses)
 )]
 pub struct ApiDoc;
 

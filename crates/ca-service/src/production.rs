@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::db::Db;
 use crate::secrets::{random_bytes, random_string, DataKey};
+use crate::x509::DnAttr;
 
 /// Days an activation code stays valid.
 pub const CODE_DAYS: i64 = 30;
@@ -52,31 +53,46 @@ pub struct Produced {
     pub code_expires_at: OffsetDateTime,
 }
 
-fn check_text(what: &str, v: &str, max: usize) -> anyhow::Result<()> {
+fn check_text(what: &str, v: &str, max: usize) -> Result<(), ProduceError> {
     let n = v.chars().count();
     if v.trim().is_empty() || n > max || v.chars().any(char::is_control) {
-        anyhow::bail!("{what} must be 1-{max} printable characters");
+        return Err(perr(
+            "invalid_order",
+            format!("{what} must be 1-{max} printable characters"),
+        ));
     }
     Ok(())
 }
 
+/// A value that goes into the certificate's subject, checked by the very function
+/// issuance applies; the error code names the field (`invalid_holder`, `invalid_org`).
+fn check_dn(code: &'static str, what: &str, attr: DnAttr, v: &str) -> Result<(), ProduceError> {
+    attr.check_value(v)
+        .map_err(|e| perr(code, format!("{what} cannot go into a certificate: {e}")))
+}
+
 impl ProduceRequest {
-    /// Checks every field.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        check_text("holder", &self.holder, 64)?;
+    /// Checks every field, the names with the limits issuance applies, so that an order
+    /// that could never be issued is refused before anything is written.
+    pub fn validate(&self) -> Result<(), ProduceError> {
+        check_dn("invalid_holder", "holder", DnAttr::CN, &self.holder)?;
         match (&self.org, self.cert_type) {
             (None, CertType::Organisation | CertType::OrgPerson) => {
-                anyhow::bail!("--org is required for organisation and org-person certificates")
+                return Err(perr(
+                    "invalid_org",
+                    "org is required for organisation and org-person certificates",
+                ))
             }
-            (Some(o), _) => check_text("org", o, 128)?,
+            (Some(o), _) => check_dn("invalid_org", "org", DnAttr::O, o)?,
             _ => {}
         }
+        let bad = |m: &str| Err(perr("invalid_order", m));
         if !(1..=5).contains(&self.years) {
-            anyhow::bail!("years must be 1 to 5");
+            return bad("years must be 1 to 5");
         }
         if let Some(d) = self.days {
             if !(1..=3650).contains(&d) {
-                anyhow::bail!("days must be 1 to 3650");
+                return bad("days must be 1 to 3650");
             }
         }
         check_text("handler name", &self.handler.name, 64)?;
@@ -87,7 +103,7 @@ impl ProduceRequest {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric());
         if !id_ok {
-            anyhow::bail!("handler id number must be 6-32 letters and digits");
+            return bad("handler id number must be 6-32 letters and digits");
         }
         let phone_ok = (5..=20).contains(&self.handler.phone.len())
             && self
@@ -96,7 +112,7 @@ impl ProduceRequest {
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == '+' || c == '-');
         if !phone_ok {
-            anyhow::bail!("handler phone must be 5-20 digits");
+            return bad("handler phone must be 5-20 digits");
         }
         Ok(())
     }
@@ -193,9 +209,9 @@ pub fn new_order_secrets() -> anyhow::Result<(String, Zeroizing<String>, [u8; 16
 
 /// Why production failed, with a stable code (the admin API's error code).
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[error("{message} ({code})")]
 pub struct ProduceError {
-    /// `invalid_order`, `module_error`, `key_not_found`, `key_not_blank`,
+    /// `invalid_order`, `invalid_holder`, `invalid_org`, `module_error`, `key_not_found`, `key_not_blank`,
     /// `already_produced`, `token_error` or `internal`.
     pub code: &'static str,
     /// What went wrong.
@@ -240,8 +256,7 @@ pub async fn produce(
     slot_index: Option<usize>,
     req: &ProduceRequest,
 ) -> Result<Produced, ProduceError> {
-    req.validate()
-        .map_err(|e| perr("invalid_order", e.to_string()))?;
+    req.validate()?;
     let m = module.display();
     let ctx =
         Pkcs11::new(module).map_err(|e| perr("module_error", format!("cannot load {m}: {e}")))?;
@@ -277,18 +292,22 @@ pub async fn produce(
             "the key reports no usable serial number",
         ));
     }
-    let previous = sqlx::query("SELECT state, so_pin FROM tokens WHERE serial = $1")
+    let previous = sqlx::query("SELECT state, so_pin, created_at FROM tokens WHERE serial = $1")
         .bind(&serial)
         .fetch_optional(&db.pool)
         .await
         .map_err(internal)?;
-    // A retry after a failed production: the key may hold the recorded SO PIN.
+    // A retry after a failed production, or one cut short while `producing` (the
+    // process was killed before or after C_InitToken): the key is blank or holds the
+    // recorded SO PIN, so initialising it with that SO PIN is safe either way.
+    let mut claimed_at = None;
     let retry_so_pin = match previous {
         None => None,
         Some(row) => {
             use sqlx::Row;
             let state: String = row.try_get(0).map_err(internal)?;
-            if state != "failed" {
+            claimed_at = Some(row.try_get::<i64, _>(2).map_err(internal)?);
+            if state != "failed" && state != "producing" {
                 return Err(perr(
                     "already_produced",
                     format!("key {serial} was already produced"),
@@ -344,14 +363,22 @@ pub async fn produce(
         .seal(user_pin.as_bytes(), &format!("token:{serial}:initial"))
         .map_err(internal)?;
     let mut tx = db.pool.begin().await.map_err(internal)?;
+    // The retry takes the row over only as it was read (state and time), so two
+    // retries cannot both proceed, and a production still running elsewhere notices
+    // at its end that it was superseded.
     let sql = if retry {
         "UPDATE tokens SET label = $2, so_pin = $3, initial_pin = $4, handler_name = $5, handler_id = $6, handler_phone = $7, state = 'producing', created_at = $8 \
-         WHERE serial = $1 AND state = 'failed'"
+         WHERE serial = $1 AND state IN ('failed', 'producing') AND created_at = $9"
     } else {
         "INSERT INTO tokens (serial, label, so_pin, initial_pin, handler_name, handler_id, handler_phone, state, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'producing', $8)"
     };
-    let done = sqlx::query(sql)
+    // The row's time identifies this production; a takeover always moves it on.
+    let stamp = match claimed_at {
+        Some(t) if retry => now.unix_timestamp().max(t + 1),
+        _ => now.unix_timestamp(),
+    };
+    let mut q = sqlx::query(sql)
         .bind(&serial)
         .bind(&label)
         .bind(sealed_so)
@@ -359,9 +386,11 @@ pub async fn produce(
         .bind(&req.handler.name)
         .bind(&req.handler.id_number)
         .bind(&req.handler.phone)
-        .bind(now.unix_timestamp())
-        .execute(&mut *tx)
-        .await;
+        .bind(stamp);
+    if retry {
+        q = q.bind(claimed_at.unwrap_or_default());
+    }
+    let done = q.execute(&mut *tx).await;
     match done {
         Ok(r) if r.rows_affected() == 1 => {}
         // Another producer got there first.
@@ -371,6 +400,16 @@ pub async fn produce(
                 format!("key {serial} is being or was already produced"),
             ))
         }
+    }
+    if retry {
+        // The order of a production cut short while `producing` was never offered.
+        sqlx::query(
+            "UPDATE orders SET state = 'void' WHERE token_serial = $1 AND state = 'producing'",
+        )
+        .bind(&serial)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
     }
     insert_order(
         &mut tx,
@@ -403,8 +442,9 @@ pub async fn produce(
     if let Err(e) = initialised {
         // The key may now hold the recorded SO PIN: keep the token row (marked failed)
         // so the SO PIN is not lost and a retry can re-initialise; the order is void.
-        sqlx::query("UPDATE tokens SET state = 'failed' WHERE serial = $1")
+        sqlx::query("UPDATE tokens SET state = 'failed' WHERE serial = $1 AND state = 'producing' AND created_at = $2")
             .bind(&serial)
+            .bind(stamp)
             .execute(&db.pool)
             .await
             .map_err(internal)?;
@@ -426,16 +466,29 @@ pub async fn produce(
             format!("key {serial}: {e} (production can be retried on the same key)"),
         ));
     }
-    sqlx::query("UPDATE tokens SET state = 'produced' WHERE serial = $1")
+    let mut tx = db.pool.begin().await.map_err(internal)?;
+    let finished = sqlx::query("UPDATE tokens SET state = 'produced' WHERE serial = $1 AND state = 'producing' AND created_at = $2")
         .bind(&serial)
-        .execute(&db.pool)
+        .bind(stamp)
+        .execute(&mut *tx)
         .await
-        .map_err(internal)?;
-    sqlx::query("UPDATE orders SET state = 'awaiting_activation' WHERE id = $1")
-        .bind(&order_id)
-        .execute(&db.pool)
-        .await
-        .map_err(internal)?;
+        .map_err(internal)?
+        .rows_affected();
+    let offered = sqlx::query(
+        "UPDATE orders SET state = 'awaiting_activation' WHERE id = $1 AND state = 'producing'",
+    )
+    .bind(&order_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    if finished != 1 || offered != 1 {
+        return Err(perr(
+            "already_produced",
+            format!("key {serial}: another production took it over meanwhile"),
+        ));
+    }
+    tx.commit().await.map_err(internal)?;
     db.audit(
         "operator",
         "token_produced",

@@ -550,8 +550,38 @@ impl DnAttr {
         })
     }
 
+    /// Checks one value as issuance does: not blank, at most the X.520 upper bound in
+    /// characters, no control characters, and the string type's alphabet. Production and
+    /// orders call this too, so that an order is never taken for a name that cannot be
+    /// issued.
+    pub fn check_value(self, value: &str) -> Result<()> {
+        let bad = |why: String| X509Error::InvalidParameter(format!("{self:?}: {why}"));
+        let chars = value.chars().count();
+        if value.trim().is_empty() {
+            return Err(bad("empty value".into()));
+        }
+        if chars > self.max_chars() {
+            return Err(bad(format!(
+                "value too long ({chars} characters, at most {})",
+                self.max_chars()
+            )));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(bad("control character".into()));
+        }
+        match self {
+            DnAttr::C if chars != 2 || !value.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Err(bad("must be two upper-case letters (ISO 3166)".into()))
+            }
+            DnAttr::SerialNumber if der::asn1::PrintableStringRef::new(value).is_err() => {
+                Err(bad("not a PrintableString".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Upper bound in characters (RFC 5280 Appendix A).
-    fn max_chars(self) -> usize {
+    pub fn max_chars(self) -> usize {
         match self {
             DnAttr::C => 2,
             DnAttr::O | DnAttr::OU | DnAttr::CN | DnAttr::SerialNumber => 64,
@@ -581,27 +611,9 @@ impl DnSpec {
         }
         let mut rdns = Vec::with_capacity(self.0.len());
         for (attr, value) in &self.0 {
-            let bad = |why: &str| X509Error::InvalidParameter(format!("{attr:?}: {why}"));
-            let chars = value.chars().count();
-            if chars == 0 {
-                return Err(bad("empty value"));
-            }
-            if chars > attr.max_chars() {
-                return Err(bad("value too long"));
-            }
-            if value.chars().any(char::is_control) {
-                return Err(bad("control character"));
-            }
+            attr.check_value(value)?;
             let any = match attr {
-                DnAttr::C => {
-                    if chars != 2 || !value.bytes().all(|b| b.is_ascii_uppercase()) {
-                        return Err(bad("must be two upper-case letters (ISO 3166)"));
-                    }
-                    Any::new(Tag::PrintableString, value.as_bytes())
-                }
-                DnAttr::SerialNumber => {
-                    der::asn1::PrintableStringRef::new(value)
-                        .map_err(|_| bad("not a PrintableString"))?;
+                DnAttr::C | DnAttr::SerialNumber => {
                     Any::new(Tag::PrintableString, value.as_bytes())
                 }
                 _ => Any::new(Tag::Utf8String, value.as_bytes()),
