@@ -44,6 +44,8 @@ pub struct Settings {
     pub production_modules: Vec<std::path::PathBuf>,
     /// Per-client-address rate limits.
     pub rate_limits: crate::config::RateLimits,
+    /// How long an approved unlock ticket hands out its SO PINs, minutes.
+    pub unlock_ticket_minutes: u32,
 }
 
 /// An error answer.
@@ -187,6 +189,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::admin::approve_unlock),
         )
         .route("/unlock/{ticket}/reject", post(crate::admin::reject_unlock))
+        .route(
+            "/tokens/{serial}/so-pin/restore-previous",
+            post(crate::unlock::restore_previous_so_pin),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::admin::require_token,

@@ -63,12 +63,21 @@ pub struct Config {
     /// PKCS#11 modules of blank keys that `POST /admin/production` may load.
     #[serde(default)]
     pub production_modules: Vec<PathBuf>,
+    /// Minutes after its approval during which an unlock ticket hands out the SO PINs
+    /// (1 to 1440; default 30).
+    #[serde(default = "default_unlock_ticket_minutes")]
+    pub unlock_ticket_minutes: u32,
     /// Per-client-address rate limits.
     #[serde(default)]
     pub rate_limits: RateLimits,
     /// The P-256 CA keys are on this PKCS#11 token (made by `init --pkcs11-module`).
     #[serde(default)]
     pub pkcs11: Option<crate::hsm::HsmConfig>,
+}
+
+/// The default of [`Config::unlock_ticket_minutes`].
+pub fn default_unlock_ticket_minutes() -> u32 {
+    30
 }
 
 impl Config {
@@ -90,6 +99,12 @@ impl Config {
         }
         if let Ok(v) = std::env::var("CERTKEY_CA_DATABASE_URL") {
             cfg.database_url = Some(v);
+        }
+        if !(1..=1440).contains(&cfg.unlock_ticket_minutes) {
+            anyhow::bail!(
+                "{}: unlock_ticket_minutes must be 1 to 1440",
+                path.display()
+            );
         }
         Ok(cfg)
     }

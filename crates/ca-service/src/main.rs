@@ -165,6 +165,7 @@ async fn init(a: InitArgs) -> anyhow::Result<()> {
         tls: None,
         require_renewal_entitlement: false,
         production_modules: Vec::new(),
+        unlock_ticket_minutes: config::default_unlock_ticket_minutes(),
         rate_limits: config::RateLimits::default(),
         pkcs11,
     };
@@ -225,6 +226,7 @@ async fn serve(
             require_renewal_entitlement: cfg.require_renewal_entitlement,
             production_modules: cfg.production_modules.clone(),
             rate_limits: cfg.rate_limits,
+            unlock_ticket_minutes: cfg.unlock_ticket_minutes,
         }),
     })
     .into_make_service_with_connect_info::<std::net::SocketAddr>();
