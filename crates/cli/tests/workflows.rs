@@ -657,6 +657,60 @@ fn an_so_pin_on_file_that_is_not_the_keys_costs_at_most_two_tries_and_the_ca_res
     }
 }
 
+/// An approval left unused past the CA's `unlock_ticket_minutes`: the client is told it
+/// expired (exit 8), the SO PIN is not touched, and the next run asks afresh.
+#[test]
+fn an_unlock_approval_left_unused_expires_and_the_next_run_asks_again() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let store = activated_softkey(&ca, "SKEXPIRE", "p256", &[]);
+    let state = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap().to_string();
+    let st = state.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_STATE_DIR", st.as_str()),
+        ("CERTKEY_NEW_PIN", "13579246"),
+    ];
+    lock_pin(&module, &env[..1]);
+    let other = [
+        "--json",
+        "unlock",
+        "--handler-name",
+        "王五",
+        "--handler-id",
+        "110101198001011111",
+        "--handler-phone",
+        "13900000000",
+    ];
+    let out = certkey(&module, &ca, &other, &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+    admin_post(&ca, &format!("/admin/unlock/{ticket}/approve"), &json!({}));
+    ca_sql(
+        &ca,
+        &format!(
+            "UPDATE unlock_tickets SET decided_at = decided_at - 31 * 60 WHERE ticket = '{ticket}'"
+        ),
+    );
+    let out = certkey(&module, &ca, &["unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expired"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(so_tries_left(&s), 10, "no SO login");
+    // Nothing waits any more; a new request (the handler on file) unlocks.
+    let out = certkey(&module, &ca, &["unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let mut args = vec!["unlock"];
+    args.extend(HANDLER);
+    let out = certkey(&module, &ca, &args, &env);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 /// A key whose PIN set by the SO must be changed by the holder
 /// (CKF_USER_PIN_TO_BE_CHANGED): activation sets the holder's PIN anyway; after an
 /// online unlock the next operation (here a renewal) first makes the holder choose a
