@@ -229,13 +229,7 @@ pub async fn activate(
             "the activation code is 6 digits",
         ));
     }
-    if req.client_key.as_bytes().len() != 65 || req.client_key.as_bytes()[0] != 4 {
-        return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_key",
-            "client_key must be an uncompressed P-256 point",
-        ));
-    }
+    crate::unlock::check_client_key(req.client_key.as_bytes())?;
     rate_limit(
         &st,
         &format!("activation:{}", peer.ip()),

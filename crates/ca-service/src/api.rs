@@ -48,6 +48,8 @@ pub struct Settings {
     pub trusted_proxies: crate::limits::TrustedProxies,
     /// Longest time a request may take.
     pub request_timeout: std::time::Duration,
+    /// How long an approved unlock ticket hands out its SO PINs, minutes.
+    pub unlock_ticket_minutes: u32,
 }
 
 /// An error answer.
@@ -222,6 +224,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::admin::approve_unlock),
         )
         .route("/unlock/{ticket}/reject", post(crate::admin::reject_unlock))
+        .route(
+            "/tokens/{serial}/so-pin/restore-previous",
+            post(crate::unlock::restore_previous_so_pin),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::admin::require_token,

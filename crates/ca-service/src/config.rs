@@ -122,6 +122,10 @@ pub struct Config {
     /// client; from anyone else the header is ignored.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Minutes after its approval during which an unlock ticket hands out the SO PINs
+    /// (1 to 1440; default 30).
+    #[serde(default = "default_unlock_ticket_minutes")]
+    pub unlock_ticket_minutes: u32,
     /// Per-client-address rate limits.
     #[serde(default)]
     pub rate_limits: RateLimits,
@@ -134,6 +138,11 @@ pub struct Config {
     /// The P-256 CA keys are on this PKCS#11 token (made by `init --pkcs11-module`).
     #[serde(default)]
     pub pkcs11: Option<crate::hsm::HsmConfig>,
+}
+
+/// The default of [`Config::unlock_ticket_minutes`].
+pub fn default_unlock_ticket_minutes() -> u32 {
+    30
 }
 
 impl Config {
@@ -156,6 +165,12 @@ impl Config {
         // The URL may hold the database password: a secret, also from a _FILE.
         if let Some(v) = crate::keystore::secret_env("CERTKEY_CA_DATABASE_URL")? {
             cfg.database_url = Some(v.to_string());
+        }
+        if !(1..=1440).contains(&cfg.unlock_ticket_minutes) {
+            anyhow::bail!(
+                "{}: unlock_ticket_minutes must be 1 to 1440",
+                path.display()
+            );
         }
         Ok(cfg)
     }

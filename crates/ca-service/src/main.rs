@@ -166,6 +166,7 @@ async fn init(a: InitArgs) -> anyhow::Result<()> {
         require_renewal_entitlement: false,
         production_modules: Vec::new(),
         trusted_proxies: Vec::new(),
+        unlock_ticket_minutes: config::default_unlock_ticket_minutes(),
         rate_limits: config::RateLimits::default(),
         limits: config::Limits::default(),
         retention: config::Retention::default(),
@@ -233,6 +234,7 @@ async fn serve(
             rate_limits: cfg.rate_limits,
             trusted_proxies,
             request_timeout: std::time::Duration::from_secs(cfg.limits.request_timeout_s.max(1)),
+            unlock_ticket_minutes: cfg.unlock_ticket_minutes,
         }),
     })
     .into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -97,6 +97,7 @@ impl Modify for CommonResponses {
         crate::admin::production,
         crate::admin::approve_unlock,
         crate::admin::reject_unlock,
+        crate::unlock::restore_previous_so_pin,
     ),
     components(schemas(
         Base64, ErrorBody, ApiError, CertType, Health, ServerTime, CaCerts, CaChain, KeyAlgorithm, OrderState,

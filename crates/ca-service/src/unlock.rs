@@ -8,6 +8,15 @@
 //! committed, every other approved ticket of the key is void (state `rejected`), so a
 //! late confirm can never replace the SO PIN on file with one the key does not hold.
 //! The SO PIN before the last rotation is kept too (`so_pin_prev`).
+//!
+//! A confirm must carry a signature by the private key of the certificate the request
+//! named (the holder logs in with the new PIN after C_InitPIN and signs
+//! [`unlock_confirm_message`]): knowing the handler's details gets a ticket, never a
+//! committed rotation. An approved ticket hands out its SO PINs only for
+//! `unlock_ticket_minutes` (certkey-ca.toml, default 30) after the approval; a confirm
+//! with the key's signature is still taken after that, so a rotation done in time is
+//! never lost. Should the SO PIN on file ever stop opening the key, an operator can put
+//! the previous one back (`POST /admin/tokens/{serial}/so-pin/restore-previous`).
 
 use std::net::SocketAddr;
 
@@ -16,7 +25,8 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use certkey_protocol::v1::{
-    UnlockConfirm, UnlockRequest, UnlockResult, UnlockState, UnlockStatus, UnlockTicket,
+    unlock_confirm_message, UnlockConfirm, UnlockRequest, UnlockResult, UnlockState, UnlockStatus,
+    UnlockTicket,
 };
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -24,6 +34,20 @@ use time::OffsetDateTime;
 use crate::api::{internal, AppState, Failure};
 use crate::secrets::random_bytes;
 use certkey_protocol::ErrorBody;
+
+/// Refuses a `client_key` that is not a SEC1 uncompressed P-256 point on the curve
+/// (400 `invalid_client_key`), before anything is stored or handed out.
+pub fn check_client_key(bytes: &[u8]) -> Result<(), Failure> {
+    if certkey_protocol::wrap::is_valid_client_key(bytes) {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_key",
+            "client_key must be an uncompressed P-256 point (65 bytes, 0x04, on the curve)",
+        ))
+    }
+}
 
 fn state_of(s: &str) -> UnlockState {
     match s {
@@ -103,13 +127,7 @@ pub async fn request(
             ));
         }
     }
-    if req.client_key.as_bytes().len() != 65 || req.client_key.as_bytes()[0] != 4 {
-        return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_key",
-            "client_key must be an uncompressed P-256 point",
-        ));
-    }
+    check_client_key(req.client_key.as_bytes())?;
     crate::activation::rate_limit(
         &st,
         &format!("unlock:{}", peer.ip()),
@@ -213,9 +231,22 @@ pub async fn request(
 
 struct Ticket {
     token_serial: String,
+    certificate_serial: String,
     client_key: Vec<u8>,
     state: String,
     released_next: Option<Vec<u8>>,
+    decided_at: Option<i64>,
+}
+
+impl Ticket {
+    /// An approved ticket whose SO PINs were not collected in time.
+    fn expired(&self, st: &AppState) -> bool {
+        let ttl = i64::from(st.settings.unlock_ticket_minutes) * 60;
+        self.state == "approved"
+            && self
+                .decided_at
+                .is_none_or(|at| OffsetDateTime::now_utc().unix_timestamp() > at + ttl)
+    }
 }
 
 async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
@@ -227,7 +258,7 @@ async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
         ));
     }
     let row =
-        sqlx::query("SELECT token_serial, client_key, state, released_next FROM unlock_tickets WHERE ticket = $1")
+        sqlx::query("SELECT token_serial, certificate_serial, client_key, state, released_next, decided_at FROM unlock_tickets WHERE ticket = $1")
             .bind(id)
             .fetch_optional(&st.db.pool)
             .await
@@ -241,9 +272,11 @@ async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
             })?;
     Ok(Ticket {
         token_serial: row.try_get(0).map_err(internal)?,
-        client_key: row.try_get(1).map_err(internal)?,
-        state: row.try_get(2).map_err(internal)?,
-        released_next: row.try_get(3).map_err(internal)?,
+        certificate_serial: row.try_get(1).map_err(internal)?,
+        client_key: row.try_get(2).map_err(internal)?,
+        state: row.try_get(3).map_err(internal)?,
+        released_next: row.try_get(4).map_err(internal)?,
+        decided_at: row.try_get(5).map_err(internal)?,
     })
 }
 
@@ -257,6 +290,13 @@ pub async fn status(
     if t.state != "approved" {
         return Ok(Json(UnlockStatus {
             state: state_of(&t.state),
+            so_pin: None,
+            new_so_pin: None,
+        }));
+    }
+    if t.expired(&st) {
+        return Ok(Json(UnlockStatus {
+            state: UnlockState::Expired,
             so_pin: None,
             new_so_pin: None,
         }));
@@ -309,41 +349,19 @@ pub async fn confirm(
 ) -> Result<Json<UnlockStatus>, Failure> {
     let Json(req) = body.map_err(Failure::from)?;
     let t = ticket(&st, &id).await?;
-    // Only the client that received the new SO PIN may decide the rotation.
+    // Only the key itself decides the rotation: a signature by the private key of the
+    // certificate the request named, which the holder can make only with the new PIN
+    // set by this unlock. The handler's details (personal data, no secret) are not
+    // enough.
     if t.state == "approved" {
         let Some(proof) = req.proof.as_ref() else {
             return Err(Failure::new(
                 StatusCode::BAD_REQUEST,
                 "proof_required",
-                "the confirmation needs its proof (see unlock_confirm_proof)",
+                "the confirmation needs the key's signature (see unlock_confirm_message)",
             ));
         };
-        let next = t.released_next.clone().ok_or_else(|| {
-            Failure::new(
-                StatusCode::CONFLICT,
-                "invalid_state",
-                "the SO PINs of this ticket were never released",
-            )
-        })?;
-        let pin = st
-            .data_key
-            .open(&next, &format!("token:{}:so-next", t.token_serial))
-            .map_err(internal)?;
-        let want = certkey_protocol::v1::unlock_confirm_proof(&pin, &id, req.result);
-        let got = proof.as_bytes();
-        let same = got.len() == want.len()
-            && got
-                .iter()
-                .zip(want.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !same {
-            return Err(Failure::new(
-                StatusCode::FORBIDDEN,
-                "proof_invalid",
-                "the confirmation's proof does not match this ticket",
-            ));
-        }
+        verify_key_proof(&st, &t, &id, req.result, proof.as_bytes()).await?;
     }
     match (t.state.as_str(), req.result) {
         ("completed", UnlockResult::Rotated) | ("failed", UnlockResult::Failed) => {
@@ -448,6 +466,101 @@ pub async fn confirm(
         so_pin: None,
         new_so_pin: None,
     }))
+}
+
+/// Checks `proof` against the certificate the ticket's request named, on record for
+/// the ticket's key: 403 `proof_invalid` unless that certificate's key signed
+/// [`unlock_confirm_message`] for this ticket, key and result.
+async fn verify_key_proof(
+    st: &AppState,
+    t: &Ticket,
+    id: &str,
+    result: UnlockResult,
+    proof: &[u8],
+) -> Result<(), Failure> {
+    let invalid = || {
+        Failure::new(
+            StatusCode::FORBIDDEN,
+            "proof_invalid",
+            "the confirmation is not signed by the key's certificate for this ticket",
+        )
+    };
+    if proof.is_empty() || proof.len() > 256 {
+        return Err(invalid());
+    }
+    let row = sqlx::query("SELECT der FROM certificates WHERE serial = $1 AND token_serial = $2")
+        .bind(&t.certificate_serial)
+        .bind(&t.token_serial)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(internal)?
+        .ok_or_else(invalid)?;
+    let der: Vec<u8> = row.try_get(0).map_err(internal)?;
+    let spki = crate::x509::cert_spki(&der).map_err(internal)?;
+    let message = unlock_confirm_message(id, &t.token_serial, result);
+    crate::x509::verify_signature(&spki, &message, proof).map_err(|_| invalid())
+}
+
+/// `POST /admin/tokens/{serial}/so-pin/restore-previous`: swaps the SO PIN on file with
+/// the one before the last committed rotation (the pending new SO PIN stays). For a key
+/// whose unlock stops with `so_pin_mismatch` because the rotation on file never happened
+/// on the key; calling it again swaps back.
+#[utoipa::path(post, path = "/api/v1/admin/tokens/{serial}/so-pin/restore-previous", tag = "admin", security(("admin_token" = [])), params(("serial" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 404, description = "token_not_found", body = ErrorBody), (status = 409, description = "no_previous_so_pin", body = ErrorBody)))]
+pub async fn restore_previous_so_pin(
+    State(st): State<AppState>,
+    Path(serial): Path<String>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let not_found = || {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            "token_not_found",
+            "this CA did not produce that key",
+        )
+    };
+    if serial.is_empty() || serial.len() > 64 {
+        return Err(not_found());
+    }
+    let row = sqlx::query("SELECT so_pin_prev FROM tokens WHERE serial = $1")
+        .bind(&serial)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    let has_prev = row
+        .try_get::<Option<Vec<u8>>, _>(0)
+        .map_err(internal)?
+        .is_some();
+    // Both columns are sealed under the same label (`token:<serial>:so`), so a swap of
+    // the stored values is enough; both sides of SET read the old row.
+    let swapped = has_prev
+        && sqlx::query(
+            "UPDATE tokens SET so_pin = so_pin_prev, so_pin_prev = so_pin WHERE serial = $1 AND so_pin_prev IS NOT NULL",
+        )
+        .bind(&serial)
+        .execute(&st.db.pool)
+        .await
+        .map_err(internal)?
+        .rows_affected()
+            == 1;
+    if !swapped {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "no_previous_so_pin",
+            "no previous SO PIN is on file for this key",
+        ));
+    }
+    st.db
+        .audit(
+            "admin",
+            "so_pin_restored_previous",
+            &serial,
+            &serde_json::json!({}),
+        )
+        .await
+        .map_err(internal)?;
+    Ok(Json(
+        serde_json::json!({"token_serial": serial, "so_pin": "previous_restored"}),
+    ))
 }
 
 /// `POST /admin/unlock/{ticket}/approve` and `/reject`.

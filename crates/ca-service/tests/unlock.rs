@@ -1,7 +1,9 @@
 //! Online unlock against a real service and a real (softkey) key: a locked user PIN is
 //! reset with the SO PIN the service releases, the SO PIN is rotated and confirmed, an
 //! unconfirmed rotation loses no SO PIN, and a handler who does not match waits for an
-//! operator — on SQLite and PostgreSQL.
+//! operator — on SQLite and PostgreSQL. The attacks of the security review are performed
+//! here: a confirm of a rotation without the key's signature (by someone who only knows
+//! the handler's details), an expired approval, a bad client key.
 
 mod common;
 
@@ -9,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
-use certkey_protocol::v1::WrappedSecret;
+use certkey_protocol::v1::{unlock_confirm_message, UnlockResult, WrappedSecret};
 use certkey_protocol::wrap::ClientKey;
 use common::{b64, call, openssl, softkey, Postgres, Service};
 use serde_json::{json, Value};
@@ -42,6 +44,8 @@ struct Key {
     store: tempfile::TempDir,
     serial: String,
     cert_serial: String,
+    /// Holds `k.pem`, the certificate's private key (the client's side in these tests).
+    dir: tempfile::TempDir,
 }
 
 /// A produced, activated key with a certificate (from an OpenSSL CSR).
@@ -118,6 +122,7 @@ fn activated_key(svc: &Service, db_url: Option<&str>) -> Key {
             .trim()
             .trim_start_matches("serial=")
             .to_ascii_lowercase(),
+        dir,
     }
 }
 
@@ -170,19 +175,63 @@ fn so_pins(svc: &Service, client: &ClientKey, ticket: &str) -> (String, String) 
     )
 }
 
-/// Confirms with the proof keyed by the new SO PIN `next`.
-fn confirm(svc: &Service, ticket: &str, result: &str, next: &str) -> (u16, Value) {
-    let r = if result == "rotated" {
-        certkey_protocol::v1::UnlockResult::Rotated
+fn result_of(result: &str) -> UnlockResult {
+    if result == "rotated" {
+        UnlockResult::Rotated
     } else {
-        certkey_protocol::v1::UnlockResult::Failed
-    };
-    let proof = certkey_protocol::v1::unlock_confirm_proof(next.as_bytes(), ticket, r);
+        UnlockResult::Failed
+    }
+}
+
+/// A DER ECDSA-SHA256 signature over `msg` by the PEM key `key` in `dir` (OpenSSL).
+fn sign_with(dir: &Path, key: &str, msg: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("msg.bin"), msg).unwrap();
+    let (ok, out) = openssl(
+        dir,
+        &[
+            "dgst", "-sha256", "-sign", key, "-out", "sig.der", "msg.bin",
+        ],
+    );
+    assert!(ok, "{out}");
+    std::fs::read(dir.join("sig.der")).unwrap()
+}
+
+/// Posts a confirm with `proof` as it is.
+fn confirm_with(svc: &Service, ticket: &str, result: &str, proof: Option<&[u8]>) -> (u16, Value) {
+    let mut body = json!({ "result": result });
+    if let Some(p) = proof {
+        body["proof"] = json!(b64(p));
+    }
     call(
         reqwest::Method::POST,
         &format!("{}/unlock/{ticket}/confirm", svc.base),
-        Some(&json!({"result": result, "proof": b64(&proof)})),
+        Some(&body),
         None,
+    )
+}
+
+/// Confirms as the real client does: signed by the certificate's key.
+fn confirm(svc: &Service, k: &Key, ticket: &str, result: &str) -> (u16, Value) {
+    let msg = unlock_confirm_message(ticket, &k.serial, result_of(result));
+    let sig = sign_with(k.dir.path(), "k.pem", &msg);
+    confirm_with(svc, ticket, result, Some(&sig))
+}
+
+/// Whether `so` opens the key as SO (pkcs11-tool, an independent client): a real SO
+/// login, which also resets the user PIN to `user_pin`.
+fn so_opens(k: &Key, so: &str, user_pin: &str) -> bool {
+    p11(
+        k.store.path(),
+        &[
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            so,
+            "--init-pin",
+            "--new-pin",
+            user_pin,
+        ],
     )
 }
 
@@ -266,30 +315,19 @@ fn unlock_flow(svc: &Service, db_url: Option<&str>) {
             "13572468"
         ]
     ));
-    // Without the proof, or with a proof not made with the new SO PIN, nothing happens.
-    let (s, e) = call(
-        reqwest::Method::POST,
-        &format!("{}/unlock/{ticket2}/confirm", svc.base),
-        Some(&json!({"result": "rotated"})),
-        None,
-    );
+    // Without the key's signature nothing happens.
+    let (s, e) = confirm_with(svc, &ticket2, "rotated", None);
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (400, Some("proof_required")),
         "{e}"
     );
-    let (s, e) = confirm(svc, &ticket2, "rotated", &so2);
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (403, Some("proof_invalid")),
-        "{e}"
-    );
-    let (s, c) = confirm(svc, &ticket2, "rotated", &next2);
+    let (s, c) = confirm(svc, &k, &ticket2, "rotated");
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["state"], "completed");
     // A repeated confirm is harmless; a confirm of another outcome is refused.
-    assert_eq!(confirm(svc, &ticket2, "rotated", &next2).0, 200);
-    assert_eq!(confirm(svc, &ticket2, "failed", &next2).0, 409);
+    assert_eq!(confirm(svc, &k, &ticket2, "rotated").0, 200);
+    assert_eq!(confirm(svc, &k, &ticket2, "failed").0, 409);
 
     // 3. After the confirm the current SO PIN on file is the one the key holds.
     lock_user_pin(&k);
@@ -313,12 +351,12 @@ fn unlock_flow(svc: &Service, db_url: Option<&str>) {
         ]
     ));
     // The client could not rotate: the pending PIN stays on file, the current one too.
-    assert_eq!(confirm(svc, &ticket3, "failed", &next3).0, 200);
+    assert_eq!(confirm(svc, &k, &ticket3, "failed").0, 200);
     assert!(p11(store, &["--login", "--pin", "97531864", "-O"]));
 
     // 4. A late confirm of the first ticket (superseded by the committed rotation) must
     //    not replace the SO PIN on file with the pending one the key does not hold.
-    let (s, e) = confirm(svc, &ticket1, "rotated", &next);
+    let (s, e) = confirm(svc, &k, &ticket1, "rotated");
     assert_eq!(s, 409, "{e}");
     let (_, v) = call(
         reqwest::Method::GET,
@@ -385,7 +423,7 @@ fn a_different_handler_waits_for_review_and_the_operator_decides() {
     assert_eq!(s, 200);
     assert_eq!(v["state"], "pending_review");
     assert!(v.get("so_pin").is_none(), "no SO PIN before approval");
-    assert_eq!(confirm(&svc, &ticket, "rotated", "whatever").0, 409);
+    assert_eq!(confirm(&svc, &k, &ticket, "rotated").0, 409);
 
     let approve = format!("{}/admin/unlock/{ticket}/approve", svc.base);
     assert_eq!(call(reqwest::Method::POST, &approve, None, None).0, 401);
@@ -442,6 +480,7 @@ fn a_different_handler_waits_for_review_and_the_operator_decides() {
         store: tempfile::tempdir().unwrap(),
         serial: "NOPE".into(),
         cert_serial: k.cert_serial.clone(),
+        dir: tempfile::tempdir().unwrap(),
     };
     assert_eq!(
         ask(&svc, &bad, &client, HANDLER).1["error"]["code"],
@@ -463,4 +502,341 @@ fn a_different_handler_waits_for_review_and_the_operator_decides() {
         (s, e["error"]["code"].as_str()),
         (404, Some("ticket_not_found"))
     );
+}
+
+/// Runs one SQL statement on the service's SQLite database (the sqlite3 tool).
+fn sql(svc: &Service, statement: &str) {
+    let out = Command::new("sqlite3")
+        .arg(svc.data.path().join("ca.db"))
+        .arg(statement)
+        .output()
+        .expect("sqlite3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn status_of(svc: &Service, ticket: &str) -> Value {
+    let (s, v) = call(
+        reqwest::Method::GET,
+        &format!("{}/unlock/{ticket}", svc.base),
+        None,
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+/// HMAC-SHA256 (RFC 2104), as the earlier confirm proof used it.
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut k = [0u8; 64];
+    k[..key.len()].copy_from_slice(key);
+    let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
+    let inner = Sha256::digest([pad(0x36).as_slice(), msg].concat());
+    Sha256::digest([pad(0x5c).as_slice(), inner.as_slice()].concat()).to_vec()
+}
+
+/// The review's attack: someone who knows the handler's name, ID and phone (personal
+/// data, no secret) gets an approved ticket and the SO PINs, then claims a rotation that
+/// never happened. Without a signature by the certificate's key the service commits
+/// nothing, and the SO PIN on record still opens the key.
+#[test]
+fn a_rotation_is_committed_only_on_the_signature_of_the_keys_certificate() {
+    let svc = Service::start(None);
+    let k = activated_key(&svc, None);
+    lock_user_pin(&k);
+
+    let attacker = ClientKey::generate().unwrap();
+    let (s, t) = ask(&svc, &k, &attacker, HANDLER);
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["state"], "approved");
+    let ticket = t["ticket"].as_str().unwrap().to_string();
+    let (so, next) = so_pins(&svc, &attacker, &ticket);
+
+    // No proof at all.
+    let (s, e) = confirm_with(&svc, &ticket, "rotated", None);
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("proof_required")),
+        "{e}"
+    );
+    // Anything the attacker can make: garbage, an HMAC-sized value, a signature of the
+    // right message by another key, the certificate's key signing another ticket,
+    // result or key serial.
+    let other = tempfile::tempdir().unwrap();
+    assert!(
+        openssl(
+            other.path(),
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                "o.pem"
+            ]
+        )
+        .0
+    );
+    let right = unlock_confirm_message(&ticket, &k.serial, UnlockResult::Rotated);
+    let forged: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage", vec![0x30, 0x03, 0x02, 0x01, 0x01]),
+        (
+            "the earlier proof, an HMAC keyed by the new SO PIN the attacker unwrapped",
+            hmac_sha256(
+                next.as_bytes(),
+                &[
+                    b"certkey-unlock-confirm-v1\0".as_slice(),
+                    ticket.as_bytes(),
+                    &[0],
+                    b"rotated",
+                ]
+                .concat(),
+            ),
+        ),
+        ("another key", sign_with(other.path(), "o.pem", &right)),
+        (
+            "another ticket",
+            sign_with(
+                k.dir.path(),
+                "k.pem",
+                &unlock_confirm_message("unl-other", &k.serial, UnlockResult::Rotated),
+            ),
+        ),
+        (
+            "another result",
+            sign_with(
+                k.dir.path(),
+                "k.pem",
+                &unlock_confirm_message(&ticket, &k.serial, UnlockResult::Failed),
+            ),
+        ),
+        (
+            "another key serial",
+            sign_with(
+                k.dir.path(),
+                "k.pem",
+                &unlock_confirm_message(&ticket, "OTHER", UnlockResult::Rotated),
+            ),
+        ),
+    ];
+    for (what, proof) in &forged {
+        let (s, e) = confirm_with(&svc, &ticket, "rotated", Some(proof));
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (403, Some("proof_invalid")),
+            "{what}: {e}"
+        );
+    }
+    assert_eq!(
+        status_of(&svc, &ticket)["state"],
+        "approved",
+        "nothing changed"
+    );
+
+    // The holder asks later: the SO PIN on record is the one the key holds.
+    let holder = ClientKey::generate().unwrap();
+    let (_, t) = ask(&svc, &k, &holder, HANDLER);
+    let ticket2 = t["ticket"].as_str().unwrap().to_string();
+    let (so2, next2) = so_pins(&svc, &holder, &ticket2);
+    assert_eq!(so2, so, "no rotation was committed");
+    assert_eq!(next2, next);
+    assert!(
+        so_opens(&k, &so2, "24681357"),
+        "the SO PIN on record opens the key"
+    );
+    assert!(p11(k.store.path(), &["--login", "--pin", "24681357", "-O"]));
+
+    // The restore call of the operator: authenticated, and only where a previous SO
+    // PIN is on file.
+    let restore = |serial: &str, token: Option<&str>| {
+        call(
+            reqwest::Method::POST,
+            &format!("{}/admin/tokens/{serial}/so-pin/restore-previous", svc.base),
+            None,
+            token,
+        )
+    };
+    assert_eq!(restore(&k.serial, None).0, 401);
+    let (s, e) = restore(&k.serial, Some(&svc.admin));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("no_previous_so_pin")),
+        "{e}"
+    );
+    let (s, e) = restore("NOPE", Some(&svc.admin));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("token_not_found")),
+        "{e}"
+    );
+}
+
+/// An approval not collected in time hands out nothing: `unlock_ticket_minutes` from
+/// certkey-ca.toml counts (here 2), and 30 minutes when it is not set. The approval time
+/// is moved back in the database. A confirm signed by the key still counts afterwards.
+#[test]
+fn an_approval_not_collected_in_time_hands_out_no_so_pin() {
+    let svc = Service::start_configured(None, &|t| {
+        assert!(
+            t.contains("unlock_ticket_minutes = 30"),
+            "init writes the default: {t}"
+        );
+        t.replace("unlock_ticket_minutes = 30", "unlock_ticket_minutes = 2")
+    });
+    let k = activated_key(&svc, None);
+    lock_user_pin(&k);
+    let client = ClientKey::generate().unwrap();
+    let (_, t) = ask(&svc, &k, &client, HANDLER);
+    let ticket = t["ticket"].as_str().unwrap().to_string();
+    assert_eq!(status_of(&svc, &ticket)["state"], "approved");
+    sql(
+        &svc,
+        &format!(
+            "UPDATE unlock_tickets SET decided_at = decided_at - 100 WHERE ticket = '{ticket}'"
+        ),
+    );
+    assert_eq!(
+        status_of(&svc, &ticket)["state"],
+        "approved",
+        "within 2 minutes"
+    );
+    sql(
+        &svc,
+        &format!(
+            "UPDATE unlock_tickets SET decided_at = decided_at - 30 WHERE ticket = '{ticket}'"
+        ),
+    );
+    let v = status_of(&svc, &ticket);
+    assert_eq!(v["state"], "expired", "{v}");
+    assert!(
+        v.get("so_pin").is_none() && v.get("new_so_pin").is_none(),
+        "{v}"
+    );
+    // The key's own confirmation is still taken (a rotation done in time is never lost).
+    let (s, c) = confirm(&svc, &k, &ticket, "failed");
+    assert_eq!(s, 200, "{c}");
+
+    // The default: 30 minutes.
+    let svc = Service::start(None);
+    let k = activated_key(&svc, None);
+    let client = ClientKey::generate().unwrap();
+    let (_, t) = ask(&svc, &k, &client, HANDLER);
+    let ticket = t["ticket"].as_str().unwrap().to_string();
+    sql(
+        &svc,
+        &format!(
+            "UPDATE unlock_tickets SET decided_at = decided_at - 29 * 60 WHERE ticket = '{ticket}'"
+        ),
+    );
+    assert_eq!(status_of(&svc, &ticket)["state"], "approved");
+    sql(
+        &svc,
+        &format!(
+            "UPDATE unlock_tickets SET decided_at = decided_at - 2 * 60 WHERE ticket = '{ticket}'"
+        ),
+    );
+    assert_eq!(status_of(&svc, &ticket)["state"], "expired");
+
+    // A configured value out of range stops the service at start.
+    let data = tempfile::tempdir().unwrap();
+    common::init(data.path(), None);
+    let cfg = data.path().join("certkey-ca.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("unlock_ticket_minutes = 30", "unlock_ticket_minutes = 0"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+        .args(["serve", "--data"])
+        .arg(data.path())
+        .env("CERTKEY_CA_PASSPHRASE", common::PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unlock_ticket_minutes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A `client_key` that is no P-256 point is a 400 `invalid_client_key` when the request
+/// arrives (unlock and activation), not a failure later.
+#[test]
+fn a_client_key_that_is_no_p256_point_is_refused_at_once() {
+    let svc = Service::start(None);
+    let k = activated_key(&svc, None);
+    let (_, p) = common::produce(
+        &svc,
+        None,
+        &[
+            "--holder", "张三", "--type", "person", "--key", "p256", "--days", "40",
+        ],
+    );
+    let good = ClientKey::generate().unwrap().public_sec1();
+    let mut off_curve = good;
+    off_curve[64] ^= 1;
+    let mut compressed = vec![2 + (good[64] & 1)];
+    compressed.extend_from_slice(&good[1..33]);
+    let mut garbage = vec![4u8];
+    garbage.extend_from_slice(&[0xff; 64]);
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage point", garbage),
+        ("wrong length", good[..64].to_vec()),
+        ("too long", [good.as_slice(), &[0]].concat()),
+        ("compressed", compressed),
+        ("not on the curve", off_curve.to_vec()),
+        ("identity", vec![0]),
+    ];
+    for (what, key) in &bad {
+        let (s, e) = call(
+            reqwest::Method::POST,
+            &format!("{}/unlock", svc.base),
+            Some(&json!({
+                "token_serial": k.serial,
+                "certificate_serial": k.cert_serial,
+                "handler": {"name": HANDLER.0, "id_number": HANDLER.1, "phone": HANDLER.2},
+                "client_key": b64(key),
+            })),
+            None,
+        );
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalid_client_key")),
+            "unlock, {what}: {e}"
+        );
+        let (s, e) = call(
+            reqwest::Method::POST,
+            &format!("{}/activation", svc.base),
+            Some(&json!({
+                "token_serial": p["token_serial"],
+                "activation_code": p["activation_code"],
+                "client_key": b64(key),
+            })),
+            None,
+        );
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalid_client_key")),
+            "activation, {what}: {e}"
+        );
+    }
+    // The right key still works: nothing was used up by the bad ones.
+    let (s, a) = call(
+        reqwest::Method::POST,
+        &format!("{}/activation", svc.base),
+        Some(&json!({
+            "token_serial": p["token_serial"],
+            "activation_code": p["activation_code"],
+            "client_key": b64(&good),
+        })),
+        None,
+    );
+    assert_eq!(s, 200, "{a}");
 }

@@ -319,6 +319,21 @@ fn not_applicable_text(lang: Lang, reason: &str, days_left: Option<i64>) -> Stri
             "the key's admin (SO) PIN is at its final try; not risking it online: contact the CA"
                 .into()
         }
+        (Lang::ZhCn, "so_pin_mismatch") => {
+            "CA 记录的管理员（SO）PIN 打不开这把 Key（为保护 Key 已停止尝试）：请联系 CA，由 CA 恢复上一个 SO PIN 后再次运行 certkey unlock"
+                .into()
+        }
+        (Lang::En, "so_pin_mismatch") => {
+            "the admin (SO) PIN the CA has on file does not open this key (stopped trying to protect it): contact the CA, which can restore the previous SO PIN, then run certkey unlock again"
+                .into()
+        }
+        (Lang::ZhCn, "unlock_ticket_expired") => {
+            "解锁申请的批准已过期（未在有效期内使用）：请再次运行 certkey unlock 重新申请".into()
+        }
+        (Lang::En, "unlock_ticket_expired") => {
+            "the approval of this unlock request expired before it was used: run certkey unlock again to ask anew"
+                .into()
+        }
         (Lang::ZhCn, "unlock_ticket_used") => {
             "这次解锁申请已经用过，但 PIN 仍然锁定：请重新申请解锁".into()
         }

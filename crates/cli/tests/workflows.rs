@@ -567,6 +567,196 @@ fn unlock_online_auto_approved_after_review_and_rejected() {
     certkey_core::workflow::unlock::forget_handler().unwrap();
 }
 
+/// (SO tries left, CKF_SO_PIN_FINAL_TRY-equivalent: one try left) of a softkey key.
+fn so_tries_left(store: &str) -> i64 {
+    let o = Command::new(sibling("certkey-softkey"))
+        .args(["status", "--json", "--dir", store])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["slots"][0]["so_tries_left"].as_i64().unwrap()
+}
+
+/// Runs one SQL statement on the CA's SQLite database: the crafted change that makes
+/// the SO PIN on file diverge from the key's.
+fn ca_sql(ca: &Ca, statement: &str) {
+    let out = Command::new("sqlite3")
+        .arg(ca.data.path().join("ca.db"))
+        .arg(statement)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// The SO PIN on file stops opening the key (here: the service's record moved back to
+/// the SO PIN before the last committed rotation, which the key no longer holds).
+/// `certkey unlock` spends at most two SO tries (one when the key already counts
+/// failures), never the final one, and says to contact the CA; the CA's documented
+/// restore call then makes the next unlock succeed. A key with few SO tries shows the
+/// final try is never used.
+#[test]
+fn an_so_pin_on_file_that_is_not_the_keys_costs_at_most_two_tries_and_the_ca_restores_it() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let store = activated_softkey(&ca, "SKDIVERGE", "p256", &[]);
+    let state = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap().to_string();
+    let st = state.path().to_str().unwrap().to_string();
+    let base = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_STATE_DIR", st.as_str()),
+    ];
+    let mut args = vec!["unlock"];
+    args.extend(HANDLER);
+
+    // A first unlock commits a rotation: on file now the key's SO PIN and the previous.
+    lock_pin(&module, &base[..1]);
+    let env = [base[0], base[1], ("CERTKEY_NEW_PIN", "13579246")];
+    let out = certkey(&module, &ca, &args, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(so_tries_left(&s), 10);
+
+    // The crafted divergence: the record rotated back (both are sealed alike).
+    ca_sql(
+        &ca,
+        "UPDATE tokens SET so_pin = so_pin_prev, so_pin_prev = so_pin WHERE serial = 'SKDIVERGE'",
+    );
+    lock_pin(&module, &base[..1]);
+    let env = [base[0], base[1], ("CERTKEY_NEW_PIN", "24681357")];
+    let out = certkey(&module, &ca, &args, &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not open this key") && err.contains("contact the CA"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(so_tries_left(&s), 8, "two SO logins at most");
+    // Again, before the CA acts: the key already counts failures, so one try only.
+    let out = certkey(&module, &ca, &args, &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert_eq!(
+        so_tries_left(&s),
+        7,
+        "one SO login when failures are counted"
+    );
+
+    // The CA restores the previous SO PIN (audited); the next unlock succeeds.
+    admin_post(
+        &ca,
+        "/admin/tokens/SKDIVERGE/so-pin/restore-previous",
+        &json!({}),
+    );
+    let out = certkey(&module, &ca, &args, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(so_tries_left(&s), 10, "the right SO PIN resets the counter");
+    let out = pkcs11_tool(&module, &["--login", "--pin", "24681357", "-O"], &base[..1]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = Command::new("curl")
+        .args(["-sf", "-H", &format!("Authorization: Bearer {}", ca.admin)])
+        .arg(format!("{}/api/v1/admin/audit?limit=50", ca.url))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("so_pin_restored_previous"));
+
+    // A key with 3 SO tries: the two failed logins leave the final try, which no run
+    // ever uses.
+    let store3 = blank_softkey("SKSOFEW", "tass");
+    let cfg = store3.path().join("softkey.toml");
+    let mut text3 = std::fs::read_to_string(&cfg).unwrap();
+    text3.push_str("so_retries = 3\n");
+    std::fs::write(&cfg, text3).unwrap();
+    let (_, code) = ca.produce_with(store3.path(), "p256", &[]);
+    let s3 = store3.path().to_str().unwrap().to_string();
+    let env3 = [
+        ("CERTKEY_SOFTKEY_DIR", s3.as_str()),
+        ("CERTKEY_ACTIVATION_CODE", code.as_str()),
+        ("CERTKEY_NEW_PIN", NEW_PIN),
+    ];
+    let out = certkey(&module, &ca, &["activate", "--yes"], &env3);
+    assert!(out.status.success(), "{}", text(&out));
+    let env3 = [
+        ("CERTKEY_SOFTKEY_DIR", s3.as_str()),
+        ("CERTKEY_STATE_DIR", st.as_str()),
+        ("CERTKEY_NEW_PIN", "13579246"),
+    ];
+    lock_pin(&module, &env3[..1]);
+    let out = certkey(&module, &ca, &args, &env3);
+    assert!(out.status.success(), "{}", text(&out));
+    ca_sql(
+        &ca,
+        "UPDATE tokens SET so_pin = so_pin_prev, so_pin_prev = so_pin WHERE serial = 'SKSOFEW'",
+    );
+    lock_pin(&module, &env3[..1]);
+    let out = certkey(&module, &ca, &args, &env3);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert_eq!(so_tries_left(&s3), 1);
+    for _ in 0..2 {
+        let out = certkey(&module, &ca, &args, &env3);
+        assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("final try"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(so_tries_left(&s3), 1, "the final SO try is never used");
+    }
+}
+
+/// An approval left unused past the CA's `unlock_ticket_minutes`: the client is told it
+/// expired (exit 8), the SO PIN is not touched, and the next run asks afresh.
+#[test]
+fn an_unlock_approval_left_unused_expires_and_the_next_run_asks_again() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let store = activated_softkey(&ca, "SKEXPIRE", "p256", &[]);
+    let state = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap().to_string();
+    let st = state.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_STATE_DIR", st.as_str()),
+        ("CERTKEY_NEW_PIN", "13579246"),
+    ];
+    lock_pin(&module, &env[..1]);
+    let other = [
+        "--json",
+        "unlock",
+        "--handler-name",
+        "王五",
+        "--handler-id",
+        "110101198001011111",
+        "--handler-phone",
+        "13900000000",
+    ];
+    let out = certkey(&module, &ca, &other, &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+    admin_post(&ca, &format!("/admin/unlock/{ticket}/approve"), &json!({}));
+    ca_sql(
+        &ca,
+        &format!(
+            "UPDATE unlock_tickets SET decided_at = decided_at - 31 * 60 WHERE ticket = '{ticket}'"
+        ),
+    );
+    let out = certkey(&module, &ca, &["unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expired"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(so_tries_left(&s), 10, "no SO login");
+    // Nothing waits any more; a new request (the handler on file) unlocks.
+    let out = certkey(&module, &ca, &["unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let mut args = vec!["unlock"];
+    args.extend(HANDLER);
+    let out = certkey(&module, &ca, &args, &env);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 /// A key whose PIN set by the SO must be changed by the holder
 /// (CKF_USER_PIN_TO_BE_CHANGED): activation sets the holder's PIN anyway; after an
 /// online unlock the next operation (here a renewal) first makes the holder choose a

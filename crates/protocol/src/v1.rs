@@ -236,6 +236,8 @@ pub enum UnlockState {
     Rejected,
     /// The client confirmed the rotation.
     Completed,
+    /// Approved, but not collected in time: nothing is handed out; ask again.
+    Expired,
 }
 
 /// `POST /unlock` response.
@@ -275,29 +277,29 @@ pub enum UnlockResult {
 pub struct UnlockConfirm {
     /// What happened on the token.
     pub result: UnlockResult,
-    /// [`unlock_confirm_proof`]: shows the confirmation comes from the client that
-    /// received the new SO PIN (required while the ticket is approved).
+    /// DER signature by the private key of the certificate the unlock request named
+    /// (SM3withSM2 with the default user id, or ECDSA-SHA256) over
+    /// [`unlock_confirm_message`], made after logging in with the holder's new PIN:
+    /// only the key itself can confirm (required while the ticket is approved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<Base64>,
 }
 
-/// HMAC-SHA256 keyed with the new SO PIN over `"certkey-unlock-confirm-v1\0"`, the
-/// ticket, a zero byte and the result (`rotated` or `failed`): only the holder of the
-/// unwrapped new SO PIN can confirm an unlock.
-pub fn unlock_confirm_proof(new_so_pin: &[u8], ticket: &str, result: UnlockResult) -> [u8; 32] {
-    use hmac::{KeyInit, Mac};
-    let mut out = [0u8; 32];
-    if let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(new_so_pin) {
-        mac.update(b"certkey-unlock-confirm-v1\0");
-        mac.update(ticket.as_bytes());
-        mac.update(&[0]);
-        mac.update(match result {
-            UnlockResult::Rotated => b"rotated".as_slice(),
-            UnlockResult::Failed => b"failed".as_slice(),
-        });
-        out.copy_from_slice(&mac.finalize().into_bytes());
+/// What the key signs to confirm an unlock: `"certkey-unlock-confirm-v1\0"`, then the
+/// ticket, the token serial and the result (`rotated` or `failed`), each as a 4-byte
+/// big-endian length and its UTF-8 bytes, so no two inputs give the same message.
+pub fn unlock_confirm_message(ticket: &str, token_serial: &str, result: UnlockResult) -> Vec<u8> {
+    let result = match result {
+        UnlockResult::Rotated => "rotated",
+        UnlockResult::Failed => "failed",
+    };
+    let mut m = Vec::with_capacity(64 + ticket.len() + token_serial.len());
+    m.extend_from_slice(b"certkey-unlock-confirm-v1\0");
+    for part in [ticket, token_serial, result] {
+        m.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+        m.extend_from_slice(part.as_bytes());
     }
-    out
+    m
 }
 
 /// `POST /seal` request.
@@ -359,6 +361,22 @@ mod tests {
         let s: UnlockStatus = serde_json::from_str(r#"{"state":"pending_review"}"#).unwrap();
         assert_eq!(s.state, UnlockState::PendingReview);
         assert!(s.so_pin.is_none());
+    }
+
+    #[test]
+    fn the_unlock_confirm_message_is_unambiguous() {
+        let m = unlock_confirm_message("t1", "SK01", UnlockResult::Rotated);
+        assert!(m.starts_with(b"certkey-unlock-confirm-v1\0"));
+        // Moving a character from one field to the next changes the message.
+        assert_ne!(
+            m,
+            unlock_confirm_message("t1S", "K01", UnlockResult::Rotated)
+        );
+        assert_ne!(
+            m,
+            unlock_confirm_message("t1", "SK01", UnlockResult::Failed)
+        );
+        assert!(m.ends_with(b"\0\0\0\x07rotated"));
     }
 
     #[test]

@@ -265,6 +265,13 @@ fn derive_key(
     Ok(key)
 }
 
+/// Whether `bytes` is a client key [`wrap`] accepts: a SEC1 uncompressed P-256 point
+/// (65 bytes, tag 0x04, on the curve, not the identity). Services check it when a
+/// request arrives, so a bad key is refused at once instead of failing later.
+pub fn is_valid_client_key(bytes: &[u8]) -> bool {
+    parse_point(bytes).is_some()
+}
+
 /// A SEC1 uncompressed P-256 point: exactly 65 bytes, tag 0x04, on the curve.
 fn parse_point(bytes: &[u8]) -> Option<PublicKey> {
     if bytes.len() != POINT_LEN || bytes.first() != Some(&0x04) {

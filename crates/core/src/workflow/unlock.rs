@@ -5,17 +5,23 @@
 //! 2. once approved, the service hands out the key's SO PIN and a new SO PIN, each
 //!    wrapped for the ephemeral key;
 //! 3. the holder chooses a new user PIN; SO login, C_InitPIN, the SO PIN rotated with
-//!    C_SetPIN; the service is told the result and commits the rotation only then.
+//!    C_SetPIN; then the holder's new PIN logs in and the certificate's key signs the
+//!    confirmation, and the service commits the rotation only on that signature.
 //!
 //! While a request waits for review, its ticket and ephemeral key are kept in the
 //! state directory (`unlock/<serial>.json`, readable by the user only); running again
 //! polls it. If the SO PIN on record no longer opens the key because an earlier run
 //! rotated it but could not confirm, the new one is tried: the service keeps both until
-//! the confirmation, so an SO PIN is never lost.
+//! the confirmation, so an SO PIN is never lost. A run makes at most two SO logins (the
+//! recorded and the pending SO PIN), only one when the key already counts failed SO
+//! logins, and never one at the SO PIN's final try: when neither opens the key it stops
+//! with `so_pin_mismatch` (the CA can restore the previous SO PIN on file).
 
 use std::path::PathBuf;
 
-use certkey_protocol::v1::{Handler, UnlockConfirm, UnlockRequest, UnlockResult, UnlockState};
+use certkey_protocol::v1::{
+    unlock_confirm_message, Handler, UnlockConfirm, UnlockRequest, UnlockResult, UnlockState,
+};
 use certkey_protocol::wrap::ClientKey;
 use certkey_protocol::Base64;
 use cryptoki::error::{Error as CkError, RvError};
@@ -27,7 +33,7 @@ use time::OffsetDateTime;
 use super::pin::ask_new_pin;
 use super::token::{pin_state, Token};
 use super::{Interaction, Notice, Progress, Step};
-use crate::pkcs11::ckr;
+use crate::pkcs11::{ckr, keys};
 use crate::service::ServiceClient;
 use crate::{Error, Result};
 
@@ -63,6 +69,10 @@ struct Pending {
     /// The key already holds the new SO PIN (the confirmation did not get through).
     #[serde(default)]
     rotated: bool,
+    /// Serial (lowercase hex) of the certificate the request named: its key signs the
+    /// confirmation.
+    #[serde(default)]
+    certificate_serial: Option<String>,
 }
 
 fn state_file(serial: &str) -> Result<PathBuf> {
@@ -166,26 +176,86 @@ fn check_so_state(token: &Token) -> Result<()> {
     })
 }
 
-/// Logs in as SO with `first`, else (the key says it is wrong) with `second`. Returns
-/// which one worked: false for `first`, true for `second`.
-fn so_login(
+/// Logs in as SO with the first of `candidates` the key accepts and returns its index.
+/// Careful with the SO PIN's tries, which nothing else can give back: the flags are
+/// read before every attempt (never at the final try, never when locked), and when
+/// the key already counts failed SO logins (COUNT_LOW, e.g. from an earlier run) only
+/// the first candidate is tried. None opening the key is `so_pin_mismatch`: the SO
+/// PIN on file is not the key's, which only the CA can put right.
+fn so_login(token: &Token, session: &Session, candidates: &[&SecretString]) -> Result<usize> {
+    check_so_state(token)?;
+    let limit = if token.info()?.so_pin_count_low() {
+        1
+    } else {
+        candidates.len()
+    };
+    for (i, pin) in candidates.iter().take(limit).enumerate() {
+        if i > 0 {
+            check_so_state(token)?;
+        }
+        match session.login(UserType::So, Some(pin)) {
+            Ok(()) => return Ok(i),
+            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+                tracing::warn!(attempt = i + 1, "the SO PIN from the CA was refused");
+            }
+            Err(e) => return Err(ckr::convert(e, "C_Login (SO)")),
+        }
+    }
+    // The key may be locked or at its final try now: say that, it matters more.
+    check_so_state(token)?;
+    Err(Error::NotApplicable {
+        reason: "so_pin_mismatch".into(),
+        days_left: None,
+    })
+}
+
+/// Logs in with the holder's new PIN and signs the confirmation with the key of the
+/// certificate the request named (`serial`; without it, the one the request would
+/// name now): the service commits nothing without this signature.
+fn key_proof(
     token: &Token,
     session: &Session,
-    first: &SecretString,
-    second: &SecretString,
-) -> Result<bool> {
-    check_so_state(token)?;
-    match session.login(UserType::So, Some(first)) {
-        Ok(()) => Ok(false),
-        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
-            check_so_state(token)?;
-            session
-                .login(UserType::So, Some(second))
-                .map_err(|e| ckr::convert(e, "C_Login (SO)"))?;
-            Ok(true)
-        }
-        Err(e) => Err(ckr::convert(e, "C_Login (SO)")),
+    pin: &SecretString,
+    serial: Option<&str>,
+    ticket: &str,
+    result: UnlockResult,
+) -> Result<Vec<u8>> {
+    let now = OffsetDateTime::now_utc();
+    let wanted = match serial {
+        Some(s) => s.to_string(),
+        None => super::certs::end_entity_certificates(session, now)?
+            .pop()
+            .map(|c| c.info.serial_hex)
+            .ok_or_else(|| Error::NotApplicable {
+                reason: "no_certificate".into(),
+                days_left: None,
+            })?,
+    };
+    // The PIN was set by C_InitPIN a moment ago, so this is no guess that could cost a
+    // try; and some modules (kryoptic) still report the user PIN locked until this
+    // first login, so the careful pre-checks of `login::login_user` do not apply.
+    match session.login(UserType::User, Some(pin)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(e) => return Err(ckr::convert(e, "C_Login (user)")),
     }
+    let signed = super::certs::holder_certificates(session, now).and_then(|certs| {
+        let cert = certs
+            .into_iter()
+            .find(|c| c.info.serial_hex.eq_ignore_ascii_case(&wanted))
+            .ok_or_else(|| Error::NotApplicable {
+                reason: "no_certificate".into(),
+                days_left: None,
+            })?;
+        keys::sign(
+            session,
+            &token.serial,
+            &cert.key,
+            token.sm2.as_ref(),
+            &unlock_confirm_message(ticket, &token.serial, result),
+        )
+    });
+    let _ = session.logout();
+    signed
 }
 
 /// Unlocks the key: asks (or, when a request already waits, polls) and applies an
@@ -209,6 +279,7 @@ pub fn unlock(
         pending = None;
     }
     let rotated_earlier = pending.as_ref().is_some_and(|p| p.rotated);
+    let mut cert_serial = pending.as_ref().and_then(|p| p.certificate_serial.clone());
     let (ticket, client) = match pending {
         Some(saved) => {
             ui.notice(&Notice::Resuming {
@@ -243,6 +314,7 @@ pub fn unlock(
                     days_left: None,
                 })?;
             drop(session);
+            cert_serial = Some(cert.info.serial_hex.clone());
             let client = ClientKey::generate().map_err(wrap_err)?;
             p.step(Step::ContactService)?;
             let answer = service.unlock(&UnlockRequest {
@@ -259,6 +331,7 @@ pub fn unlock(
                     service: service.base().to_string(),
                     created_at: OffsetDateTime::now_utc().unix_timestamp(),
                     rotated: false,
+                    certificate_serial: Some(cert.info.serial_hex.clone()),
                 },
             )?;
             (answer.ticket, client)
@@ -292,6 +365,14 @@ pub fn unlock(
             }
             return Ok(UnlockOutcome::Unlocked { ticket });
         }
+        UnlockState::Expired => {
+            // Not collected in time: the service hands nothing out any more.
+            drop_pending(&token.serial)?;
+            return Err(Error::NotApplicable {
+                reason: "unlock_ticket_expired".into(),
+                days_left: None,
+            });
+        }
         UnlockState::Approved => {}
     }
     let (Some(so), Some(new_so)) = (status.so_pin.as_ref(), status.new_so_pin.as_ref()) else {
@@ -317,9 +398,9 @@ pub fn unlock(
     // After a rotation whose confirmation was lost the key holds the new SO PIN: try
     // that one first, so no SO try is spent on the old one.
     let rotated_before = if rotated_earlier {
-        !so_login(token, &session, &new_so_pin, &so_pin)?
+        so_login(token, &session, &[&new_so_pin, &so_pin])? == 0
     } else {
-        so_login(token, &session, &so_pin, &new_so_pin)?
+        so_login(token, &session, &[&so_pin, &new_so_pin])? == 1
     };
     p.step(Step::SetPin)?;
     let reset = session
@@ -351,19 +432,19 @@ pub fn unlock(
     }
     // If this confirmation is lost, the service keeps both SO PINs and hands them out
     // again; a rerun then logs in with the new one first (see `rotated`).
-    let proof = {
-        use secrecy::ExposeSecret;
-        certkey_protocol::v1::unlock_confirm_proof(
-            new_so_pin.expose_secret().as_bytes(),
-            &ticket,
-            result,
-        )
-    };
+    let proof = key_proof(
+        token,
+        &session,
+        &new_pin,
+        cert_serial.as_deref(),
+        &ticket,
+        result,
+    )?;
     service.unlock_confirm(
         &ticket,
         &UnlockConfirm {
             result,
-            proof: Some(Base64(proof.to_vec())),
+            proof: Some(Base64(proof)),
         },
     )?;
     drop_pending(&token.serial)?;
