@@ -1128,6 +1128,34 @@ fn a_seal_by_a_foreign_maker_is_not_trusted() {
         "{t}"
     );
 
+    // The writer: the service's database holds the look-alike seal in place of the
+    // one the CA made (a tampered or impersonated service); writing the seal again
+    // gets it back from the service and refuses it before anything is written.
+    delete_seal(&module, &key);
+    std::fs::write(dir.path().join("look-alike.der"), &look_alike).unwrap();
+    let db = ca.data.path().join("ca.db");
+    let sql = format!(
+        "UPDATE seals SET seal = readfile('{}');",
+        dir.path().join("look-alike.der").display()
+    );
+    let out = Command::new("sqlite3").arg(&db).arg(&sql).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(
+        &ca,
+        &["--json", "seal", "write", "--image", png.to_str().unwrap()],
+        &env(&[]),
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let e = json_of(&out);
+    assert!(
+        e["error"]["detail"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not chain to the CA's certificates"),
+        "{e}"
+    );
+    assert!(seal_objects(&module, &key).is_empty(), "nothing written");
+
     // The CA's seal back; the service down: the cached list still vouches, and the
     // answer says the list is a cached one.
     plant_seal(&module, &key, &id, &real);
