@@ -4,6 +4,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use certkey_core::cert::chain::Untrusted;
+use certkey_core::workflow::ca_list::{self, CaList, CaListSource};
 use certkey_core::workflow::seal::{self, SealOptions, SealShown};
 use certkey_core::{workflow, Error};
 use clap::Subcommand;
@@ -44,7 +46,10 @@ pub enum SealCommand {
         #[arg(long)]
         final_try_ok: bool,
     },
-    /// Show the seals on a key and check them (no PIN needed).
+    /// Show the seals on a key and check them (no PIN needed): the maker's signature,
+    /// the binding to the certificate, and that the maker's certificate chains to a
+    /// trusted CA (the CA service's /cacerts, cached for when it is out of reach, and
+    /// --ca-bundle).
     Show {
         /// The key: its serial number, or slot:ID or label:TEXT (default: the one key
         /// present that holds a certificate).
@@ -157,7 +162,19 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
                 selector(token)?.as_ref(),
                 Need::HolderCertificate,
             )?;
-            let mut seals = seal::show(&token, time::OffsetDateTime::now_utc())?;
+            let now = time::OffsetDateTime::now_utc();
+            // The CA list: the key's CA service (or its cache) and the bundles. No
+            // service is no error here: the bundles may be enough, and the answer
+            // says why the service's list is missing.
+            let service = directory(cli, &s.catalog).and_then(|d| d.for_token(&token));
+            let state = certkey_core::config::state_dir();
+            let cas = ca_list::load(
+                service.as_ref().map_err(Clone::clone),
+                &s.bundle,
+                state.as_deref(),
+                now,
+            );
+            let mut seals = seal::show(&token, now, &cas.certificates)?;
             if let Some(want) = want {
                 let want = hex::encode(want);
                 seals.retain(|s| s.certificate_id == want);
@@ -190,6 +207,7 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
                 let body = serde_json::json!({
                     "token_serial": token.serial,
                     "seals": seals,
+                    "ca_list": cas,
                     "exported": export,
                 });
                 let text = serde_json::to_string_pretty(&body).map_err(|e| Error::Io {
@@ -198,11 +216,20 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
                 })?;
                 emit(&format!("{text}\n"))?;
             } else {
-                emit(&render(lang, &token.serial, &seals, export.as_deref()))?;
+                emit(&render(
+                    lang,
+                    &token.serial,
+                    &seals,
+                    &cas,
+                    export.as_deref(),
+                ))?;
             }
-            let all_good = seals
-                .iter()
-                .all(|s| s.signature_valid && s.bound_to_certificate && s.details.is_some());
+            let all_good = seals.iter().all(|s| {
+                s.signature_valid
+                    && s.bound_to_certificate
+                    && s.maker_trusted
+                    && s.details.is_some()
+            });
             Ok(if all_good { 0 } else { EXIT_PARTIAL })
         }
     }
@@ -222,7 +249,84 @@ fn yes_no(
     }
 }
 
-fn render(lang: Lang, serial: &str, seals: &[SealShown], export: Option<&Path>) -> String {
+/// Why a maker certificate is not trusted, in words.
+fn untrusted_text(lang: Lang, why: Untrusted) -> &'static str {
+    match (lang, why) {
+        (Lang::ZhCn, Untrusted::NoTrustedCa) => {
+            "没有任何可信的 CA 证书可供核对（见下方 CA 证书列表）"
+        }
+        (Lang::En, Untrusted::NoTrustedCa) => {
+            "there is no trusted CA certificate to check it against (see the CA list below)"
+        }
+        (Lang::ZhCn, Untrusted::CertificateInvalid) => "制章者证书无法解析",
+        (Lang::En, Untrusted::CertificateInvalid) => "the maker's certificate does not parse",
+        (Lang::ZhCn, Untrusted::CertificateNotValidNow) => "制章者证书当前不在有效期内",
+        (Lang::En, Untrusted::CertificateNotValidNow) => "the maker's certificate is not valid now",
+        (Lang::ZhCn, Untrusted::SelfIssued) => "制章者证书是自签发的，不是由 CA 签发的",
+        (Lang::En, Untrusted::SelfIssued) => {
+            "the maker's certificate is self-issued, not issued by a CA"
+        }
+        (Lang::ZhCn, Untrusted::KeyUsage) => "制章者证书的密钥用法不允许签名",
+        (Lang::En, Untrusted::KeyUsage) => {
+            "the maker's certificate's key usage does not allow signing"
+        }
+        (Lang::ZhCn, Untrusted::IssuerNotTrusted) => "制章者证书不是由可信 CA 签发的",
+        (Lang::En, Untrusted::IssuerNotTrusted) => {
+            "the maker's certificate is not issued by a trusted CA"
+        }
+    }
+}
+
+/// Where the trusted CA certificates came from, and why the service's are missing.
+fn ca_list_text(lang: Lang, cas: &CaList) -> String {
+    let service = cas.service.as_deref().unwrap_or("?");
+    let at = cas.fetched_at.as_deref().unwrap_or("?");
+    let why = cas
+        .service_error
+        .as_ref()
+        .map(|e| error_text(lang, e))
+        .unwrap_or_default();
+    let cache = cas.cache_error.as_deref().unwrap_or_default();
+    let (n, m) = (cas.service_certificates, cas.bundle_certificates);
+    match (lang, cas.source) {
+        (Lang::ZhCn, CaListSource::Service) => {
+            format!("CA 证书列表：来自 CA 服务 {service}（{n} 张），CA 证书包 {m} 张\n")
+        }
+        (Lang::En, CaListSource::Service) => format!(
+            "CA list: from the CA service {service} ({n} certificates), {m} from CA bundles\n"
+        ),
+        (Lang::ZhCn, CaListSource::Cache) => format!(
+            "CA 证书列表：CA 服务暂不可用（{why}），使用 {at} 缓存的列表（{n} 张），CA 证书包 {m} 张\n"
+        ),
+        (Lang::En, CaListSource::Cache) => format!(
+            "CA list: the CA service cannot be used ({why}); using its list cached at {at} ({n} certificates), {m} from CA bundles\n"
+        ),
+        (Lang::ZhCn, CaListSource::None) => {
+            let cache = if cache.is_empty() {
+                String::new()
+            } else {
+                format!("；没有可用的缓存：{cache}")
+            };
+            format!("CA 证书列表：没有来自 CA 服务的列表（{why}{cache}），CA 证书包 {m} 张（可用 --ca-bundle 或配置 ca_bundle 指定）\n")
+        }
+        (Lang::En, CaListSource::None) => {
+            let cache = if cache.is_empty() {
+                String::new()
+            } else {
+                format!("; no usable cache: {cache}")
+            };
+            format!("CA list: none from a CA service ({why}{cache}); {m} from CA bundles (give them with --ca-bundle or the config's ca_bundle)\n")
+        }
+    }
+}
+
+fn render(
+    lang: Lang,
+    serial: &str,
+    seals: &[SealShown],
+    cas: &CaList,
+    export: Option<&Path>,
+) -> String {
     let mut out = match lang {
         Lang::ZhCn => format!("Key {serial} 上的电子印章（{} 枚）：\n", seals.len()),
         Lang::En => format!("Electronic seals on key {serial} ({}):\n", seals.len()),
@@ -264,6 +368,18 @@ fn render(lang: Lang, serial: &str, seals: &[SealShown], export: Option<&Path>) 
             ("valid", "INVALID"),
         );
         let bound = yes_no(lang, s.bound_to_certificate, ("是", "否！"), ("yes", "NO"));
+        let trusted = match (lang, &s.maker_trusted_by, s.maker_untrusted_reason) {
+            (Lang::ZhCn, Some(ca), _) if s.maker_trusted => format!("是（{ca}）"),
+            (Lang::En, Some(ca), _) if s.maker_trusted => format!("yes ({ca})"),
+            (Lang::ZhCn, _, why) => format!(
+                "否！（{}）",
+                untrusted_text(lang, why.unwrap_or(Untrusted::IssuerNotTrusted))
+            ),
+            (Lang::En, _, why) => format!(
+                "NO ({})",
+                untrusted_text(lang, why.unwrap_or(Untrusted::IssuerNotTrusted))
+            ),
+        };
         let validity = yes_no(
             lang,
             d.valid_now,
@@ -273,19 +389,21 @@ fn render(lang: Lang, serial: &str, seals: &[SealShown], export: Option<&Path>) 
         let maker = d.maker_subject.as_deref().unwrap_or("?");
         out.push_str(&match lang {
             Lang::ZhCn => format!(
-                "\n  “{}”  {kind}，编号 {}\n    格式        {}（版本 {}，厂商 {}）\n    有效期      {} 至 {}{validity}\n    图像        {}，{} 字节{px}，{}×{} 毫米\n    制章者      {maker}（{}）\n    制章签名    {sig}\n    绑定证书    {bound}：ID {}，{cert}\n",
+                "\n  “{}”  {kind}，编号 {}\n    格式        {}（版本 {}，厂商 {}）\n    有效期      {} 至 {}{validity}\n    图像        {}，{} 字节{px}，{}×{} 毫米\n    制章者      {maker}（{}）\n    制章签名    {sig}\n    制章者可信  {trusted}\n    绑定证书    {bound}：ID {}，{cert}\n",
                 d.name, d.es_id, d.form, d.version, d.vid, d.valid_start, d.valid_end,
                 d.picture_kind, d.picture_bytes, d.width_mm, d.height_mm, d.sign_algorithm,
                 s.certificate_id
             ),
             Lang::En => format!(
-                "\n  \"{}\"  {kind}, id {}\n    format       {} (version {}, vendor {})\n    valid        {} to {}{validity}\n    picture      {}, {} bytes{px}, {}x{} mm\n    maker        {maker} ({})\n    signature    {sig}\n    bound        {bound}: id {}, {cert}\n",
+                "\n  \"{}\"  {kind}, id {}\n    format       {} (version {}, vendor {})\n    valid        {} to {}{validity}\n    picture      {}, {} bytes{px}, {}x{} mm\n    maker        {maker} ({})\n    signature    {sig}\n    maker trusted {trusted}\n    bound        {bound}: id {}, {cert}\n",
                 d.name, d.es_id, d.form, d.version, d.vid, d.valid_start, d.valid_end,
                 d.picture_kind, d.picture_bytes, d.width_mm, d.height_mm, d.sign_algorithm,
                 s.certificate_id
             ),
         });
     }
+    out.push('\n');
+    out.push_str(&ca_list_text(lang, cas));
     if let Some(path) = export {
         out.push_str(&match lang {
             Lang::ZhCn => format!("\n印章图像已保存到 {}\n", path.display()),

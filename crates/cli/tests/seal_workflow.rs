@@ -288,6 +288,8 @@ fn check_show(module: &Path, ca: &Ca, key: &Key) -> Value {
     assert_eq!(s["signature_valid"], true, "{v}");
     assert_eq!(s["bound_to_certificate"], true, "{v}");
     assert_eq!(s["certificate_id"], key.done["key_id"], "{v}");
+    assert_eq!(s["maker_trusted"], true, "{v}");
+    assert_eq!(v["ca_list"]["source"], "service", "{v}");
     assert_eq!(s["form"], "GB/T 38540-2020", "{v}");
     assert_eq!(s["picture_kind"], "PNG", "{v}");
     assert_eq!(s["valid_now"], true, "{v}");
@@ -371,20 +373,24 @@ fn seal_flow(alg: &str) {
     assert!(out.status.success(), "{}", text(&out));
     let t = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        t.contains("张三") && t.contains("signature    valid"),
+        t.contains("张三") && t.contains("signature    valid") && t.contains("maker trusted yes"),
         "{t}"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_certkey"))
         .args(["--lang", "zh-CN", "--no-auto-modules", "--module"])
         .arg(&module)
-        .args(["seal", "show"])
+        .args(["--service", &ca.url, "seal", "show"])
+        .env("CERTKEY_STATE_DIR", ca.data.path().join("client-state"))
         .envs(key.base())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let t = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        t.contains("制章签名    有效") && t.contains("个人印章"),
+        t.contains("制章签名    有效")
+            && t.contains("制章者可信  是")
+            && t.contains("个人印章")
+            && t.contains("CA 证书列表：来自 CA 服务"),
         "{t}"
     );
 
@@ -780,4 +786,457 @@ fn seal_on_softhsm2_p256() {
     let out = certkey(module, &ca, &args, &run_env);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out));
     assert_eq!(json_of(&out)["error"]["detail"]["reason"], "seal_exists");
+}
+
+/// Writes `der` as the key's seal object for the certificate `id_hex` (after deleting
+/// any), as an attacker with the PIN or a hand-made tool would. Through cryptoki in
+/// this process: pkcs11-tool writes at most 5000 bytes, a seal is larger.
+fn plant_seal(module: &Path, key: &Key, id_hex: &str, der: &[u8]) {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::object::{Attribute, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+    // Only this test loads softkey in-process; every child process is given its own
+    // CERTKEY_SOFTKEY_DIR explicitly.
+    std::env::set_var("CERTKEY_SOFTKEY_DIR", &key.env_store);
+    let ctx = Pkcs11::new(module).unwrap();
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let slot = ctx.get_slots_with_token().unwrap()[0];
+    let session = ctx.open_rw_session(slot).unwrap();
+    session
+        .login(UserType::User, Some(&AuthPin::new(NEW_PIN.into())))
+        .unwrap();
+    let app = Attribute::Application(APPLICATION.as_bytes().to_vec());
+    for h in session
+        .find_objects(&[Attribute::Class(ObjectClass::DATA), app.clone()])
+        .unwrap()
+    {
+        session.destroy_object(h).unwrap();
+    }
+    session
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            app,
+            Attribute::Id(hex_bytes(id_hex)),
+            Attribute::Label(b"planted".to_vec()),
+            Attribute::Value(der.to_vec()),
+        ])
+        .unwrap();
+    drop(session);
+    ctx.finalize().unwrap();
+    let back = seal_objects(module, key);
+    assert_eq!(back.len(), 1);
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The CA's seal re-made by a foreign maker: the same eSealInfo (name, picture, the
+/// holder's certificate in certList), but a self-signed P-256 maker certificate made
+/// with OpenSSL and an ECDSA-SHA256 signature by its key, so that the signature
+/// verifies and the binding holds — only the maker's chain is wrong.
+fn forge_seal(real: &[u8], dir: &Path) -> Vec<u8> {
+    self_made_maker(dir);
+    resign(real, dir, "maker.der", "maker.key")
+}
+
+fn self_made_maker(dir: &Path) {
+    let (ok, err) = openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "maker.key",
+            "-outform",
+            "DER",
+            "-out",
+            "maker.der",
+            "-subj",
+            "/C=CN/O=CertKey Demo CA/CN=CertKey Demo Seal Maker",
+            "-days",
+            "365",
+        ],
+    );
+    assert!(ok, "{err}");
+}
+
+/// OpenSSL's standard output.
+fn openssl_out(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A maker certificate that names the CA's real issuing CA as its issuer, signed by a
+/// look-alike CA made with OpenSSL under the same name: (maker DER file, key file).
+fn look_alike_maker(dir: &Path, issuing: &[u8]) -> (&'static str, &'static str) {
+    std::fs::write(dir.join("issuing.der"), issuing).unwrap();
+    let name_of = |file: &str, which: &str| {
+        let line = openssl_out(
+            dir,
+            &[
+                "x509",
+                "-inform",
+                "DER",
+                "-in",
+                file,
+                "-noout",
+                which,
+                "-nameopt",
+                "oneline,-esc_msb",
+            ],
+        );
+        line.split_once('=')
+            .map(|(_, n)| n.trim().to_string())
+            .unwrap()
+    };
+    let subject = name_of("issuing.der", "-subject");
+    let slashed: String = subject
+        .split(", ")
+        .map(|rdn| format!("/{}", rdn.replacen(" = ", "=", 1)))
+        .collect();
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "fakeca.key",
+            "-out",
+            "fakeca.pem",
+            "-utf8",
+            "-subj",
+            &slashed,
+            "-days",
+            "365",
+        ],
+        vec![
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "maker2.key",
+            "-out",
+            "maker2.csr",
+            "-subj",
+            "/C=CN/O=CertKey Demo CA/CN=CertKey Demo Seal Maker",
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "maker2.csr",
+            "-CA",
+            "fakeca.pem",
+            "-CAkey",
+            "fakeca.key",
+            "-set_serial",
+            "7",
+            "-days",
+            "365",
+            "-outform",
+            "DER",
+            "-out",
+            "maker2.der",
+        ],
+    ] {
+        openssl_out(dir, &args);
+    }
+    // The look-alike's name is the real issuing CA's.
+    assert_eq!(name_of("maker2.der", "-issuer"), subject);
+    ("maker2.der", "maker2.key")
+}
+
+/// The seal `real` with its eSealInfo unchanged, re-signed with ECDSA-SHA256 by the
+/// key in `key_file` and carrying the maker certificate in `maker_file`.
+fn resign(real: &[u8], dir: &Path, maker_file: &str, key_file: &str) -> Vec<u8> {
+    let maker = std::fs::read(dir.join(maker_file)).unwrap();
+    // The eSealInfo of the real seal, unchanged.
+    let (tag, hdr, len) = tlv(real);
+    assert_eq!((tag, hdr + len), (0x30, real.len()));
+    let (t, h, l) = tlv(&real[hdr..]);
+    assert_eq!(t, 0x30);
+    let info = &real[hdr..hdr + h + l];
+    let mut body = info.to_vec();
+    body.push(0x04);
+    body.extend(der_len(maker.len()));
+    body.extend(&maker);
+    // ecdsa-with-SHA256
+    body.extend([0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]);
+    let mut tbs = vec![0x30];
+    tbs.extend(der_len(body.len()));
+    tbs.extend(&body);
+    std::fs::write(dir.join("tbs.bin"), &tbs).unwrap();
+    let (ok, err) = openssl(
+        dir,
+        &[
+            "dgst", "-sha256", "-sign", key_file, "-out", "sig.der", "tbs.bin",
+        ],
+    );
+    assert!(ok, "{err}");
+    let sig = std::fs::read(dir.join("sig.der")).unwrap();
+    body.push(0x03);
+    body.extend(der_len(sig.len() + 1));
+    body.push(0);
+    body.extend(&sig);
+    let mut seal = vec![0x30];
+    seal.extend(der_len(body.len()));
+    seal.extend(body);
+    seal
+}
+
+/// The seal maker's certificate must chain to a trusted CA: a seal re-signed by a
+/// self-made maker and planted on the key is not valid (exit 3) although its
+/// signature verifies and it names the holder's certificate; the CA's own seal is
+/// trusted through the service's /cacerts, through the cached list when the service
+/// is down, through --ca-bundle without any list, and not at all when there is
+/// neither — and the answer says why.
+#[test]
+fn a_seal_by_a_foreign_maker_is_not_trusted() {
+    let mut ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let key = activated(&ca, "SKSEALTRUST", "sm2", "");
+    let id = key.done["key_id"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state_env = state.to_str().unwrap().to_string();
+    let env = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = key
+            .env()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.push(("CERTKEY_STATE_DIR".into(), state_env.clone()));
+        v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        v
+    };
+    let run = |ca: &Ca, args: &[&str], env: &[(String, String)]| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        certkey(&module, ca, args, &env)
+    };
+    let png = dir.path().join("ring.png");
+    std::fs::write(&png, ring(400, 10.0, image::ImageFormat::Png)).unwrap();
+    let out = run(
+        &ca,
+        &["--json", "seal", "write", "--image", png.to_str().unwrap()],
+        &env(&[]),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let real = seal_objects(&module, &key).remove(0);
+
+    // The CA's seal: trusted through the service's list, which is now cached.
+    let out = run(&ca, &["--json", "seal", "show"], &env(&[]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json_of(&out);
+    assert_eq!(v["seals"][0]["maker_trusted"], true, "{v}");
+    assert_eq!(v["ca_list"]["source"], "service", "{v}");
+    let issuing = ca.issuing("sm2");
+    let port = ca.url.rsplit(':').next().unwrap().to_string();
+    let cache = state.join("cacerts").join(format!("127.0.0.1_{port}.json"));
+    assert!(cache.exists(), "{}", cache.display());
+
+    // The attack: the same seal re-signed by a self-made maker, planted on the key.
+    let forged = forge_seal(&real, dir.path());
+    plant_seal(&module, &key, &id, &forged);
+    let out = run(&ca, &["--json", "seal", "show"], &env(&[]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let v = json_of(&out);
+    let s = &v["seals"][0];
+    assert_eq!(
+        s["signature_valid"], true,
+        "the forger's signature verifies: {v}"
+    );
+    assert_eq!(s["bound_to_certificate"], true, "{v}");
+    assert_eq!(s["maker_trusted"], false, "{v}");
+    assert_eq!(s["maker_untrusted_reason"], "self_issued", "{v}");
+    let out = run(&ca, &["seal", "show"], &env(&[]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains("maker trusted NO (the maker's certificate is self-issued, not issued by a CA)"),
+        "{t}"
+    );
+    // Even with the forger's certificate offered as a CA bundle (OpenSSL made it a
+    // CA): a maker must be issued by a CA other than itself.
+    let fake_bundle = dir.path().join("maker.pem");
+    std::fs::write(
+        &fake_bundle,
+        pem(&std::fs::read(dir.path().join("maker.der")).unwrap()),
+    )
+    .unwrap();
+    let out = run(
+        &ca,
+        &[
+            "--json",
+            "--ca-bundle",
+            fake_bundle.to_str().unwrap(),
+            "seal",
+            "show",
+        ],
+        &env(&[]),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let v = json_of(&out);
+    assert_eq!(v["seals"][0]["maker_trusted"], false, "{v}");
+    assert_eq!(
+        v["seals"][0]["maker_untrusted_reason"], "self_issued",
+        "{v}"
+    );
+
+    // A maker certificate issued in the real issuing CA's name by a look-alike CA:
+    // the names match, the signature does not.
+    let (maker_file, key_file) = look_alike_maker(dir.path(), &issuing);
+    let look_alike = resign(&real, dir.path(), maker_file, key_file);
+    plant_seal(&module, &key, &id, &look_alike);
+    let out = run(&ca, &["--json", "seal", "show"], &env(&[]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let v = json_of(&out);
+    let s = &v["seals"][0];
+    assert_eq!(s["signature_valid"], true, "{v}");
+    assert_eq!(s["bound_to_certificate"], true, "{v}");
+    assert_eq!(s["maker_trusted"], false, "{v}");
+    assert_eq!(s["maker_untrusted_reason"], "issuer_not_trusted", "{v}");
+    let out = run(&ca, &["seal", "show"], &env(&[]));
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains("maker trusted NO (the maker's certificate is not issued by a trusted CA)"),
+        "{t}"
+    );
+
+    // The writer: the service's database holds the look-alike seal in place of the
+    // one the CA made (a tampered or impersonated service); writing the seal again
+    // gets it back from the service and refuses it before anything is written.
+    delete_seal(&module, &key);
+    std::fs::write(dir.path().join("look-alike.der"), &look_alike).unwrap();
+    let db = ca.data.path().join("ca.db");
+    let sql = format!(
+        "UPDATE seals SET seal = readfile('{}');",
+        dir.path().join("look-alike.der").display()
+    );
+    let out = Command::new("sqlite3").arg(&db).arg(&sql).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(
+        &ca,
+        &["--json", "seal", "write", "--image", png.to_str().unwrap()],
+        &env(&[]),
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let e = json_of(&out);
+    assert!(
+        e["error"]["detail"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not chain to the CA's certificates"),
+        "{e}"
+    );
+    assert!(seal_objects(&module, &key).is_empty(), "nothing written");
+
+    // The CA's seal back; the service down: the cached list still vouches, and the
+    // answer says the list is a cached one.
+    plant_seal(&module, &key, &id, &real);
+    ca.stop();
+    let out = run(&ca, &["--json", "seal", "show"], &env(&[]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json_of(&out);
+    assert_eq!(v["seals"][0]["maker_trusted"], true, "{v}");
+    assert_eq!(v["ca_list"]["source"], "cache", "{v}");
+    assert_eq!(v["ca_list"]["service_error"]["code"], "network", "{v}");
+    let out = run(&ca, &["seal", "show"], &env(&[]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains("the CA service cannot be used") && t.contains("using its list cached at"),
+        "{t}"
+    );
+    // The forged seal stays untrusted with the cached list too.
+    plant_seal(&module, &key, &id, &forged);
+    let out = run(&ca, &["--json", "seal", "show"], &env(&[]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    plant_seal(&module, &key, &id, &real);
+
+    // No cache and no bundle: nothing vouches for the maker, and the answer says why.
+    let empty = dir.path().join("empty-state");
+    let empty = empty.to_str().unwrap();
+    let out = run(
+        &ca,
+        &["--json", "seal", "show"],
+        &env(&[("CERTKEY_STATE_DIR", empty)]),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let v = json_of(&out);
+    assert_eq!(v["seals"][0]["maker_trusted"], false, "{v}");
+    assert_eq!(
+        v["seals"][0]["maker_untrusted_reason"], "no_trusted_ca",
+        "{v}"
+    );
+    assert_eq!(v["ca_list"]["source"], "none", "{v}");
+    let out = run(
+        &ca,
+        &["seal", "show"],
+        &env(&[("CERTKEY_STATE_DIR", empty)]),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains("there is no trusted CA certificate to check it against")
+            && t.contains("no usable cache")
+            && t.contains("--ca-bundle"),
+        "{t}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_certkey"))
+        .args(["--lang", "zh-CN", "--no-auto-modules", "--module"])
+        .arg(&module)
+        .args(["--service", &ca.url, "seal", "show"])
+        .env("CERTKEY_STATE_DIR", empty)
+        .envs(key.base())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains("制章者可信  否！（没有任何可信的 CA 证书可供核对")
+            && t.contains("没有可用的缓存"),
+        "{t}"
+    );
+
+    // A configured CA bundle (the issuing CA) is enough without any list.
+    let bundle = dir.path().join("issuing.pem");
+    std::fs::write(&bundle, pem(&issuing)).unwrap();
+    let out = run(
+        &ca,
+        &["--json", "seal", "show"],
+        &env(&[
+            ("CERTKEY_STATE_DIR", empty),
+            ("CERTKEY_CA_BUNDLE", bundle.to_str().unwrap()),
+        ]),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json_of(&out);
+    assert_eq!(v["seals"][0]["maker_trusted"], true, "{v}");
+    assert_eq!(v["ca_list"]["bundle_certificates"], 1, "{v}");
 }

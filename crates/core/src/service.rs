@@ -237,6 +237,11 @@ impl ServiceClient {
         self.answer(&url, r)
     }
 
+    /// The API base URL (`.../api/v1`) this client speaks to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// `GET /health`.
     pub fn health(&self) -> Result<v1::Health> {
         self.get("/health")

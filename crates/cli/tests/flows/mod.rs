@@ -284,6 +284,9 @@ pub fn certkey(module: &Path, ca: &Ca, args: &[&str], env: &[(&str, &str)]) -> O
         .env_remove("CERTKEY_PIN_FILE")
         .env_remove("CERTKEY_NEW_PIN_FILE")
         .env_remove("CERTKEY_ACTIVATION_CODE_FILE")
+        // The client's state (the cached CA lists) stays with the test's service,
+        // never in the user's home; a test may name another directory in `env`.
+        .env("CERTKEY_STATE_DIR", ca.data.path().join("client-state"))
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()

@@ -2,6 +2,7 @@
 //! fingerprints, the CA's certificate type, and signature checks (SM2 through `sm2`).
 
 pub mod bundle;
+pub mod chain;
 pub mod name;
 pub mod verify;
 

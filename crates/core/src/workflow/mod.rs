@@ -12,6 +12,7 @@
 //! [`journal`]), so that running it again finishes or cleans up.
 
 pub mod activate;
+pub mod ca_list;
 pub mod certs;
 pub mod journal;
 pub mod pin;

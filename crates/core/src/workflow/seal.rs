@@ -20,7 +20,12 @@
 //! `seal_exists`.
 //!
 //! [`show`] reads every seal on a key without logging in (seals are public) and checks
-//! each: the maker's signature and the binding to the certificate with the same id.
+//! each: the maker's signature, the binding to the certificate with the same id, and
+//! that the maker's certificate chains to a trusted CA (the CA list of
+//! [`super::ca_list`]: the service's `/cacerts` or its cache, and the CA bundles). A
+//! self-made maker certificate signs a seal just as well as the CA's: only the chain
+//! tells them apart. [`write`] checks the chain of the CA's answer against the
+//! service's own `/cacerts` before writing.
 
 use certkey_protocol::v1::{seal_signed_message, SealRequest};
 use certkey_protocol::{Base64, CertType};
@@ -36,6 +41,7 @@ use super::certs::{self, HolderCert};
 use super::pin::login_user;
 use super::token::Token;
 use super::{Interaction, Progress, Step};
+use crate::cert::chain::{self, Untrusted};
 use crate::cert::{name, CertificateInfo, OID_SM2_CURVE, SM2_DEFAULT_DISTID};
 use crate::pkcs11::ckr;
 use crate::pkcs11::keys;
@@ -125,6 +131,14 @@ pub struct SealShown {
     /// The seal's certList names the certificate with the same id on the key (the
     /// certificate itself, or its SHA-256 or SM3 digest).
     pub bound_to_certificate: bool,
+    /// The maker's certificate chains to a trusted CA (and is valid now).
+    pub maker_trusted: bool,
+    /// The trusted CA the maker's certificate chains to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maker_trusted_by: Option<String>,
+    /// Why the maker is not trusted (a code of [`Untrusted`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maker_untrusted_reason: Option<Untrusted>,
     /// What the seal says; absent when it does not decode (see `error`).
     #[serde(flatten)]
     pub details: Option<SealDetails>,
@@ -457,7 +471,12 @@ fn prepare(
 /// Checks the service's answer against the request before anything is written.
 /// The checks of [`check_answer`] that apply to a seal made by an earlier request:
 /// decodes, the maker's signature verifies, bound to this certificate, has a picture.
-fn check_existing(der: &[u8], cert: &HolderCert) -> Result<Seal> {
+fn check_existing(
+    der: &[u8],
+    cert: &HolderCert,
+    trusted: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> Result<Seal> {
     let bad = |reason: String| Error::ServiceResponse { reason };
     let seal = Seal::decode(der)
         .map_err(|e| bad(format!("the seal does not decode ({}): {e}", e.code())))?;
@@ -466,13 +485,34 @@ fn check_existing(der: &[u8], cert: &HolderCert) -> Result<Seal> {
             "the seal maker's signature does not verify with its certificate".into(),
         ));
     }
+    check_maker_trusted(&seal, trusted, now)?;
     if !lists_certificate(&seal, &cert.der) || seal.info.picture.data.is_empty() {
         return Err(bad("the seal is not bound to this certificate".into()));
     }
     Ok(seal)
 }
 
-fn check_answer(der: &[u8], cert: &HolderCert, name: &str, w: u32, h: u32) -> Result<Seal> {
+/// The maker's certificate of a seal the service sent chains to the service's own CA
+/// list: a seal signed by any other key is refused before it reaches the key.
+fn check_maker_trusted(seal: &Seal, trusted: &[Vec<u8>], now: OffsetDateTime) -> Result<()> {
+    chain::chains_to(&seal.maker_cert, trusted, &[], now)
+        .map(|_| ())
+        .map_err(|why| Error::ServiceResponse {
+            reason: format!(
+                "the seal maker's certificate does not chain to the CA's certificates ({})",
+                why.code()
+            ),
+        })
+}
+
+fn check_answer(
+    der: &[u8],
+    cert: &HolderCert,
+    name: &str,
+    (w, h): (u32, u32),
+    trusted: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> Result<Seal> {
     let bad = |reason: String| Error::ServiceResponse { reason };
     let seal = Seal::decode(der)
         .map_err(|e| bad(format!("the seal does not decode ({}): {e}", e.code())))?;
@@ -481,6 +521,7 @@ fn check_answer(der: &[u8], cert: &HolderCert, name: &str, w: u32, h: u32) -> Re
             "the seal maker's signature does not verify with its certificate".into(),
         ));
     }
+    check_maker_trusted(&seal, trusted, now)?;
     if !lists_certificate(&seal, &cert.der) {
         return Err(bad("the seal is not bound to this certificate".into()));
     }
@@ -578,10 +619,13 @@ pub fn write(
     };
 
     p.step(Step::Verify)?;
+    // The maker must chain to the CA's own certificates, asked for now (and cached
+    // for `seal show` when the service is out of reach later).
+    let trusted = super::ca_list::fetch(service, crate::config::state_dir().as_deref(), now)?;
     let seal = if existing {
-        check_existing(&der, &cert)?
+        check_existing(&der, &cert, &trusted, now)?
     } else {
-        check_answer(&der, &cert, &name, w, h)?
+        check_answer(&der, &cert, &name, (w, h), &trusted, now)?
     };
     check_memory(token, der.len() + SEAL_OVERHEAD / 4)?;
 
@@ -626,12 +670,18 @@ fn write_object(session: &Session, id: &[u8], label: &str, der: &[u8]) -> Result
 
 /// Every seal on the key, decoded and checked, in CKA_ID order. No login: seal
 /// objects are public. An object that does not decode is listed with its error.
-pub fn show(token: &Token, now: OffsetDateTime) -> Result<Vec<SealShown>> {
+/// `trusted` are the trusted CA certificates (DER; see [`super::ca_list::load`]): a
+/// maker certificate must chain to one of them, possibly through CA certificates on
+/// the key.
+pub fn show(token: &Token, now: OffsetDateTime, trusted: &[Vec<u8>]) -> Result<Vec<SealShown>> {
     let session = token
         .ctx
         .open_ro_session(token.slot)
         .map_err(|e| ckr::convert(e, "C_OpenSession"))?;
     let certificates = keys::certificates(&session)?;
+    // CA certificates on the key may fill a gap in the path; they are trusted only
+    // through an anchor above them.
+    let pool: Vec<Vec<u8>> = certificates.iter().map(|(_, _, der)| der.clone()).collect();
     let mut out = Vec::new();
     for (_, id, value) in keys::find_data(&session, APPLICATION, None)? {
         let on_token: Vec<&Vec<u8>> = certificates
@@ -650,6 +700,9 @@ pub fn show(token: &Token, now: OffsetDateTime) -> Result<Vec<SealShown>> {
             object_bytes: value.len(),
             signature_valid: false,
             bound_to_certificate: false,
+            maker_trusted: false,
+            maker_trusted_by: None,
+            maker_untrusted_reason: None,
             details: None,
             error: None,
         };
@@ -665,6 +718,13 @@ pub fn show(token: &Token, now: OffsetDateTime) -> Result<Vec<SealShown>> {
             Ok(seal) => {
                 shown.signature_valid = maker_signature_valid(&seal);
                 shown.bound_to_certificate = on_token.iter().any(|c| lists_certificate(&seal, c));
+                match chain::chains_to(&seal.maker_cert, trusted, &pool, now) {
+                    Ok(ca) => {
+                        shown.maker_trusted = true;
+                        shown.maker_trusted_by = Some(ca);
+                    }
+                    Err(why) => shown.maker_untrusted_reason = Some(why),
+                }
                 shown.details = Some(details(&seal, now));
             }
             Err(e) => {
