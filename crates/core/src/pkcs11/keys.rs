@@ -747,10 +747,33 @@ pub fn write_data(
     label: &str,
     value: &[u8],
 ) -> Result<ObjectHandle> {
+    write_data_object(session, application, id, label, value, false)
+}
+
+/// [`write_data`] as a private object (CKA_PRIVATE true): only a session logged in as
+/// the user can write it, see it or read it, so nobody without the PIN can plant one.
+pub fn write_private_data(
+    session: &Session,
+    application: &str,
+    id: &[u8],
+    label: &str,
+    value: &[u8],
+) -> Result<ObjectHandle> {
+    write_data_object(session, application, id, label, value, true)
+}
+
+fn write_data_object(
+    session: &Session,
+    application: &str,
+    id: &[u8],
+    label: &str,
+    value: &[u8],
+    private: bool,
+) -> Result<ObjectHandle> {
     let mut template = vec![
         Attribute::Class(ObjectClass::DATA),
         Attribute::Token(true),
-        Attribute::Private(false),
+        Attribute::Private(private),
         Attribute::Application(application.as_bytes().to_vec()),
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Value(value.to_vec()),
