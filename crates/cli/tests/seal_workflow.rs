@@ -60,13 +60,18 @@ impl Key {
 /// Produces a key for `alg` in a fresh store (with `extra` softkey slot settings)
 /// and activates it with `certkey activate`.
 fn activated(ca: &Ca, serial: &str, alg: &str, extra: &str) -> Key {
+    activated_with(ca, serial, alg, extra, &[])
+}
+
+/// [`activated`] with `certkey-ca produce` arguments (e.g. `--days 30`).
+fn activated_with(ca: &Ca, serial: &str, alg: &str, extra: &str, produce: &[&str]) -> Key {
     let store = tempfile::tempdir().unwrap();
     std::fs::write(
         store.path().join("softkey.toml"),
         format!("[[slot]]\nserial = \"{serial}\"\nprofile = \"tass\"\n{extra}"),
     )
     .unwrap();
-    let (_, code) = ca.produce(store.path(), alg);
+    let (_, code) = ca.produce_with(store.path(), alg, produce);
     let env_store = store.path().to_str().unwrap().to_string();
     let module = sibling("libcertkey_softkey.so");
     let env = [
@@ -780,4 +785,96 @@ fn seal_on_softhsm2_p256() {
     let out = certkey(module, &ca, &args, &run_env);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out));
     assert_eq!(json_of(&out)["error"]["detail"]["reason"], "seal_exists");
+}
+
+/// `seal show` for a renewed key: exactly one seal, valid, bound to the new certificate
+/// (its id and serial), with the name and size of the seal written before.
+fn check_carried(module: &Path, ca: &Ca, key: &Key, renewed: &Value, name: &str) {
+    assert_eq!(
+        seal_objects(module, key).len(),
+        1,
+        "exactly one seal object"
+    );
+    let out = certkey(module, ca, &["--json", "seal", "show"], &key.base());
+    assert!(out.status.success(), "{}", text(&out));
+    let v = json_of(&out);
+    let seals = v["seals"].as_array().unwrap();
+    assert_eq!(seals.len(), 1, "{v}");
+    let s = &seals[0];
+    assert_eq!(s["signature_valid"], true, "{v}");
+    assert_eq!(s["bound_to_certificate"], true, "{v}");
+    assert_eq!(s["certificate_id"], renewed["key_id"], "{v}");
+    assert_ne!(s["certificate_id"], key.done["key_id"], "{v}");
+    assert_eq!(s["name"], name, "{v}");
+    assert_eq!(
+        (s["width_mm"].as_u64(), s["height_mm"].as_u64()),
+        (Some(20), Some(20))
+    );
+    assert_eq!(s["valid_now"], true, "{v}");
+    // The seal lists the new certificate (the one with the renewed serial).
+    let listed = certkey(module, ca, &["--json", "list"], &key.base());
+    let listing = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(
+        listing.contains(renewed["new_serial"].as_str().unwrap()),
+        "{listing}"
+    );
+}
+
+/// Renewal keeps the seal: activate, write the seal, renew, and `seal show` reports
+/// one valid seal bound to the new certificate. Then the same with the key pulled
+/// out after N operations of the renewal, for every N: the key never holds no seal or
+/// two once a rerun is done, and the seal always ends up on the new certificate.
+#[test]
+fn the_seal_moves_to_the_renewed_certificate_even_when_the_key_is_pulled_out() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("ring.png");
+    std::fs::write(&png, ring(400, 10.0, image::ImageFormat::Png)).unwrap();
+    let png = png.to_str().unwrap().to_string();
+    let mut n = 0;
+    loop {
+        let key = activated_with(&ca, &format!("SKSLRN{n:03}"), "sm2", "", &["--days", "30"]);
+        let out = certkey(
+            &module,
+            &ca,
+            &[
+                "--json",
+                "seal",
+                "write",
+                "--image",
+                &png,
+                "--name",
+                "张三财务章",
+            ],
+            &key.env(),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let first = cut_after(&key.env_store, n, || {
+            certkey(&module, &ca, &["--json", "renew"], &key.env())
+        });
+        let renewed = if first.status.success() {
+            json_of(&first)
+        } else {
+            // Between the runs the key holds the old seal, the new one, or (for a
+            // moment) both: never none.
+            let between = seal_objects(&module, &key).len();
+            assert!((1..=2).contains(&between), "cut after {n}: {between} seals");
+            let again = certkey(&module, &ca, &["--json", "renew"], &key.env());
+            assert!(
+                again.status.success(),
+                "cut after {n} operations, the rerun failed:\nfirst run: {}\nrerun: {}",
+                text(&first),
+                text(&again)
+            );
+            json_of(&again)
+        };
+        check_carried(&module, &ca, &key, &renewed, "张三财务章");
+        if first.status.success() {
+            assert!(n > 10, "a renewal needs more than {n} operations");
+            break;
+        }
+        n += 1;
+        assert!(n < 400, "a renewal never completed without a cut");
+    }
 }
