@@ -878,3 +878,111 @@ fn the_seal_moves_to_the_renewed_certificate_even_when_the_key_is_pulled_out() {
         assert!(n < 400, "a renewal never completed without a cut");
     }
 }
+
+/// Not a test of its own: run by [`plant_seal`] in a child process, it writes a public
+/// seal object through PKCS#11 (pkcs11-tool cannot give a data object a CKA_ID).
+#[test]
+#[ignore = "run by plant_seal in a child process"]
+fn plant_seal_child() {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::object::{Attribute, ObjectClass};
+    let file = std::env::var("CERTKEY_TEST_PLANT_SEAL").expect("run by plant_seal");
+    let id = std::env::var("CERTKEY_TEST_PLANT_ID").unwrap();
+    let id: Vec<u8> = (0..id.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap())
+        .collect();
+    let ctx = Pkcs11::new(sibling("libcertkey_softkey.so")).unwrap();
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let slot = ctx.get_slots_with_token().unwrap()[0];
+    let session = ctx.open_rw_session(slot).unwrap();
+    session
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Application(APPLICATION.as_bytes().to_vec()),
+            Attribute::Id(id),
+            Attribute::Label("张三".as_bytes().to_vec()),
+            Attribute::Value(std::fs::read(file).unwrap()),
+        ])
+        .unwrap();
+}
+
+/// Writes `der` as a public seal object with CKA_ID `id` (hex) on `key`, as anybody
+/// holding the key can without the PIN.
+fn plant_seal(key: &Key, id: &str, der: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seal.der");
+    std::fs::write(&file, der).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "plant_seal_child", "--ignored", "--nocapture"])
+        .env("CERTKEY_SOFTKEY_DIR", &key.env_store)
+        .env("CERTKEY_TEST_PLANT_SEAL", &file)
+        .env("CERTKEY_TEST_PLANT_ID", id)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A seal object planted on a key under its certificate's id — a genuine seal of this
+/// CA, copied from another holder's key — is not carried over by a renewal: the CA is
+/// asked for nothing, the new certificate has no seal, and the holder can still have
+/// the one seal of the new certificate made with a picture and name of their choice.
+#[test]
+fn a_planted_seal_is_not_carried_over_by_a_renewal() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("ring.png");
+    std::fs::write(&png, ring(400, 10.0, image::ImageFormat::Png)).unwrap();
+    let png = png.to_str().unwrap().to_string();
+    let other = activated(&ca, "SKSLOTHER", "sm2", "");
+    let out = certkey(
+        &module,
+        &ca,
+        &["--json", "seal", "write", "--image", &png],
+        &other.env(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let copied = seal_objects(&module, &other).remove(0);
+
+    let key = activated_with(&ca, "SKSLPLANT", "sm2", "", &["--days", "30"]);
+    let old_id = key.done["key_id"].as_str().unwrap().to_string();
+    plant_seal(&key, &old_id, &copied);
+    assert_eq!(seal_objects(&module, &key).len(), 1);
+    let out = certkey(&module, &ca, &["--json", "renew"], &key.env());
+    assert!(out.status.success(), "{}", text(&out));
+    let renewed = json_of(&out);
+    // The planted object is left as it was: not carried, not acted on.
+    let out = certkey(&module, &ca, &["--json", "seal", "show"], &key.base());
+    let v = json_of(&out);
+    let seals = v["seals"].as_array().unwrap();
+    assert_eq!(seals.len(), 1, "{v}");
+    assert_eq!(seals[0]["certificate_id"], old_id.as_str(), "{v}");
+    assert_eq!(seals[0]["bound_to_certificate"], false, "{v}");
+    // The CA made no seal for the new certificate: the holder's own request makes it.
+    let out = certkey(
+        &module,
+        &ca,
+        &[
+            "--json",
+            "seal",
+            "write",
+            "--image",
+            &png,
+            "--name",
+            "张三合同章",
+        ],
+        &key.env(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let written = json_of(&out);
+    assert_eq!(written["name"], "张三合同章", "{written}");
+    assert_eq!(written["certificate_id"], renewed["key_id"], "{written}");
+}

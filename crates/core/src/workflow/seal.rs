@@ -639,14 +639,39 @@ fn request_and_write(
     Ok((seal, der))
 }
 
+/// Whether `maker_cert` (a seal maker's certificate) was issued by the CA that issued
+/// `holder` (DER): a CA certificate of the service (`GET /cacerts`) that verifies the
+/// holder's certificate also verifies the maker's.
+fn made_by_holders_ca(service: &ServiceClient, holder: &[u8], maker_cert: &[u8]) -> Result<bool> {
+    use crate::cert::verify::signed_by;
+    let (Ok(holder), Ok(maker)) = (crate::cert::parse(holder), crate::cert::parse(maker_cert))
+    else {
+        return Ok(false);
+    };
+    for chain in service.cacerts()?.chains {
+        for ca in &chain.certificates {
+            let Ok(ca) = crate::cert::parse(ca.as_bytes()) else {
+                continue;
+            };
+            if signed_by(&holder.cert, &ca.cert) == Some(true)
+                && signed_by(&maker.cert, &ca.cert) == Some(true)
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// Carries the seal of the certificate a renewal replaced (CKA_ID `old_id`) over to
 /// its successor `new` (the user logged in): when the key holds a seal under
-/// `old_id` that this client can trust — its maker's signature verifies and it lists
-/// the old certificate — and none under the new id yet, the new key asks the CA for the
-/// new certificate's seal with the old seal's picture, name and size
+/// `old_id` that this client can trust — its maker's signature verifies, its maker's
+/// certificate comes from the CA that issued the new certificate, and it lists the old
+/// certificate — and none under the new id yet, the new key asks the CA for the new
+/// certificate's seal with the old seal's picture, name and size
 /// ([`request_and_write`]); once it is written and read back, the old seal objects are
-/// removed. A seal object that is not such a seal is never acted on: it stays, and
-/// nothing is asked for it.
+/// removed. A seal object that is not such a seal (seal objects are public: anybody
+/// may plant one) is never acted on: it stays, and nothing is asked for it.
 pub(crate) fn carry_over(
     ui: &dyn Interaction,
     token: &Token,
@@ -673,6 +698,10 @@ pub(crate) fn carry_over(
             && !seal.info.picture.data.is_empty())
         .then_some(seal)
     });
+    let trusted = match trusted {
+        Some(seal) if made_by_holders_ca(service, &new.der, &seal.maker_cert)? => Some(seal),
+        _ => None,
+    };
     let Some(old) = trusted else {
         tracing::warn!(
             id = %hex::encode(old_id),
