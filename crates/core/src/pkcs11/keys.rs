@@ -803,11 +803,25 @@ fn write_data_object(
 /// id [`write_data`] put in CKA_OBJECT_ID. Objects whose value cannot be read are
 /// left out (and logged).
 pub fn find_data(session: &Session, application: &str, id: Option<&[u8]>) -> Result<Vec<IdValue>> {
+    find_data_where(session, application, id, None)
+}
+
+/// [`find_data`], only private objects (`Some(true)`) or only public ones
+/// (`Some(false)`), as the module's search by CKA_PRIVATE tells.
+pub fn find_data_where(
+    session: &Session,
+    application: &str,
+    id: Option<&[u8]>,
+    private: Option<bool>,
+) -> Result<Vec<IdValue>> {
     let app = application.as_bytes().to_vec();
-    let template = [
+    let mut template = vec![
         Attribute::Class(ObjectClass::DATA),
         Attribute::Application(app.clone()),
     ];
+    if let Some(p) = private {
+        template.push(Attribute::Private(p));
+    }
     let mut out = Vec::new();
     for h in find_handles(session, &template)? {
         let attrs = match attributes(

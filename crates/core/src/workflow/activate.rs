@@ -145,11 +145,15 @@ fn check_code(
     Err(last.unwrap_or(Error::Cancelled))
 }
 
-/// Records the journal: the public hint (which PIN a rerun asks for) first, then the
-/// private record that a rerun acts on.
+/// Records the journal. Until a key pair's id is on record, the public hint is the
+/// whole record (stage and activation id: which PIN a rerun asks for, nothing a rerun
+/// could destroy or use); from then on the private record, which alone names the pair.
 fn record(session: &Session, j: &mut Journal) -> Result<()> {
-    journal::write_hint(session, OPERATION, j)?;
-    journal::write(session, OPERATION, j)
+    if j.key_id.is_some() {
+        journal::write(session, OPERATION, j)
+    } else {
+        journal::write_hint(session, OPERATION, j)
+    }
 }
 
 /// Activates the key: see the module documentation.
@@ -182,7 +186,25 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
             login_user(ui, token, &session, None)?;
             p.step(Step::SetPin)?;
             // The private record, when there is one, is what the run acts on.
-            journal::read(&session, OPERATION)?.unwrap_or(j)
+            match journal::read(&session, OPERATION)? {
+                Some(private) => private,
+                // An earlier run finished and was cut while removing its journal (the
+                // private record goes first): the certificate is on the key.
+                None if order.state == OrderState::Completed => {
+                    let cert = super::certs::current(&session, time::OffsetDateTime::now_utc())?;
+                    journal::clear(&session, OPERATION)?;
+                    let _ = session.logout();
+                    return Ok(Activated {
+                        token_serial: token.serial.clone(),
+                        key_id: hex::encode(&cert.id),
+                        subject: cert.info.subject,
+                        certificate_serial: cert.info.serial_hex,
+                        not_after: cert.info.not_after,
+                        resumed: true,
+                    });
+                }
+                None => j,
+            }
         }
         earlier => {
             match order.state {
@@ -330,7 +352,7 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
             reason: "the certificate written to the key does not read back".into(),
         });
     }
-    journal::clear(&session, OPERATION)?;
+    journal::clear_hint_last(&session, OPERATION)?;
     let _ = session.logout();
     Ok(Activated {
         token_serial: token.serial.clone(),

@@ -17,7 +17,7 @@
 //! with the highest sequence number, so an interruption between the two leaves a
 //! usable journal.
 
-use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
+use cryptoki::object::ObjectHandle;
 use cryptoki::session::Session;
 use serde::{Deserialize, Serialize};
 
@@ -54,24 +54,20 @@ pub struct Journal {
     pub request_id: Option<String>,
 }
 
-/// Whether the object is private; `false` when the module does not say.
-fn is_private(session: &Session, handle: ObjectHandle) -> bool {
-    session
-        .get_attributes(handle, &[AttributeType::Private])
-        .ok()
-        .into_iter()
-        .flatten()
-        .any(|a| matches!(a, Attribute::Private(true)))
-}
-
 fn records(
     session: &Session,
     operation: &str,
     private: bool,
 ) -> Result<Vec<(ObjectHandle, Journal)>> {
     let mut out = Vec::new();
-    for (handle, _, value) in keys::find_data(session, APPLICATION, Some(operation.as_bytes()))? {
-        if value.len() > MAX_RECORD || is_private(session, handle) != private {
+    let found = keys::find_data_where(
+        session,
+        APPLICATION,
+        Some(operation.as_bytes()),
+        Some(private),
+    )?;
+    for (handle, _, value) in found {
+        if value.len() > MAX_RECORD {
             continue;
         }
         // A record that does not parse is left for `clear` to remove.
@@ -154,12 +150,21 @@ pub fn write_hint(session: &Session, operation: &str, journal: &Journal) -> Resu
 /// next run finds after the login and finishes, rather than a lone hint, after which
 /// the next run would start the operation anew.
 pub fn clear(session: &Session, operation: &str) -> Result<()> {
-    let all = keys::find_data(session, APPLICATION, Some(operation.as_bytes()))?;
-    let (private, public): (Vec<_>, Vec<_>) = all
-        .into_iter()
-        .partition(|(handle, _, _)| is_private(session, *handle));
-    for (handle, _, _) in public.into_iter().chain(private) {
-        keys::destroy(session, handle)?;
+    remove(session, operation, [false, true])
+}
+
+/// [`clear`] with the private record first: for an operation whose rerun, seeing a
+/// lone hint, can tell from elsewhere that it was done (activation: the CA's order).
+pub fn clear_hint_last(session: &Session, operation: &str) -> Result<()> {
+    remove(session, operation, [true, false])
+}
+
+fn remove(session: &Session, operation: &str, order: [bool; 2]) -> Result<()> {
+    let id = Some(operation.as_bytes());
+    for private in order {
+        for (handle, _, _) in keys::find_data_where(session, APPLICATION, id, Some(private))? {
+            keys::destroy(session, handle)?;
+        }
     }
     Ok(())
 }

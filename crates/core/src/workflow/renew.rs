@@ -303,7 +303,13 @@ pub fn renew(
         signature: Base64(signature),
     }) {
         Ok(i) => i,
-        Err(e) if refused_for_good(&e) => {
+        // `already_renewed` here means another request renewed the certificate (this
+        // request id would have been answered with its certificate): this pair is
+        // of no use.
+        Err(e)
+            if refused_for_good(&e)
+                || matches!(&e, Error::Service { service_code, .. } if service_code == "already_renewed") =>
+        {
             abandon(&session, &j)?;
             return Err(e);
         }
