@@ -1,9 +1,12 @@
 //! Online renewal: a challenge nonce, proof of possession by the current key over
-//! nonce || CSR, and a new certificate that continues the old validity
-//! (new not_after = old not_after + the order's term). Allowed only while
-//! 0 < days_left <= 90 and the certificate is neither revoked nor already renewed.
-//! `request_id` is the idempotency key: a retry returns the same certificate, and the
-//! database's unique constraints make sure a certificate is renewed once.
+//! [`renewal_signed_message`] (domain label, certificate serial, nonce, CSR), and a new
+//! certificate that continues the old validity (new not_after = old not_after + the
+//! order's term). Allowed only while 0 < days_left <= 90 and the certificate is neither
+//! revoked nor already renewed. `request_id` is the idempotency key: a retry returns the
+//! same certificate, and the database's unique constraints make sure a certificate is
+//! renewed once. Revocation is checked inside the issuing transaction, on the row it
+//! locks, so a revocation that commits before the issuance refuses it and one that
+//! comes later waits for it: no certificate is issued for a revoked one.
 
 use std::net::SocketAddr;
 
@@ -12,7 +15,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use certkey_protocol::v1::{
-    IssuedCertificate, RenewalChallenge, RenewalChallengeRequest, RenewalRequest,
+    renewal_signed_message, IssuedCertificate, RenewalChallenge, RenewalChallengeRequest,
+    RenewalRequest,
 };
 use certkey_protocol::{days_left, Base64, RENEWAL_WINDOW_DAYS};
 use sqlx::Row;
@@ -83,14 +87,25 @@ fn not_found() -> Failure {
     )
 }
 
-/// Refuses revoked certificates and those outside the renewal window.
-async fn check_renewable(st: &AppState, c: &CertRow, now: OffsetDateTime) -> Result<(), Failure> {
-    if c.revoked_at.is_some() {
-        return Err(Failure::new(
-            StatusCode::FORBIDDEN,
-            "certificate_revoked",
-            "a revoked certificate cannot be renewed",
-        ));
+fn revoked() -> Failure {
+    Failure::new(
+        StatusCode::FORBIDDEN,
+        "certificate_revoked",
+        "a revoked certificate cannot be renewed",
+    )
+}
+
+/// Refuses certificates already renewed or outside the renewal window, and revoked
+/// ones when `check_revoked` (the issuing transaction checks revocation again, on the
+/// row it locks: see [`renew`]).
+async fn check_renewable(
+    st: &AppState,
+    c: &CertRow,
+    now: OffsetDateTime,
+    check_revoked: bool,
+) -> Result<(), Failure> {
+    if check_revoked && c.revoked_at.is_some() {
+        return Err(revoked());
     }
     let replaced = sqlx::query("SELECT new_serial FROM renewals WHERE old_serial = $1")
         .bind(&c.serial)
@@ -135,7 +150,7 @@ pub async fn challenge(
     .await?;
     let c = certificate_row(&st, &serial).await?.ok_or_else(not_found)?;
     let now = OffsetDateTime::now_utc();
-    check_renewable(&st, &c, now).await?;
+    check_renewable(&st, &c, now, true).await?;
     let nonce = crate::secrets::random_bytes::<32>().map_err(internal)?;
     let expires = now + Duration::seconds(CHALLENGE_SECONDS);
     sqlx::query("INSERT INTO challenges (nonce, certificate_serial, expires_at, used) VALUES ($1, $2, $3, 0)")
@@ -223,7 +238,9 @@ pub async fn renew(
         return Ok(done);
     }
     let now = OffsetDateTime::now_utc();
-    check_renewable(&st, &c, now).await?;
+    // Revocation is decided inside the issuing transaction (below), nowhere else, so
+    // that one check is the one that counts.
+    check_renewable(&st, &c, now, false).await?;
     let nonce_hex = hex::encode(req.nonce.as_bytes());
     let row =
         sqlx::query("SELECT certificate_serial, expires_at, used FROM challenges WHERE nonce = $1")
@@ -248,9 +265,10 @@ pub async fn renew(
             "the nonce is expired, used, or for another certificate",
         ));
     }
-    // Proof of possession: the current key signs nonce || CSR.
+    // Proof of possession: the current key signs the domain label, this certificate's
+    // serial, the nonce and the CSR.
     let spki = x509::cert_spki(&c.der).map_err(internal)?;
-    let signed = [req.nonce.as_bytes(), req.csr.as_bytes()].concat();
+    let signed = renewal_signed_message(&c.serial, req.nonce.as_bytes(), req.csr.as_bytes());
     x509::verify_signature(&spki, &signed, req.signature.as_bytes()).map_err(|_| {
         Failure::new(
             StatusCode::FORBIDDEN,
@@ -301,6 +319,21 @@ pub async fn renew(
     dn.push((DnAttr::CN, holder));
 
     let mut tx = st.db.pool.begin().await.map_err(internal)?;
+    // The certificate must still be unrevoked, checked by a write on its row: the row
+    // stays locked until the commit (PostgreSQL row lock, SQLite's write lock), so an
+    // admin revocation either committed before (nothing is issued) or waits until this
+    // renewal is done.
+    let unrevoked = sqlx::query(
+        "UPDATE certificates SET revoked_at = revoked_at WHERE serial = $1 AND revoked_at IS NULL",
+    )
+    .bind(&c.serial)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    if unrevoked != 1 {
+        return Err(revoked());
+    }
     let claimed = sqlx::query("UPDATE challenges SET used = 1 WHERE nonce = $1 AND used = 0")
         .bind(&nonce_hex)
         .execute(&mut *tx)

@@ -7,6 +7,7 @@ mod common;
 
 use std::path::Path;
 
+use certkey_protocol::v1::renewal_signed_message;
 use certkey_protocol::wrap::ClientKey;
 use common::{b64, call, openssl, post, unb64, Postgres, Service, DISTID};
 use serde_json::{json, Value};
@@ -157,7 +158,12 @@ fn renew_flow(svc: &Service, db_url: Option<&str>, sm2: bool) {
     let nonce = unb64(&ch["nonce"]);
     assert_eq!(nonce.len(), 32);
     let csr = key_and_csr(d, "next", sm2);
-    let proof = sign(d, "holder", &[nonce.as_slice(), &csr].concat(), sm2);
+    let proof = sign(
+        d,
+        "holder",
+        &renewal_signed_message(&serial, &nonce, &csr),
+        sm2,
+    );
     let body = json!({"request_id": "renew-1", "certificate": b64(&old), "csr": b64(&csr), "nonce": b64(&nonce), "signature": b64(&proof)});
     let (s, r) = post(&format!("{}/renewal", svc.base), &body);
     assert_eq!(s, 200, "{r}");
@@ -268,20 +274,35 @@ fn renewal_is_refused_outside_the_window_without_proof_or_when_revoked() {
     let csr = key_and_csr(d2, "next", false);
     // Signed by a key that is not the certificate's.
     key_and_csr(d2, "stranger", false);
-    let bad_proof = sign(d2, "stranger", &[nonce.as_slice(), &csr].concat(), false);
+    let bad_proof = sign(
+        d2,
+        "stranger",
+        &renewal_signed_message(&serial, &nonce, &csr),
+        false,
+    );
     let mut body = json!({"request_id": "r-bad", "certificate": b64(&cert), "csr": b64(&csr), "nonce": b64(&nonce), "signature": b64(&bad_proof)});
     let (s, e) = post(&format!("{}/renewal", svc.base), &body);
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (403, Some("proof_invalid"))
     );
-    // Signed over the nonce alone, not nonce || CSR.
-    body["signature"] = json!(b64(&sign(d2, "holder", &nonce, false)));
-    let (s, e) = post(&format!("{}/renewal", svc.base), &body);
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (403, Some("proof_invalid"))
-    );
+    // Signed over the nonce alone, over nonce || CSR without the label and serial,
+    // or for another certificate's serial: never a proof for this renewal.
+    for other in [
+        nonce.clone(),
+        [nonce.as_slice(), &csr].concat(),
+        renewal_signed_message("01", &nonce, &csr),
+    ] {
+        body["signature"] = json!(b64(&sign(d2, "holder", &other, false)));
+        let (s, e) = post(&format!("{}/renewal", svc.base), &body);
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (403, Some("proof_invalid"))
+        );
+    }
+    // A challenge taken before the revocation below, for the proof made after it.
+    let (_, late) = challenge(&svc, &serial);
+    let late_nonce = unb64(&late["nonce"]);
     // A nonce the service never gave.
     body["nonce"] = json!(b64(&[7u8; 32]));
     let (s, e) = post(&format!("{}/renewal", svc.base), &body);
@@ -310,6 +331,23 @@ fn renewal_is_refused_outside_the_window_without_proof_or_when_revoked() {
         (s, e["error"]["code"].as_str()),
         (403, Some("certificate_revoked"))
     );
+    // A renewal with a challenge and a valid proof from before the revocation: the
+    // issuing transaction (the only place /renewal checks revocation) refuses it.
+    let proof = sign(
+        d2,
+        "holder",
+        &renewal_signed_message(&serial, &late_nonce, &csr),
+        false,
+    );
+    let (s, e) = post(
+        &format!("{}/renewal", svc.base),
+        &json!({"request_id": "r-late", "certificate": b64(&cert), "csr": b64(&csr), "nonce": b64(&late_nonce), "signature": b64(&proof)}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("certificate_revoked")),
+        "{e}"
+    );
 
     // Everything above is in the audit log.
     let (s, log) = call(
@@ -333,6 +371,10 @@ fn renewal_is_refused_outside_the_window_without_proof_or_when_revoked() {
     ] {
         assert!(actions.contains(&want), "{want} missing from {actions:?}");
     }
+    assert!(
+        !actions.contains(&"certificate_renewed"),
+        "nothing was renewed: {actions:?}"
+    );
 }
 
 #[test]
@@ -352,7 +394,12 @@ fn a_required_entitlement_is_granted_by_the_admin_and_used_once() {
         let (_, ch) = challenge(&svc, &serial);
         let nonce = unb64(&ch["nonce"]);
         let csr = key_and_csr(d, "next", true);
-        let proof = sign(d, "holder", &[nonce.as_slice(), &csr].concat(), true);
+        let proof = sign(
+            d,
+            "holder",
+            &renewal_signed_message(&serial, &nonce, &csr),
+            true,
+        );
         post(
             &format!("{}/renewal", svc.base),
             &json!({"request_id": rid, "certificate": b64(&cert), "csr": b64(&csr), "nonce": b64(&nonce), "signature": b64(&proof)}),

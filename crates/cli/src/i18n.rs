@@ -295,6 +295,14 @@ fn not_applicable_text(lang: Lang, reason: &str, days_left: Option<i64>) -> Stri
         }
         (Lang::ZhCn, "no_certificate") => "Key 上没有证书".into(),
         (Lang::En, "no_certificate") => "the key holds no certificate".into(),
+        (Lang::ZhCn, "journal_damaged") => {
+            "Key 上中断操作的记录与 Key 上的对象不符，为安全起见没有删除任何东西；请联系 CA 或技术支持"
+                .into()
+        }
+        (Lang::En, "journal_damaged") => {
+            "the record of an interrupted operation does not match the key's objects; nothing was removed: contact the CA or support"
+                .into()
+        }
         (Lang::ZhCn, "already_activated") => "这把 Key 已经激活".into(),
         (Lang::En, "already_activated") => "this key is already activated".into(),
         (Lang::ZhCn, "seal_exists") => "这张证书已经有电子印章（一张证书只能有一枚）".into(),

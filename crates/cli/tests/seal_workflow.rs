@@ -60,13 +60,18 @@ impl Key {
 /// Produces a key for `alg` in a fresh store (with `extra` softkey slot settings)
 /// and activates it with `certkey activate`.
 fn activated(ca: &Ca, serial: &str, alg: &str, extra: &str) -> Key {
+    activated_with(ca, serial, alg, extra, &[])
+}
+
+/// [`activated`] with `certkey-ca produce` arguments (e.g. `--days 30`).
+fn activated_with(ca: &Ca, serial: &str, alg: &str, extra: &str, produce: &[&str]) -> Key {
     let store = tempfile::tempdir().unwrap();
     std::fs::write(
         store.path().join("softkey.toml"),
         format!("[[slot]]\nserial = \"{serial}\"\nprofile = \"tass\"\n{extra}"),
     )
     .unwrap();
-    let (_, code) = ca.produce(store.path(), alg);
+    let (_, code) = ca.produce_with(store.path(), alg, produce);
     let env_store = store.path().to_str().unwrap().to_string();
     let module = sibling("libcertkey_softkey.so");
     let env = [
@@ -788,18 +793,114 @@ fn seal_on_softhsm2_p256() {
     assert_eq!(json_of(&out)["error"]["detail"]["reason"], "seal_exists");
 }
 
-/// Writes `der` as the key's seal object for the certificate `id_hex` (after deleting
-/// any), as an attacker with the PIN or a hand-made tool would. Through cryptoki in
-/// this process: pkcs11-tool writes at most 5000 bytes, a seal is larger.
-fn plant_seal(module: &Path, key: &Key, id_hex: &str, der: &[u8]) {
+/// `seal show` for a renewed key: exactly one seal, valid, bound to the new certificate
+/// (its id and serial), with the name and size of the seal written before.
+fn check_carried(module: &Path, ca: &Ca, key: &Key, renewed: &Value, name: &str) {
+    assert_eq!(
+        seal_objects(module, key).len(),
+        1,
+        "exactly one seal object"
+    );
+    let out = certkey(module, ca, &["--json", "seal", "show"], &key.base());
+    assert!(out.status.success(), "{}", text(&out));
+    let v = json_of(&out);
+    let seals = v["seals"].as_array().unwrap();
+    assert_eq!(seals.len(), 1, "{v}");
+    let s = &seals[0];
+    assert_eq!(s["signature_valid"], true, "{v}");
+    assert_eq!(s["bound_to_certificate"], true, "{v}");
+    assert_eq!(s["certificate_id"], renewed["key_id"], "{v}");
+    assert_ne!(s["certificate_id"], key.done["key_id"], "{v}");
+    assert_eq!(s["name"], name, "{v}");
+    assert_eq!(
+        (s["width_mm"].as_u64(), s["height_mm"].as_u64()),
+        (Some(20), Some(20))
+    );
+    assert_eq!(s["valid_now"], true, "{v}");
+    // The seal lists the new certificate (the one with the renewed serial).
+    let listed = certkey(module, ca, &["--json", "list"], &key.base());
+    let listing = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(
+        listing.contains(renewed["new_serial"].as_str().unwrap()),
+        "{listing}"
+    );
+}
+
+/// Renewal keeps the seal: activate, write the seal, renew, and `seal show` reports
+/// one valid seal bound to the new certificate. Then the same with the key pulled
+/// out after N operations of the renewal, for every N: the key never holds no seal or
+/// two once a rerun is done, and the seal always ends up on the new certificate.
+#[test]
+fn the_seal_moves_to_the_renewed_certificate_even_when_the_key_is_pulled_out() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("ring.png");
+    std::fs::write(&png, ring(400, 10.0, image::ImageFormat::Png)).unwrap();
+    let png = png.to_str().unwrap().to_string();
+    let mut n = 0;
+    loop {
+        let key = activated_with(&ca, &format!("SKSLRN{n:03}"), "sm2", "", &["--days", "30"]);
+        let out = certkey(
+            &module,
+            &ca,
+            &[
+                "--json",
+                "seal",
+                "write",
+                "--image",
+                &png,
+                "--name",
+                "张三财务章",
+            ],
+            &key.env(),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let first = cut_after(&key.env_store, n, || {
+            certkey(&module, &ca, &["--json", "renew"], &key.env())
+        });
+        let renewed = if first.status.success() {
+            json_of(&first)
+        } else {
+            // Between the runs the key holds the old seal, the new one, or (for a
+            // moment) both: never none.
+            let between = seal_objects(&module, &key).len();
+            assert!((1..=2).contains(&between), "cut after {n}: {between} seals");
+            let again = certkey(&module, &ca, &["--json", "renew"], &key.env());
+            assert!(
+                again.status.success(),
+                "cut after {n} operations, the rerun failed:\nfirst run: {}\nrerun: {}",
+                text(&first),
+                text(&again)
+            );
+            json_of(&again)
+        };
+        check_carried(&module, &ca, &key, &renewed, "张三财务章");
+        if first.status.success() {
+            assert!(n > 10, "a renewal needs more than {n} operations");
+            break;
+        }
+        n += 1;
+        assert!(n < 400, "a renewal never completed without a cut");
+    }
+}
+
+/// Not a test of its own: run by [`plant_seal`] in a child process, it writes a public
+/// seal object through PKCS#11 (pkcs11-tool cannot give a data object a CKA_ID).
+#[test]
+#[ignore = "run by plant_seal in a child process"]
+fn plant_seal_child() {
     use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::object::{Attribute, ObjectClass};
     use cryptoki::session::UserType;
     use cryptoki::types::AuthPin;
-    // Only this test loads softkey in-process; every child process is given its own
-    // CERTKEY_SOFTKEY_DIR explicitly.
-    std::env::set_var("CERTKEY_SOFTKEY_DIR", &key.env_store);
-    let ctx = Pkcs11::new(module).unwrap();
+    let file = std::env::var("CERTKEY_TEST_PLANT_SEAL").expect("run by plant_seal");
+    let id = std::env::var("CERTKEY_TEST_PLANT_ID").unwrap();
+    let id: Vec<u8> = (0..id.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap())
+        .collect();
+    let ctx = Pkcs11::new(sibling("libcertkey_softkey.so")).unwrap();
     ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         .unwrap();
     let slot = ctx.get_slots_with_token().unwrap()[0];
@@ -820,22 +921,91 @@ fn plant_seal(module: &Path, key: &Key, id_hex: &str, der: &[u8]) {
             Attribute::Token(true),
             Attribute::Private(false),
             app,
-            Attribute::Id(hex_bytes(id_hex)),
-            Attribute::Label(b"planted".to_vec()),
-            Attribute::Value(der.to_vec()),
+            Attribute::Id(id),
+            Attribute::Label("张三".as_bytes().to_vec()),
+            Attribute::Value(std::fs::read(file).unwrap()),
         ])
         .unwrap();
-    drop(session);
-    ctx.finalize().unwrap();
-    let back = seal_objects(module, key);
-    assert_eq!(back.len(), 1);
 }
 
-fn hex_bytes(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+/// Writes `der` as the key's only seal object, public, with CKA_ID `id` (hex), as an
+/// attacker with a hand-made tool would (pkcs11-tool writes at most 5000 bytes and
+/// gives a data object no CKA_ID). In a child process so that each planting loads
+/// softkey afresh with the key's own store.
+fn plant_seal(module: &Path, key: &Key, id: &str, der: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seal.der");
+    std::fs::write(&file, der).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "plant_seal_child", "--ignored", "--nocapture"])
+        .env("CERTKEY_SOFTKEY_DIR", &key.env_store)
+        .env("CERTKEY_TEST_PLANT_SEAL", &file)
+        .env("CERTKEY_TEST_PLANT_ID", id)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(seal_objects(module, key).len(), 1);
+}
+
+/// A seal object planted on a key under its certificate's id — a genuine seal of this
+/// CA, copied from another holder's key — is not carried over by a renewal: the CA is
+/// asked for nothing, the new certificate has no seal, and the holder can still have
+/// the one seal of the new certificate made with a picture and name of their choice.
+#[test]
+fn a_planted_seal_is_not_carried_over_by_a_renewal() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("ring.png");
+    std::fs::write(&png, ring(400, 10.0, image::ImageFormat::Png)).unwrap();
+    let png = png.to_str().unwrap().to_string();
+    let other = activated(&ca, "SKSLOTHER", "sm2", "");
+    let out = certkey(
+        &module,
+        &ca,
+        &["--json", "seal", "write", "--image", &png],
+        &other.env(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let copied = seal_objects(&module, &other).remove(0);
+
+    let key = activated_with(&ca, "SKSLPLANT", "sm2", "", &["--days", "30"]);
+    let old_id = key.done["key_id"].as_str().unwrap().to_string();
+    plant_seal(&module, &key, &old_id, &copied);
+    assert_eq!(seal_objects(&module, &key).len(), 1);
+    let out = certkey(&module, &ca, &["--json", "renew"], &key.env());
+    assert!(out.status.success(), "{}", text(&out));
+    let renewed = json_of(&out);
+    // The planted object is left as it was: not carried, not acted on.
+    let out = certkey(&module, &ca, &["--json", "seal", "show"], &key.base());
+    let v = json_of(&out);
+    let seals = v["seals"].as_array().unwrap();
+    assert_eq!(seals.len(), 1, "{v}");
+    assert_eq!(seals[0]["certificate_id"], old_id.as_str(), "{v}");
+    assert_eq!(seals[0]["bound_to_certificate"], false, "{v}");
+    // The CA made no seal for the new certificate: the holder's own request makes it.
+    let out = certkey(
+        &module,
+        &ca,
+        &[
+            "--json",
+            "seal",
+            "write",
+            "--image",
+            &png,
+            "--name",
+            "张三合同章",
+        ],
+        &key.env(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let written = json_of(&out);
+    assert_eq!(written["name"], "张三合同章", "{written}");
+    assert_eq!(written["certificate_id"], renewed["key_id"], "{written}");
 }
 
 /// The CA's seal re-made by a foreign maker: the same eSealInfo (name, picture, the

@@ -189,8 +189,26 @@ pub struct RenewalRequest {
     pub csr: Base64,
     /// The challenge nonce.
     pub nonce: Base64,
-    /// Signature by the current key over nonce || CSR.
+    /// DER signature by the current certificate's key (SM3withSM2 with the default
+    /// user id, or ECDSA-SHA256) over [`renewal_signed_message`]: the domain label
+    /// `"certkey-renewal-v1\0"`, then the current certificate's serial, the nonce and
+    /// the CSR, each preceded by its length, so a signature made for another purpose,
+    /// certificate, nonce or request never verifies here.
     pub signature: Base64,
+}
+
+/// What the current key signs for `POST /renewal` (proof of possession):
+/// `"certkey-renewal-v1\0"`, then the certificate serial (lowercase hex without leading
+/// zero bytes, as ASCII), the nonce and the CSR (DER), each preceded by its length as a
+/// 4-byte big-endian integer.
+pub fn renewal_signed_message(certificate_serial: &str, nonce: &[u8], csr: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(32 + certificate_serial.len() + nonce.len() + csr.len());
+    m.extend_from_slice(b"certkey-renewal-v1\0");
+    for part in [certificate_serial.as_bytes(), nonce, csr] {
+        m.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+        m.extend_from_slice(part);
+    }
+    m
 }
 
 /// Handler (经办人) identity for an unlock request.

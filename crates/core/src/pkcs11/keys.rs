@@ -747,10 +747,33 @@ pub fn write_data(
     label: &str,
     value: &[u8],
 ) -> Result<ObjectHandle> {
+    write_data_object(session, application, id, label, value, false)
+}
+
+/// [`write_data`] as a private object (CKA_PRIVATE true): only a session logged in as
+/// the user can write it, see it or read it, so nobody without the PIN can plant one.
+pub fn write_private_data(
+    session: &Session,
+    application: &str,
+    id: &[u8],
+    label: &str,
+    value: &[u8],
+) -> Result<ObjectHandle> {
+    write_data_object(session, application, id, label, value, true)
+}
+
+fn write_data_object(
+    session: &Session,
+    application: &str,
+    id: &[u8],
+    label: &str,
+    value: &[u8],
+    private: bool,
+) -> Result<ObjectHandle> {
     let mut template = vec![
         Attribute::Class(ObjectClass::DATA),
         Attribute::Token(true),
-        Attribute::Private(false),
+        Attribute::Private(private),
         Attribute::Application(application.as_bytes().to_vec()),
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Value(value.to_vec()),
@@ -780,11 +803,25 @@ pub fn write_data(
 /// id [`write_data`] put in CKA_OBJECT_ID. Objects whose value cannot be read are
 /// left out (and logged).
 pub fn find_data(session: &Session, application: &str, id: Option<&[u8]>) -> Result<Vec<IdValue>> {
+    find_data_where(session, application, id, None)
+}
+
+/// [`find_data`], only private objects (`Some(true)`) or only public ones
+/// (`Some(false)`), as the module's search by CKA_PRIVATE tells.
+pub fn find_data_where(
+    session: &Session,
+    application: &str,
+    id: Option<&[u8]>,
+    private: Option<bool>,
+) -> Result<Vec<IdValue>> {
     let app = application.as_bytes().to_vec();
-    let template = [
+    let mut template = vec![
         Attribute::Class(ObjectClass::DATA),
         Attribute::Application(app.clone()),
     ];
+    if let Some(p) = private {
+        template.push(Attribute::Private(p));
+    }
     let mut out = Vec::new();
     for h in find_handles(session, &template)? {
         let attrs = match attributes(

@@ -10,9 +10,13 @@
 //! 7. write the certificate beside its key and check it.
 //!
 //! The journal on the key ([`super::journal`], operation "activate") records the
-//! activation id after step 4 and the key pair after step 5, so a rerun after any
-//! interruption logs in with the holder's PIN and carries on; the service answers a
-//! repeated certificate request with the same certificate.
+//! activation id after step 4 and the new key pair's id before step 5 makes it, so a
+//! rerun after any interruption logs in with the holder's PIN and carries on; the
+//! service answers a repeated certificate request with the same certificate. Before the
+//! login only the journal's public hint (stage and activation id) is read, to know
+//! which PIN to ask for; the key pair's id is read from the private record after the
+//! login, so a planted journal can neither name a key pair to use nor make anything go.
+//! Nothing is ever removed by label.
 
 use certkey_protocol::v1::{
     ActivationLookupResponse, ActivationRequest, CertificateRequest, KeyAlgorithm, OrderState,
@@ -141,8 +145,15 @@ fn check_code(
     Err(last.unwrap_or(Error::Cancelled))
 }
 
+/// Records the journal. Until a key pair's id is on record, the public hint is the
+/// whole record (stage and activation id: which PIN a rerun asks for, nothing a rerun
+/// could destroy or use); from then on the private record, which alone names the pair.
 fn record(session: &Session, j: &mut Journal) -> Result<()> {
-    journal::write(session, OPERATION, j)
+    if j.key_id.is_some() {
+        journal::write(session, OPERATION, j)
+    } else {
+        journal::write_hint(session, OPERATION, j)
+    }
 }
 
 /// Activates the key: see the module documentation.
@@ -150,7 +161,8 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
     let mut p = Progress::new(ui, 10);
     p.step(Step::ReadToken)?;
     let session = token.session()?;
-    let earlier = journal::read(&session, OPERATION)?;
+    // Only the public hint is visible before the login (see the module documentation).
+    let earlier = journal::read_hint(&session, OPERATION)?;
 
     p.step(Step::ContactService)?;
     let order: ActivationLookupResponse = service.activation_lookup(&token.serial)?;
@@ -173,7 +185,26 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
             p.step(Step::Login)?;
             login_user(ui, token, &session, None)?;
             p.step(Step::SetPin)?;
-            j
+            // The private record, when there is one, is what the run acts on.
+            match journal::read(&session, OPERATION)? {
+                Some(private) => private,
+                // An earlier run finished and was cut while removing its journal (the
+                // private record goes first): the certificate is on the key.
+                None if order.state == OrderState::Completed => {
+                    let cert = super::certs::current(&session, time::OffsetDateTime::now_utc())?;
+                    journal::clear(&session, OPERATION)?;
+                    let _ = session.logout();
+                    return Ok(Activated {
+                        token_serial: token.serial.clone(),
+                        key_id: hex::encode(&cert.id),
+                        subject: cert.info.subject,
+                        certificate_serial: cert.info.serial_hex,
+                        not_after: cert.info.not_after,
+                        resumed: true,
+                    });
+                }
+                None => j,
+            }
         }
         earlier => {
             match order.state {
@@ -238,28 +269,34 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
         .ok_or_else(|| not_applicable("journal_without_activation"))?;
 
     p.step(Step::GenerateKey)?;
-    let existing = match j.key_id.as_deref().and_then(|h| hex::decode(h).ok()) {
-        Some(id) => keys::find(&session, &id)?,
-        None => None,
-    };
-    let key: TokenKey = match existing {
-        Some(k) if k.alg == alg => k,
+    // The new pair's id is on record before the pair is made: a rerun uses that pair,
+    // or makes it under that id, and touches no other.
+    let id = match j.key_id.as_deref().and_then(|h| hex::decode(h).ok()) {
+        Some(id) if !id.is_empty() => id,
         _ => {
-            let label = format!("CertKey {}", token.serial);
-            super::certs::remove_orphans(&session, &label)?;
-            let id = keys::new_id(&session);
-            let k = keys::generate(
+            let id = super::certs::unused_id(&session)?;
+            j.stage = "key".into();
+            j.key_id = Some(hex::encode(&id));
+            record(&session, &mut j)?;
+            id
+        }
+    };
+    let key: TokenKey = match keys::find(&session, &id)? {
+        Some(k) if k.alg == alg => k,
+        Some(_) => return Err(not_applicable("journal_damaged")),
+        None => {
+            // A half-made pair of the recorded id (a cut inside C_GenerateKeyPair).
+            if !super::certs::remove_recorded_pair(&session, &id)? {
+                return Err(not_applicable("journal_damaged"));
+            }
+            keys::generate(
                 &session,
                 &token.serial,
                 alg,
                 token.sm2.as_ref(),
                 &id,
-                &label,
-            )?;
-            j.stage = "key".into();
-            j.key_id = Some(hex::encode(&k.id));
-            record(&session, &mut j)?;
-            k
+                &format!("CertKey {}", token.serial),
+            )?
         }
     };
 
@@ -315,7 +352,7 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
             reason: "the certificate written to the key does not read back".into(),
         });
     }
-    journal::clear(&session, OPERATION)?;
+    journal::clear_hint_last(&session, OPERATION)?;
     let _ = session.logout();
     Ok(Activated {
         token_serial: token.serial.clone(),

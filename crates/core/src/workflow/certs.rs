@@ -153,33 +153,78 @@ pub fn install_chain(
     Ok(written)
 }
 
-/// Removes key pairs an interrupted earlier run generated but never recorded: keys
-/// with this workflow's label and no certificate beside them.
-pub(crate) fn remove_orphans(session: &Session, label: &str) -> Result<()> {
-    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
-    let certified: Vec<Vec<u8>> = keys::certificates(session)?
-        .into_iter()
-        .map(|(_, id, _)| id)
-        .collect();
-    for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
-        let handles = session
-            .find_objects(&[
-                Attribute::Class(class),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
-            .map_err(|e| crate::pkcs11::ckr::convert(e, "C_FindObjects"))?;
-        for h in handles {
-            let attrs = session
-                .get_attributes(h, &[AttributeType::Id])
-                .map_err(|e| crate::pkcs11::ckr::convert(e, "C_GetAttributeValue"))?;
-            let id = attrs.into_iter().find_map(|a| match a {
-                Attribute::Id(id) => Some(id),
-                _ => None,
-            });
-            if id.is_none_or(|id| !certified.contains(&id)) {
-                keys::destroy(session, h)?;
-            }
+/// The class of an object, when the module says.
+fn class_of(
+    session: &Session,
+    handle: cryptoki::object::ObjectHandle,
+) -> Result<Option<cryptoki::object::ObjectClass>> {
+    use cryptoki::object::{Attribute, AttributeType};
+    let attrs = session
+        .get_attributes(handle, &[AttributeType::Class])
+        .map_err(|e| crate::pkcs11::ckr::convert(e, "C_GetAttributeValue"))?;
+    Ok(attrs.into_iter().find_map(|a| match a {
+        Attribute::Class(c) => Some(c),
+        _ => None,
+    }))
+}
+
+/// Removes the objects of `classes` with CKA_ID `id` (nothing else: no object is ever
+/// chosen by its label).
+fn remove_with_id(
+    session: &Session,
+    id: &[u8],
+    classes: &[cryptoki::object::ObjectClass],
+) -> Result<()> {
+    for h in keys::objects_with_id(session, id)? {
+        if class_of(session, h)?.is_some_and(|c| classes.contains(&c)) {
+            keys::destroy(session, h)?;
         }
     }
     Ok(())
+}
+
+/// Removes the key pair with CKA_ID `id` that a workflow recorded in its private
+/// journal before generating it, when it has no certificate: a certificate beside it
+/// means the pair is in use (or the record is wrong), and then nothing is removed and
+/// `false` is returned.
+pub(crate) fn remove_recorded_pair(session: &Session, id: &[u8]) -> Result<bool> {
+    use cryptoki::object::ObjectClass;
+    if !id.is_empty() && keys::certificates(session)?.iter().any(|(_, c, _)| c == id) {
+        return Ok(false);
+    }
+    remove_with_id(
+        session,
+        id,
+        &[ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY],
+    )?;
+    Ok(true)
+}
+
+/// Removes the certificates and key objects with CKA_ID `id`: the pair a renewal
+/// replaced, once its successor is on the key and checked (other objects with the id,
+/// such as a seal, stay).
+pub(crate) fn remove_pair(session: &Session, id: &[u8]) -> Result<()> {
+    use cryptoki::object::ObjectClass;
+    remove_with_id(
+        session,
+        id,
+        &[
+            ObjectClass::CERTIFICATE,
+            ObjectClass::PRIVATE_KEY,
+            ObjectClass::PUBLIC_KEY,
+        ],
+    )
+}
+
+/// A fresh CKA_ID that no object on the key has.
+pub(crate) fn unused_id(session: &Session) -> Result<Vec<u8>> {
+    for _ in 0..8 {
+        let id = keys::new_id(session);
+        if keys::objects_with_id(session, &id)?.is_empty() {
+            return Ok(id);
+        }
+    }
+    Err(Error::ModuleMisbehaved {
+        reason: "the key's random ids keep colliding with objects on it".into(),
+    })
 }

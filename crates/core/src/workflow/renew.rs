@@ -1,18 +1,31 @@
 //! Online renewal (shared/DESIGN.md): while 0 < days_left <= 90, a new key pair is made
 //! on the key, its certificate request is signed on the key, the current key proves
-//! possession by signing the service's nonce and the request, and the CA issues the new
-//! certificate (its validity continues the old one's). The old certificate and key
+//! possession by signing [`renewal_signed_message`] (a domain label, the current
+//! certificate's serial, the service's nonce and the request), and the CA issues the
+//! new certificate (its validity continues the old one's). The old certificate and key
 //! pair are removed only after the new ones are on the key and checked.
 //!
-//! The journal (operation "renew") records the old key's id and the request id before
-//! anything is made, the new key's id once it exists, and "installed" once the new
-//! certificate is written. A rerun after any interruption finishes: the service answers
-//! a repeated request id with the same certificate (never a second one), so a lost
-//! answer costs nothing; an installed renewal only needs its clean-up.
+//! The journal (operation "renew", a private object: see [`super::journal`]) records
+//! the old key's id and serial, the request id and the id the new key pair will get
+//! before anything is made, and "installed" once the new certificate is written. A
+//! rerun after any interruption finishes: the service answers a repeated request id
+//! with the same certificate (never a second one), so a lost answer costs nothing; an
+//! installed renewal only needs its clean-up. Nothing is ever removed by label: the
+//! only key pair a renewal may remove is the one its private journal named before
+//! generating it, and only while no certificate is beside it; the old pair goes only
+//! when its certificate carries the serial recorded. When the service refuses for good
+//! (the certificate expired or was revoked between runs), that new pair and the journal
+//! are removed and the current certificate stays as it was.
+//!
+//! The seal moves with the certificate: when the old certificate has a seal object on
+//! the key, the new key asks the CA (`POST /seal`, the flow of [`super::seal`]) for the
+//! seal of the new certificate with the old seal's picture, name and size; it is checked
+//! and written under the new id before the old seal and pair are removed, so a rerun
+//! finds either the old seal (and carries it again, the CA answering with the seal it
+//! made) or the new one, never none and never two.
 
-use certkey_protocol::v1::RenewalRequest;
+use certkey_protocol::v1::{renewal_signed_message, RenewalRequest};
 use certkey_protocol::{rules, Base64};
-use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::Session;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -22,7 +35,6 @@ use super::journal::{self, Journal};
 use super::pin::login_user;
 use super::token::Token;
 use super::{Interaction, Notice, Progress, Step};
-use crate::pkcs11::ckr;
 use crate::pkcs11::keys::{self, TokenKey};
 use crate::service::ServiceClient;
 use crate::{csr, Error, Result};
@@ -74,33 +86,43 @@ fn random_request_id(session: &Session) -> String {
     format!("rn-{}", hex::encode(keys::new_id(session)))
 }
 
-/// Removes the certificates and key objects with CKA_ID `id` (other objects with the
-/// id, such as a seal, stay).
-fn remove_pair(session: &Session, id: &[u8]) -> Result<()> {
-    for h in keys::objects_with_id(session, id)? {
-        let attrs = session
-            .get_attributes(h, &[AttributeType::Class])
-            .map_err(|e| ckr::convert(e, "C_GetAttributeValue"))?;
-        let class = attrs.into_iter().find_map(|a| match a {
-            Attribute::Class(c) => Some(c),
-            _ => None,
-        });
-        if matches!(
-            class,
-            Some(ObjectClass::CERTIFICATE | ObjectClass::PRIVATE_KEY | ObjectClass::PUBLIC_KEY)
-        ) {
-            keys::destroy(session, h)?;
-        }
-    }
-    Ok(())
-}
-
 fn by_id(list: &[HolderCert], id: &[u8]) -> Option<HolderCert> {
     list.iter().find(|c| c.id == id).cloned()
 }
 
 fn hex_id(s: &Option<String>) -> Option<Vec<u8>> {
     s.as_deref().and_then(|h| hex::decode(h).ok())
+}
+
+fn journal_damaged() -> Error {
+    Error::NotApplicable {
+        reason: "journal_damaged".into(),
+        days_left: None,
+    }
+}
+
+/// Refusals no rerun can change.
+fn refused_for_good(e: &Error) -> bool {
+    matches!(e, Error::Service { service_code, .. } if matches!(
+        service_code.as_str(),
+        "certificate_revoked"
+            | "certificate_expired"
+            | "renewal_not_open"
+            | "certificate_not_found"
+            | "request_id_reused"
+    ))
+}
+
+/// Gives up a renewal the service refused for good: the key pair the journal recorded
+/// goes (only if no certificate is beside it), then the journal; the current
+/// certificate stays as it was.
+fn abandon(session: &Session, j: &Journal) -> Result<()> {
+    if let Some(id) = hex_id(&j.key_id) {
+        if !certs::remove_recorded_pair(session, &id)? {
+            return Err(journal_damaged());
+        }
+    }
+    journal::clear(session, OPERATION)
 }
 
 /// Renews the key's certificate: see the module documentation.
@@ -113,11 +135,10 @@ pub fn renew(
     let mut p = Progress::new(ui, 9);
     p.step(Step::ReadToken)?;
     let session = token.session()?;
-    let earlier = journal::read(&session, OPERATION)?;
-    let resumed = earlier.is_some();
     // Whether renewal is open is known from the public certificate: say so before
-    // asking for the PIN.
-    if earlier.is_none() {
+    // asking for the PIN — unless a renewal may be under way (its record is private,
+    // readable after the login), which the service then judges.
+    if journal::read_hint(&session, OPERATION)?.is_none() {
         let first = certs::end_entity_certificates(&session, now)?
             .into_iter()
             .next()
@@ -129,49 +150,60 @@ pub fn renew(
     }
     p.step(Step::Login)?;
     login_user(ui, token, &session, None)?;
+    let earlier = journal::read(&session, OPERATION)?;
+    let resumed = earlier.is_some();
     let holders = certs::holder_certificates(&session, now)?;
-    let old = match earlier.as_ref().and_then(|j| hex_id(&j.old_id)) {
-        Some(id) => by_id(&holders, &id),
+    let old = match earlier.as_ref() {
+        Some(j) => by_id(&holders, &hex_id(&j.old_id).ok_or_else(journal_damaged)?),
         None => holders.first().cloned(),
     };
 
     // A renewal interrupted after the new certificate was written only needs its
     // clean-up (the old pair may already be gone).
     if let Some(j) = earlier.as_ref().filter(|j| j.stage == "installed") {
-        let new_id = hex_id(&j.key_id).ok_or_else(|| Error::NotApplicable {
-            reason: "journal_damaged".into(),
-            days_left: None,
-        })?;
-        let new = by_id(&holders, &new_id).ok_or_else(|| Error::NotApplicable {
-            reason: "journal_damaged".into(),
-            days_left: None,
-        })?;
+        let new_id = hex_id(&j.key_id).ok_or_else(journal_damaged)?;
+        let new = by_id(&holders, &new_id).ok_or_else(journal_damaged)?;
         ui.notice(&Notice::Resuming {
             operation: OPERATION.into(),
         });
-        let old_serial = j.old_serial.clone();
         return finish(
             &mut p,
+            ui,
             token,
+            service,
             &session,
             hex_id(&j.old_id),
             &new,
-            old_serial,
+            j.old_serial.clone(),
             now,
             true,
         );
     }
 
-    let old = old.ok_or_else(|| Error::NotApplicable {
-        reason: "no_certificate".into(),
-        days_left: None,
-    })?;
-    if !resumed {
-        eligibility(old.not_after, now)?;
-    } else {
+    let Some(old) = old else {
+        // The certificate the journal names is gone: nothing of this renewal can go on.
+        if let Some(j) = earlier.as_ref() {
+            abandon(&session, j)?;
+        } else {
+            // A hint without its record (planted, or left by a cut): nothing to act on.
+            journal::clear(&session, OPERATION)?;
+        }
+        return Err(Error::NotApplicable {
+            reason: "no_certificate".into(),
+            days_left: None,
+        });
+    };
+    if let Some(j) = earlier.as_ref() {
+        if j.old_serial.as_deref() != Some(old.info.serial_hex.as_str()) {
+            return Err(journal_damaged());
+        }
         ui.notice(&Notice::Resuming {
             operation: OPERATION.into(),
         });
+    } else if let Err(e) = eligibility(old.not_after, now) {
+        // A lone hint (planted, or left by a cut) goes with the refusal.
+        journal::clear(&session, OPERATION)?;
+        return Err(e);
     }
 
     p.step(Step::ContactService)?;
@@ -185,10 +217,18 @@ pub fn renew(
         {
             None
         }
+        // Expired or revoked since the interrupted run: its new key pair and journal
+        // go, or every later run would fail the same way.
+        Err(e) if refused_for_good(&e) => {
+            if let Some(j) = earlier.as_ref() {
+                abandon(&session, j)?;
+            }
+            return Err(e);
+        }
         Err(e) => return Err(e),
     };
-    // On record before anything is made on the key.
-    let mut j = match earlier {
+    // On record (the new key's id included) before anything is made on the key.
+    let j = match earlier {
         Some(j) => j,
         None => {
             let mut j = Journal {
@@ -196,45 +236,42 @@ pub fn renew(
                 old_id: Some(hex::encode(&old.id)),
                 old_serial: Some(old.info.serial_hex.clone()),
                 request_id: Some(random_request_id(&session)),
+                key_id: Some(hex::encode(certs::unused_id(&session)?)),
                 ..Journal::default()
             };
+            journal::write_hint(&session, OPERATION, &j)?;
             journal::write(&session, OPERATION, &mut j)?;
             j
         }
     };
-    let request_id = j.request_id.clone().ok_or_else(|| Error::NotApplicable {
-        reason: "journal_damaged".into(),
-        days_left: None,
-    })?;
+    let request_id = j.request_id.clone().ok_or_else(journal_damaged)?;
+    let new_id = hex_id(&j.key_id).ok_or_else(journal_damaged)?;
+    if new_id.is_empty() || new_id == old.id {
+        return Err(journal_damaged());
+    }
 
     p.step(Step::GenerateKey)?;
-    let existing = match hex_id(&j.key_id) {
-        Some(id) => keys::find(&session, &id)?,
-        None => None,
-    };
-    let new_key: TokenKey = match existing {
-        Some(k) => k,
+    let new_key: TokenKey = match keys::find(&session, &new_id)? {
+        Some(k) if k.alg == old.key.alg => k,
+        Some(_) => return Err(journal_damaged()),
         None => {
-            let id = keys::new_id(&session);
+            // A half-made pair of the recorded id (a cut inside C_GenerateKeyPair).
+            if !certs::remove_recorded_pair(&session, &new_id)? {
+                return Err(journal_damaged());
+            }
             let label = old
                 .info
                 .subject_cn
                 .clone()
                 .unwrap_or_else(|| format!("CertKey {}", token.serial));
-            // A key pair an interrupted run made before recording it.
-            certs::remove_orphans(&session, &label)?;
-            let k = keys::generate(
+            keys::generate(
                 &session,
                 &token.serial,
                 old.key.alg,
                 token.sm2.as_ref(),
-                &id,
+                &new_id,
                 &label,
-            )?;
-            j.stage = "key".into();
-            j.key_id = Some(hex::encode(&k.id));
-            journal::write(&session, OPERATION, &mut j)?;
-            k
+            )?
         }
     };
 
@@ -244,7 +281,7 @@ pub fn renew(
     })?;
     let (nonce, signature) = match nonce {
         Some(n) => {
-            let proof = [n.as_slice(), csr.as_slice()].concat();
+            let proof = renewal_signed_message(&old.info.serial_hex, &n, &csr);
             let sig = keys::sign(
                 &session,
                 &token.serial,
@@ -258,31 +295,23 @@ pub fn renew(
     };
 
     p.step(Step::RequestCertificate)?;
-    let answer = service.renew(&RenewalRequest {
+    let issued = match service.renew(&RenewalRequest {
         request_id,
         certificate: Base64(old.der.clone()),
         csr: Base64(csr),
         nonce: Base64(nonce),
         signature: Base64(signature),
-    });
-    let issued = match answer {
+    }) {
         Ok(i) => i,
-        // Refusals no rerun can change: the new key pair goes, the journal too, the
-        // current certificate stays as it was.
-        Err(Error::Service {
-            ref service_code, ..
-        }) if matches!(
-            service_code.as_str(),
-            "certificate_revoked"
-                | "certificate_expired"
-                | "renewal_not_open"
-                | "certificate_not_found"
-                | "request_id_reused"
-        ) =>
+        // `already_renewed` here means another request renewed the certificate (this
+        // request id would have been answered with its certificate): this pair is
+        // of no use.
+        Err(e)
+            if refused_for_good(&e)
+                || matches!(&e, Error::Service { service_code, .. } if service_code == "already_renewed") =>
         {
-            remove_pair(&session, &new_key.id)?;
-            journal::clear(&session, OPERATION)?;
-            return Err(answer.err().unwrap_or(Error::Cancelled));
+            abandon(&session, &j)?;
+            return Err(e);
         }
         Err(e) => return Err(e),
     };
@@ -296,18 +325,27 @@ pub fn renew(
     drop(parsed);
 
     p.step(Step::InstallCertificate)?;
-    for (handle, id, _) in keys::certificates(&session)? {
+    // An interrupted run may have written it already: the service answers the request
+    // id with the same certificate, so anything else under the new id is not ours.
+    let mut present = false;
+    for (_, id, value) in keys::certificates(&session)? {
         if id == new_key.id {
-            keys::destroy(&session, handle)?;
+            if value != der {
+                return Err(journal_damaged());
+            }
+            present = true;
         }
     }
-    let label = old
-        .info
-        .subject_cn
-        .clone()
-        .unwrap_or_else(|| format!("CertKey {}", token.serial));
-    keys::write_certificate(&session, &new_key.id, &label, &der)?;
+    if !present {
+        let label = old
+            .info
+            .subject_cn
+            .clone()
+            .unwrap_or_else(|| format!("CertKey {}", token.serial));
+        keys::write_certificate(&session, &new_key.id, &label, &der)?;
+    }
     certs::install_chain(&session, token.vendor.as_ref(), &issued.chain)?;
+    let mut j = j;
     j.stage = "installed".into();
     journal::write(&session, OPERATION, &mut j)?;
 
@@ -317,7 +355,9 @@ pub fn renew(
     })?;
     finish(
         &mut p,
+        ui,
         token,
+        service,
         &session,
         Some(old.id.clone()),
         &new,
@@ -327,11 +367,14 @@ pub fn renew(
     )
 }
 
-/// Checks the new certificate and key, then removes the old pair and the journal.
+/// Checks the new certificate and key, carries the seal over, then removes the old
+/// pair, the old seal and the journal.
 #[allow(clippy::too_many_arguments)]
 fn finish(
     p: &mut Progress<'_>,
+    ui: &dyn Interaction,
     token: &Token,
+    service: &ServiceClient,
     session: &Session,
     old_id: Option<Vec<u8>>,
     new: &HolderCert,
@@ -358,26 +401,22 @@ fn finish(
     )?;
     p.step(Step::CleanUp)?;
     if let Some(id) = old_id.filter(|id| *id != new.id) {
-        // Only the certificate this renewal replaced (the journal is a public object:
-        // its id must name the certificate with the recorded serial).
+        // Only the certificate this renewal replaced: every certificate under the
+        // recorded id must carry the recorded serial.
         let named = keys::certificates(session)?
             .into_iter()
             .filter(|(_, cid, _)| *cid == id)
-            .filter_map(|(_, _, der)| {
+            .map(|(_, _, der)| {
                 crate::cert::parse(&der)
                     .ok()
                     .map(|p| crate::cert::CertificateInfo::from_parsed(&p, now).serial_hex)
             })
             .collect::<Vec<_>>();
-        let matches = named.iter().all(|s| Some(s) == old_serial.as_ref());
-        if matches {
-            remove_pair(session, &id)?;
-        } else {
-            return Err(Error::NotApplicable {
-                reason: "journal_damaged".into(),
-                days_left: None,
-            });
+        if !named.iter().all(|s| s.is_some() && *s == old_serial) {
+            return Err(journal_damaged());
         }
+        super::seal::carry_over(ui, token, service, session, &id, new, now)?;
+        certs::remove_pair(session, &id)?;
     }
     journal::clear(session, OPERATION)?;
     let _ = session.logout();

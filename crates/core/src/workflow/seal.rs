@@ -581,23 +581,66 @@ pub fn write(
         picture,
     } = prepared;
 
-    p.step(Step::SignSeal)?;
-    let message = seal_signed_message(w, h, &name, &picture.png);
-    let signature = keys::sign(
+    let (seal, der) = request_and_write(
+        ui,
+        token,
+        service,
         &session,
+        &cert,
+        (&name, w, h, &picture.png),
+        now,
+        &mut |step| p.step(step),
+    )?;
+    let _ = session.logout();
+    Ok(SealWritten {
+        token_serial: token.serial.clone(),
+        certificate_id: hex::encode(&cert.id),
+        certificate_subject: cert.info.subject.clone(),
+        certificate_serial: cert.info.serial_hex.clone(),
+        es_id: seal.info.es_id.clone(),
+        name: seal.info.name.clone(),
+        seal_type: seal_type_text(seal.info.seal_type),
+        width_mm: seal.info.picture.width_mm,
+        height_mm: seal.info.picture.height_mm,
+        picture_width_px: picture.width_px,
+        picture_height_px: picture.height_px,
+        seal_bytes: der.len(),
+        valid_end: rfc3339(seal.info.valid_end),
+        maker_subject: maker_subject(&seal.maker_cert),
+    })
+}
+
+/// Steps 3 to 6 of [`write`] for `cert` (the user logged in): signs the request
+/// (`name`, width, height, normalised PNG) with the certificate's key, has the CA make
+/// the seal (or takes the one it made already, on `seal_exists`), checks it, writes it
+/// under the certificate's id and reads it back. `step` announces each step.
+fn request_and_write(
+    ui: &dyn Interaction,
+    token: &Token,
+    service: &ServiceClient,
+    session: &Session,
+    cert: &HolderCert,
+    (name, w, h, png): (&str, u32, u32, &[u8]),
+    now: OffsetDateTime,
+    step: &mut dyn FnMut(Step) -> Result<()>,
+) -> Result<(Seal, Vec<u8>)> {
+    step(Step::SignSeal)?;
+    let message = seal_signed_message(w, h, name, png);
+    let signature = keys::sign(
+        session,
         &token.serial,
         &cert.key,
         token.sm2.as_ref(),
         &message,
     )?;
 
-    p.step(Step::MakeSeal)?;
+    step(Step::MakeSeal)?;
     let answer = service.seal(&SealRequest {
         certificate: Base64(cert.der.clone()),
-        image: Base64(picture.png.clone()),
+        image: Base64(png.to_vec()),
         width_mm: w,
         height_mm: h,
-        name: name.clone(),
+        name: name.to_string(),
         signature: Base64(signature),
     });
     // The CA made this certificate's seal already (an earlier run was cut short before
@@ -618,44 +661,121 @@ pub fn write(
         Err(e) => return Err(e),
     };
 
-    p.step(Step::Verify)?;
+    step(Step::Verify)?;
     // The maker must chain to the CA's own certificates, asked for now (and cached
     // for `seal show` when the service is out of reach later).
     let trusted = super::ca_list::fetch(service, crate::config::state_dir().as_deref(), now)?;
     let seal = if existing {
-        check_existing(&der, &cert, &trusted, now)?
+        check_existing(&der, cert, &trusted, now)?
     } else {
-        check_answer(&der, &cert, &name, (w, h), &trusted, now)?
+        check_answer(&der, cert, name, (w, h), &trusted, now)?
     };
     check_memory(token, der.len() + SEAL_OVERHEAD / 4)?;
 
-    p.step(Step::WriteSeal)?;
-    write_object(&session, &cert.id, &name, &der)?;
+    step(Step::WriteSeal)?;
+    write_object(session, &cert.id, name, &der)?;
 
-    p.step(Step::Verify)?;
-    let back = keys::find_data(&session, APPLICATION, Some(&cert.id))?;
+    step(Step::Verify)?;
+    let back = keys::find_data(session, APPLICATION, Some(&cert.id))?;
     if !back.iter().any(|(_, _, value)| *value == der) {
         return Err(Error::ModuleMisbehaved {
             reason: "the seal written to the key does not read back".into(),
         });
     }
-    let _ = session.logout();
-    Ok(SealWritten {
-        token_serial: token.serial.clone(),
-        certificate_id: hex::encode(&cert.id),
-        certificate_subject: cert.info.subject.clone(),
-        certificate_serial: cert.info.serial_hex.clone(),
-        es_id: seal.info.es_id.clone(),
-        name: seal.info.name.clone(),
-        seal_type: seal_type_text(seal.info.seal_type),
-        width_mm: seal.info.picture.width_mm,
-        height_mm: seal.info.picture.height_mm,
-        picture_width_px: picture.width_px,
-        picture_height_px: picture.height_px,
-        seal_bytes: der.len(),
-        valid_end: rfc3339(seal.info.valid_end),
-        maker_subject: maker_subject(&seal.maker_cert),
-    })
+    Ok((seal, der))
+}
+
+/// Whether `maker_cert` (a seal maker's certificate) was issued by the CA that issued
+/// `holder` (DER): a CA certificate of the service (`GET /cacerts`) that verifies the
+/// holder's certificate also verifies the maker's.
+fn made_by_holders_ca(service: &ServiceClient, holder: &[u8], maker_cert: &[u8]) -> Result<bool> {
+    use crate::cert::verify::signed_by;
+    let (Ok(holder), Ok(maker)) = (crate::cert::parse(holder), crate::cert::parse(maker_cert))
+    else {
+        return Ok(false);
+    };
+    for chain in service.cacerts()?.chains {
+        for ca in &chain.certificates {
+            let Ok(ca) = crate::cert::parse(ca.as_bytes()) else {
+                continue;
+            };
+            if signed_by(&holder.cert, &ca.cert) == Some(true)
+                && signed_by(&maker.cert, &ca.cert) == Some(true)
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Carries the seal of the certificate a renewal replaced (CKA_ID `old_id`) over to
+/// its successor `new` (the user logged in): when the key holds a seal under
+/// `old_id` that this client can trust — its maker's signature verifies, its maker's
+/// certificate comes from the CA that issued the new certificate, and it lists the old
+/// certificate — and none under the new id yet, the new key asks the CA for the new
+/// certificate's seal with the old seal's picture, name and size
+/// ([`request_and_write`]); once it is written and read back, the old seal objects are
+/// removed. A seal object that is not such a seal (seal objects are public: anybody
+/// may plant one) is never acted on: it stays, and nothing is asked for it.
+pub(crate) fn carry_over(
+    ui: &dyn Interaction,
+    token: &Token,
+    service: &ServiceClient,
+    session: &Session,
+    old_id: &[u8],
+    new: &HolderCert,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let old_seals = keys::find_data(session, APPLICATION, Some(old_id))?;
+    if old_seals.is_empty() {
+        return Ok(());
+    }
+    let old_certs: Vec<Vec<u8>> = keys::certificates(session)?
+        .into_iter()
+        .filter(|(_, id, _)| id == old_id)
+        .map(|(_, _, der)| der)
+        .collect();
+    let trusted = old_seals.iter().find_map(|(_, _, value)| {
+        let seal = (value.len() <= MAX_SEAL_OBJECT)
+            .then(|| Seal::decode(value).ok())
+            .flatten()?;
+        (maker_signature_valid(&seal)
+            && old_certs.iter().any(|c| lists_certificate(&seal, c))
+            && !seal.info.picture.data.is_empty())
+        .then_some(seal)
+    });
+    let trusted = match trusted {
+        Some(seal) if made_by_holders_ca(service, &new.der, &seal.maker_cert)? => Some(seal),
+        _ => None,
+    };
+    let Some(old) = trusted else {
+        tracing::warn!(
+            id = %hex::encode(old_id),
+            "a seal object of the replaced certificate is not a seal for it: left as it is"
+        );
+        return Ok(());
+    };
+    if keys::find_data(session, APPLICATION, Some(&new.id))?.is_empty() {
+        let i = &old.info;
+        let (w, h) = (i.picture.width_mm, i.picture.height_mm);
+        let picture = certkey_seal::normalise(&i.picture.data, w, h, &ImageLimits::default())
+            .map_err(image_error)?;
+        request_and_write(
+            ui,
+            token,
+            service,
+            session,
+            new,
+            (&i.name, w, h, &picture.png),
+            now,
+            &mut |_| Ok(()),
+        )?;
+    }
+    for (handle, _, _) in old_seals {
+        keys::destroy(session, handle)?;
+    }
+    Ok(())
 }
 
 /// One C_CreateObject: the seal is on the key whole or not at all. A full key is
