@@ -614,6 +614,7 @@ pub fn write(
 /// (`name`, width, height, normalised PNG) with the certificate's key, has the CA make
 /// the seal (or takes the one it made already, on `seal_exists`), checks it, writes it
 /// under the certificate's id and reads it back. `step` announces each step.
+#[allow(clippy::too_many_arguments)] // one call site per workflow, each naming them all
 fn request_and_write(
     ui: &dyn Interaction,
     token: &Token,
