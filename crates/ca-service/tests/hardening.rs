@@ -391,7 +391,12 @@ fn send(
 }
 
 fn endpoints(base: &str) -> Vec<(reqwest::Method, String, Option<Value>)> {
-    let key = common::b64(&[4u8; 65]);
+    // A valid P-256 point: a malformed one is refused (400) before the limit counts.
+    let key = common::b64(
+        &certkey_protocol::wrap::ClientKey::generate()
+            .unwrap()
+            .public_sec1(),
+    );
     let cert = common::b64(b"not a certificate");
     let handler =
         json!({"name": "王五", "id_number": "110101199001011234", "phone": "13800000000"});

@@ -68,17 +68,15 @@ impl Ca {
         // Tests activate many keys from one address within a minute.
         let cfg = data.path().join("certkey-ca.toml");
         let text = std::fs::read_to_string(&cfg).unwrap();
-        std::fs::write(
-            &cfg,
-            text.replace(
-                "activation_per_minute = 30",
-                "activation_per_minute = 100000",
-            )
-            .replace("renewal_per_minute = 60", "renewal_per_minute = 100000")
-            .replace("unlock_per_minute = 20", "unlock_per_minute = 100000")
-            .replace("seal_per_minute = 20", "seal_per_minute = 100000"),
-        )
-        .unwrap();
+        // Every per-address limit raised: each line `NAME_per_minute = N`.
+        let raised: String = text
+            .lines()
+            .map(|l| match l.split_once("_per_minute = ") {
+                Some((name, _)) => format!("{name}_per_minute = 100000\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        std::fs::write(&cfg, raised).unwrap();
         let port = free_port();
         let mut child = Command::new(sibling("certkey-ca"))
             .args(["serve", "--data"])
