@@ -74,3 +74,48 @@ TOML
     fi
     export CERTKEY_KRYOPTIC="$lib"
 }
+
+# The desktop app (Tauri 2 on WebKitGTK) and its end-to-end tests: the real window
+# under Xvfb, driven by tauri-driver through WebKitWebDriver; a CJK font so that
+# Chinese renders (and shows in screenshots).
+APP_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev fonts-noto-cjk)
+E2E_PACKAGES=(webkit2gtk-driver xvfb xauth)
+
+# ensure_node: Node.js 20+ with npm (for the app's frontend).
+ensure_node() {
+    local major=0
+    if command -v node >/dev/null 2>&1; then
+        major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    fi
+    if [ "$major" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+        ensure_packages nodejs npm
+        major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+        if [ "$major" -lt 20 ]; then
+            echo "Node.js 20 or newer is needed for the app's frontend (found $(node --version 2>/dev/null))" >&2
+            exit 1
+        fi
+    fi
+}
+
+# ensure_ui: the frontend's packages (exactly as locked) and its build in ui/dist,
+# which the app embeds: it must exist before cargo builds src-tauri.
+ensure_ui() {
+    ensure_node
+    if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+        echo "==> npm ci (ui)"
+        (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    echo "==> npm run build (ui)"
+    (cd ui && npm run --silent build)
+}
+
+# tauri-driver: the WebDriver front of the app window, built once into the tools cache.
+TAURI_DRIVER_VERSION=2.1.0
+ensure_tauri_driver() {
+    local root="${CERTKEY_TOOLS_DIR:-$HOME/.cache/certkey-tools}/tauri-driver-$TAURI_DRIVER_VERSION"
+    if [ ! -x "$root/bin/tauri-driver" ]; then
+        echo "==> cargo install tauri-driver $TAURI_DRIVER_VERSION (once)"
+        cargo install tauri-driver --locked --version "=$TAURI_DRIVER_VERSION" --root "$root" --quiet
+    fi
+    export TAURI_DRIVER="$root/bin/tauri-driver"
+}

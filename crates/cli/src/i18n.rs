@@ -75,6 +75,8 @@ pub fn error_text(lang: Lang, e: &Error) -> String {
         }
         (Lang::ZhCn, Error::ModuleMisbehaved { reason }) => format!("驱动模块行为异常：{reason}"),
         (Lang::En, Error::ModuleMisbehaved { reason }) => format!("the PKCS#11 module misbehaved: {reason}"),
+        (Lang::ZhCn, Error::ModuleNotResponding { module, seconds }) => format!("驱动模块 {module} 已 {seconds} 秒无响应，请拔出 Key 后重新插入，或重新安装该驱动"),
+        (Lang::En, Error::ModuleNotResponding { module, seconds }) => format!("PKCS#11 module {module} has not answered for {seconds} s: pull the key out and put it back, or reinstall the driver"),
         (Lang::ZhCn, Error::CertificateInvalid { reason }) => format!("证书无法解析：{reason}"),
         (Lang::En, Error::CertificateInvalid { reason }) => format!("the certificate does not parse: {reason}"),
         (Lang::ZhCn, Error::TokenNotFound { serial }) => format!("未找到序列号为 {serial} 的 Key，请确认已插入"),

@@ -16,12 +16,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certkey_core::catalog::Catalog;
-use certkey_core::cert::bundle;
-use certkey_core::config::{self, Config};
-use certkey_core::directory::{Directory, Explicit};
-use certkey_core::inventory::{self, Inventory, LoginRequest, Modules, ScanOptions};
-use certkey_core::pkcs11::discover_modules;
+use certkey_core::config::Config;
+use certkey_core::directory::Directory;
+use certkey_core::inventory::{self, Inventory, LoginRequest, ScanOptions};
+use certkey_core::setup::Setup;
 use certkey_core::workflow;
 use certkey_core::workflow::token::{Need, Selector};
 use certkey_core::{Error, Located};
@@ -263,51 +261,11 @@ fn main() -> ExitCode {
     }
 }
 
-struct Setup {
-    catalog: Catalog,
-    modules: Modules,
-    bundle: Vec<Vec<u8>>,
-    errors: Vec<Located>,
-}
-
 fn setup(cli: &Cli) -> Result<Setup, Error> {
-    let cfg = Config::load()?;
-    let catalog = cfg.catalog()?;
-    let env_modules = std::env::var(config::ENV_MODULES)
-        .map(|v| config::split_path_list(&v))
-        .unwrap_or_default();
-    let specs = discover_modules(
-        &catalog,
-        !cli.no_auto_modules,
-        &cfg.modules,
-        &env_modules,
-        &cli.modules,
-    );
-    let modules = Modules::load(specs);
-    let mut bundle = Vec::new();
-    let mut errors = Vec::new();
-    let files = cfg
-        .ca_bundle_files()
-        .into_iter()
-        .map(PathBuf::from)
-        .chain(cli.ca_bundle.iter().cloned());
-    for f in files {
-        match bundle::read_file(&f) {
-            Ok(mut v) => bundle.append(&mut v),
-            Err(error) => errors.push(Located {
-                module: None,
-                slot: None,
-                token: None,
-                object: None,
-                error,
-            }),
-        }
-    }
-    Ok(Setup {
-        catalog,
-        modules,
-        bundle,
-        errors,
+    certkey_core::setup::load(&certkey_core::setup::Extra {
+        no_auto_modules: cli.no_auto_modules,
+        modules: cli.modules.clone(),
+        ca_bundles: cli.ca_bundle.clone(),
     })
 }
 
@@ -315,20 +273,7 @@ fn setup(cli: &Cli) -> Result<Setup, Error> {
 /// named by `--service`, CERTKEY_SERVICE_URL or the config's `service_url` over them.
 fn directory(cli: &Cli, catalog: &certkey_core::catalog::Catalog) -> Result<Directory, Error> {
     let cfg = Config::load()?;
-    let url = cli
-        .service
-        .clone()
-        .or_else(|| {
-            std::env::var("CERTKEY_SERVICE_URL")
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
-        .or(cfg.service_url.clone());
-    let tls_roots = cli
-        .service_ca
-        .clone()
-        .or_else(|| std::env::var_os("CERTKEY_SERVICE_CA").map(PathBuf::from));
-    Ok(Directory::new(catalog, &cfg)?.with_explicit(url.map(|url| Explicit { url, tls_roots })))
+    certkey_core::setup::directory(&cfg, catalog, cli.service.clone(), cli.service_ca.clone())
 }
 
 /// The key a command names with `--token`, parsed.
@@ -554,7 +499,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             let s = setup(cli)?;
             let der = inventory::export_certificate(&s.modules, token, &id)?;
             let bytes = if *pem {
-                pem_encode(&der).into_bytes()
+                certkey_core::cert::bundle::to_pem(&der).into_bytes()
             } else {
                 der
             };
@@ -585,19 +530,6 @@ fn parse_id(id: &str) -> Result<Vec<u8>, Error> {
         });
     }
     Ok(bytes)
-}
-
-fn pem_encode(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
-    // base64 output is ASCII, so splitting on bytes keeps valid UTF-8.
-    for chunk in b64.as_bytes().chunks(64) {
-        s.push_str(&String::from_utf8_lossy(chunk));
-        s.push('\n');
-    }
-    s.push_str("-----END CERTIFICATE-----\n");
-    s
 }
 
 /// Writes to stdout. A reader that went away (`certkey list | head`) is not an error.
@@ -701,11 +633,5 @@ mod tests {
         assert_eq!(parse_id("xyz").unwrap_err().code(), "invalid_argument");
         assert_eq!(parse_id("").unwrap_err().code(), "invalid_argument");
         assert_eq!(parse_id("abc").unwrap_err().code(), "invalid_argument");
-    }
-
-    #[test]
-    fn pem_lines_are_at_most_64_columns() {
-        let pem = pem_encode(&[0u8; 100]);
-        assert!(pem.lines().all(|l| l.len() <= 64));
     }
 }

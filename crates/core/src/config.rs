@@ -37,6 +37,9 @@ pub struct Config {
     /// Extra module paths.
     #[serde(default)]
     pub modules: Vec<String>,
+    /// Whether the catalog's modules found on disk are loaded too (default true).
+    #[serde(default)]
+    pub auto_modules: Option<bool>,
     /// CA certificate files (PEM or DER, several PEM blocks allowed).
     #[serde(default)]
     pub ca_bundle: Vec<String>,

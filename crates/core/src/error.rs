@@ -9,6 +9,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Every failure certkey-core reports. The serialised form is
 /// `{"code": "...", <fields>}`; codes never change meaning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Error {
     /// A module path does not name an existing file.
@@ -40,6 +41,14 @@ pub enum Error {
     ModuleMisbehaved {
         /// What went wrong.
         reason: String,
+    },
+    /// A module did not answer within the time allowed; its keys are not shown.
+    #[error("PKCS#11 module {module} has not answered for {seconds} s")]
+    ModuleNotResponding {
+        /// The module path.
+        module: String,
+        /// How long it has been busy, whole seconds.
+        seconds: u64,
     },
     /// A certificate on the token or in a file could not be parsed.
     #[error("certificate does not parse: {reason}")]
@@ -247,6 +256,7 @@ impl Error {
             Error::ModuleLoadFailed { .. } => "module_load_failed",
             Error::Pkcs11 { .. } => "pkcs11",
             Error::ModuleMisbehaved { .. } => "module_misbehaved",
+            Error::ModuleNotResponding { .. } => "module_not_responding",
             Error::CertificateInvalid { .. } => "certificate_invalid",
             Error::TokenNotFound { .. } => "token_not_found",
             Error::TokenAmbiguous { .. } => "token_ambiguous",
@@ -284,6 +294,7 @@ impl Error {
 /// An error together with the place it happened, so that a listing can report it
 /// beside the parts that did work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Located {
     /// Module path, when the error belongs to a module.
     #[serde(skip_serializing_if = "Option::is_none")]

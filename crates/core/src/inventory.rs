@@ -55,6 +55,7 @@ impl Default for ScanOptions {
 
 /// A module as loaded (or not).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ModuleReport {
     /// Path.
     pub path: String,
@@ -68,13 +69,17 @@ pub struct ModuleReport {
 
 /// A certificate on a token.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CertificateEntry {
     /// CKA_ID, lowercase hex.
     pub id: String,
     /// CKA_LABEL.
     pub label: String,
-    /// What the certificate says; absent when it does not parse.
+    /// What the certificate says; absent when it does not parse. (ts-rs cannot
+    /// flatten an Option: TypeScript reads these fields as a `CertificateInfo`, present
+    /// or not, through the app's `certInfo`.)
     #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub info: Option<CertificateInfo>,
     /// A private key with the same CKA_ID is on the token. `null` when private
     /// objects are hidden until login and none is visible.
@@ -83,6 +88,8 @@ pub struct CertificateEntry {
     pub has_public_key: bool,
     /// The signature checked against the issuer (token or CA bundle).
     pub signature_check: Option<SignatureCheck>,
+    /// The name of the electronic seal stored for this certificate, if any.
+    pub seal: Option<String>,
     /// Why the certificate could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Error>,
@@ -90,6 +97,7 @@ pub struct CertificateEntry {
 
 /// A key object on a token.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyEntry {
     /// `private_key`, `public_key` or `secret_key`.
     pub class: ObjectKind,
@@ -105,6 +113,7 @@ pub struct KeyEntry {
 
 /// A data object on a token.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DataEntry {
     /// CKA_ID, lowercase hex.
     pub id: String,
@@ -120,6 +129,7 @@ pub struct DataEntry {
 
 /// One token: identity (module, serial), info, and what it holds.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenReport {
     /// Module path.
     pub module: String,
@@ -132,6 +142,10 @@ pub struct TokenReport {
     pub details: TokenDetails,
     /// Catalog vendor id matched by manufacturer.
     pub vendor: Option<String>,
+    /// The vendor's name (English), from the catalog.
+    pub vendor_name: Option<String>,
+    /// The vendor's name in Chinese, from the catalog.
+    pub vendor_name_zh: Option<String>,
     /// Mechanisms, when asked for and readable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mechanisms: Option<Vec<Mechanism>>,
@@ -147,6 +161,7 @@ pub struct TokenReport {
 
 /// The whole listing: `{"modules": [...], "tokens": [...], "errors": [...]}`.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Inventory {
     /// Schema identifier of this JSON shape.
     pub schema: &'static str,
@@ -258,7 +273,8 @@ pub fn scan(
     inv
 }
 
-fn read_token(
+/// Reads one token (the slot's), as [`scan`] does; errors of its parts go to `errors`.
+pub(crate) fn read_token(
     m: &LoadedModule,
     slot: Slot,
     catalog: &Catalog,
@@ -307,6 +323,8 @@ fn read_token(
         slot: slot.id(),
         slot_info,
         vendor: vendor.map(|v| v.id.clone()),
+        vendor_name: vendor.map(|v| v.name.clone()),
+        vendor_name_zh: vendor.map(|v| v.name_zh.clone()),
         details,
         mechanisms,
         private_objects_visible: !info.login_required(),
@@ -410,6 +428,14 @@ fn fill_objects(
             has_private_key,
             has_public_key: has(ObjectKind::PublicKey, &o.id),
             signature_check: None,
+            seal: objs
+                .iter()
+                .find(|d| {
+                    d.kind == ObjectKind::Data
+                        && d.id == o.id
+                        && d.application.as_deref() == Some(crate::workflow::seal::APPLICATION)
+                })
+                .map(|d| d.label.clone()),
             error: None,
         };
         match (p, &o.value) {

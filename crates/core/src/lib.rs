@@ -15,6 +15,8 @@ pub mod error;
 pub mod inventory;
 pub mod pkcs11;
 pub mod service;
+pub mod setup;
+pub mod watch;
 pub mod workflow;
 
 pub use error::{Error, Located, Result};

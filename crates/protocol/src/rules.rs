@@ -23,6 +23,7 @@ pub fn days_left(not_after: OffsetDateTime, now: OffsetDateTime) -> i64 {
 
 /// Where a certificate stands with respect to online renewal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RenewalStatus {
     /// Valid and more than 90 days left: nothing to do yet.
@@ -64,6 +65,7 @@ impl RenewalStatus {
 
 /// The three certificate types a CA issues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum CertType {
     /// 机构: the organisation itself; its seal is the unit's official seal.

@@ -56,6 +56,7 @@ pub struct CaCerts {
 /// Key algorithm of a certificate the CA issues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum KeyAlgorithm {
     /// SM2 with SM3withSM2 signatures.
     Sm2,
@@ -66,6 +67,7 @@ pub enum KeyAlgorithm {
 /// State of an enrollment order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum OrderState {
     /// Waiting for the activation code.
     AwaitingActivation,
@@ -88,6 +90,7 @@ pub struct ActivationLookupRequest {
 
 /// `POST /activation/lookup` response: the order, for the holder to confirm.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ActivationLookupResponse {
     /// Order identifier.
     pub order_id: String,
@@ -101,6 +104,7 @@ pub struct ActivationLookupResponse {
     pub key_algorithm: KeyAlgorithm,
     /// When the activation code stops working.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub code_expires_at: OffsetDateTime,
     /// Order state.
     pub state: OrderState,

@@ -311,6 +311,11 @@ impl Runtime {
     /// C_GetSlotList.
     pub fn slot_list(&mut self, present_only: bool) -> Vec<CK_SLOT_ID> {
         self.refresh_control();
+        if let Some(ms) = self.control.stall_ms {
+            // The module "hangs" (holding its lock, as a stuck driver does).
+            std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
+            self.refresh_control();
+        }
         (0..self.slots.len())
             .filter(|i| !present_only || self.present(*i))
             .map(|i| i as CK_SLOT_ID)

@@ -27,6 +27,7 @@ pub const SM2_DEFAULT_DISTID: &str = "1234567812345678";
 
 /// What CertKey shows of a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CertificateInfo {
     /// Subject, RFC 4514, most specific first.
     pub subject: String,

@@ -9,6 +9,7 @@ use super::{name, Parsed, OID_SM3_WITH_SM2, SM2_DEFAULT_DISTID};
 
 /// Where the issuer certificate came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum IssuerSource {
     /// The certificate is self-signed.
@@ -21,6 +22,7 @@ pub enum IssuerSource {
 
 /// Result of checking a certificate's signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignatureCheck {
     /// The issuer's key verifies the signature.

@@ -9,6 +9,7 @@ use super::raw::RawModule;
 
 /// One mechanism a token supports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Mechanism {
     /// CK_MECHANISM_TYPE as `0x...`.
     pub value: String,

@@ -14,6 +14,7 @@ use super::ckr;
 
 /// Why a module is in the list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModuleSource {
     /// Found on disk under a file name the catalog knows for this vendor.
@@ -31,6 +32,7 @@ pub enum ModuleSource {
 
 /// A module to load.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ModuleSpec {
     /// Path as found or given.
     pub path: String,
@@ -128,6 +130,7 @@ pub fn discover_modules(
 
 /// CK_INFO of a module.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LibraryInfo {
     /// Cryptoki version the module implements, e.g. `2.40`.
     pub cryptoki_version: String,

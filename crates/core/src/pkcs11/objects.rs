@@ -13,6 +13,7 @@ use super::ckr;
 
 /// The object classes CertKey tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
     /// CKO_CERTIFICATE.

@@ -7,6 +7,7 @@ use super::module::version;
 
 /// User PIN state and length range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PinState {
     /// ulMinPinLen.
     pub min_len: usize,
@@ -26,6 +27,7 @@ pub struct PinState {
 
 /// SO (administrator) PIN state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SoPinState {
     /// CKF_SO_PIN_COUNT_LOW.
     pub count_low: bool,
@@ -39,6 +41,7 @@ pub struct SoPinState {
 
 /// Token memory in bytes; `None` where the token does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Memory {
     /// ulTotalPublicMemory.
     pub total_public: Option<u64>,
@@ -51,7 +54,8 @@ pub struct Memory {
 }
 
 /// Session counts; `None` where the token does not say or has no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Sessions {
     /// ulSessionCount.
     pub count: Option<u64>,
@@ -65,6 +69,7 @@ pub struct Sessions {
 
 /// CK_TOKEN_INFO.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenDetails {
     /// label, trimmed.
     pub label: String,
@@ -176,6 +181,7 @@ impl From<&TokenInfo> for TokenDetails {
 
 /// CK_SLOT_INFO.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SlotDetails {
     /// slotDescription, trimmed.
     pub description: String,

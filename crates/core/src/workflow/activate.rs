@@ -41,6 +41,7 @@ pub const OPERATION: &str = "activate";
 
 /// What an activation produced.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Activated {
     /// Token serial.
     pub token_serial: String,

@@ -28,6 +28,7 @@ use crate::{Error, Result};
 
 /// What a workflow is doing now. Front ends translate by the serialised name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Finding the key and reading its state.
@@ -62,6 +63,7 @@ pub enum Step {
 
 /// A question the user must answer yes or no.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Confirm {
     /// Activate this order on this key?
@@ -80,6 +82,7 @@ pub enum Confirm {
 
 /// A secret the workflow needs. The answer is a [`SecretString`], never logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SecretKind {
     /// The 6-digit activation code from the CA.
@@ -107,6 +110,7 @@ pub enum SecretKind {
 
 /// Something the user should know; no answer needed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Notice {
     /// An earlier, interrupted run is being finished.

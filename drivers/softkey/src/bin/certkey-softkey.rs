@@ -46,6 +46,12 @@ enum Command {
         #[arg(long)]
         serial: Option<String>,
     },
+    /// Make the whole module hang: every C_GetSlotList takes MS milliseconds; `off`
+    /// makes it answer at once again.
+    Stall {
+        /// Milliseconds (at most 60000), or `off`.
+        ms: String,
+    },
     /// Remove the key automatically after N more PKCS#11 operations on it; `off` disarms.
     FailAfter {
         /// Number of operations, or `off`.
@@ -110,6 +116,22 @@ fn run(cli: Cli) -> Result<(), String> {
                 ),
             };
             update(&serial, &|sc| sc.fail_after = n)
+        }
+        Command::Stall { ms } => {
+            let stall = match ms.as_str() {
+                "off" => None,
+                v => Some(
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|n| *n <= 60_000)
+                        .ok_or_else(|| {
+                            format!("stall wants milliseconds up to 60000 or `off`, not {v:?}")
+                        })?,
+                ),
+            };
+            let mut control = Control::read(&store)?;
+            control.stall_ms = stall;
+            control.write(&store)
         }
         Command::Status { json } => {
             let control = Control::read(&store)?;

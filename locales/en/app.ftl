@@ -1,0 +1,160 @@
+# The desktop app's text (English). Message ids must match zh-CN/app.ftl one to one.
+
+app-title = CertKey
+app-language = Language
+app-language-zh-CN = 中文
+app-language-en = English
+app-error-unknown = Something unexpected went wrong ({ $code }). Try again; if it keeps happening, call the help desk.
+app-yes = Yes
+app-no = No
+app-unknown-until-login = Known after login
+app-list-separator = ,{" "}
+app-back = Back
+app-back-to-overview = Back to my keys
+app-cancel = Cancel
+app-next = Next
+app-start = Start
+app-try-again = Try again
+app-copy = Copy
+app-copied = Copied to the clipboard
+app-details = Certificate details
+app-progress = Progress
+app-working = Working — keep the key plugged in…
+
+## Overview
+app-overview-title = My certificate keys
+app-looking-for-keys = Looking for keys…
+app-no-keys = No key found
+app-no-keys-hint = Plug your USB key into this computer; it shows up here by itself ({ $modules } driver modules loaded).
+app-module-problem = Driver module { $module } has a problem:
+app-key-aria = Key { $serial }
+app-vendor-unknown = Unknown vendor
+app-key-serial = Serial
+app-key-label = Label
+app-free-memory = { $kib } KB free
+app-key-blank-help = This key is blank (not initialised) and cannot be used as it is. Certificate keys are initialised by the CA before delivery.
+app-key-no-certificate = This key holds no certificate yet.
+app-activation-offer = A certificate is waiting to be activated on this key: have the 6-digit activation code from the text message or e-mail ready.
+app-activate = Activate
+app-change-pin = Change PIN
+
+## PIN states
+app-pin-blank = Not initialised
+app-pin-ok = PIN OK
+app-pin-not-set = No PIN set yet
+app-pin-count-low = Wrong PIN entered before; few tries left
+app-pin-final-try = Final try left
+app-pin-locked = PIN locked
+app-pin-must-change = PIN must be changed
+app-pin-count-low-help = A wrong PIN was entered on this key recently and few tries are left. Make sure of the PIN before typing it; if you cannot remember it, do not guess: ask for online unlock.
+app-pin-final-try-help = Only one try left: one more wrong PIN locks the key. If you are not sure of the PIN, stop here and ask for online unlock instead.
+app-pin-locked-help = The PIN is locked and the key cannot be used for now. Unlock it online: approved at once when the handler's details match your last business with the CA, otherwise after a review (command line: certkey unlock).
+app-pin-state-now = PIN state now:
+
+## Certificates
+app-cert-type = Certificate type
+app-cert-type-organisation = Organisation
+app-cert-type-org_person = Person in an organisation
+app-cert-type-person = Natural person
+app-cert-type-unknown = Not recognised
+app-cert-organisation = Organisation
+app-cert-issuer = Issuer
+app-cert-subject = Subject
+app-cert-serial = Certificate serial
+app-cert-valid-from = Valid from
+app-cert-valid-until = Valid until
+app-cert-key-algorithm = Key algorithm
+app-cert-signature-algorithm = Signature algorithm
+app-cert-key-usage = Key usage
+app-cert-ext-key-usage = Extended key usage
+app-cert-private-key = Private key on the key
+app-cert-signature-check = Signature check
+app-cert-seal = Electronic seal
+app-cert-seal-present = Written: { $name }
+app-cert-seal-none = None
+app-cert-unreadable = This certificate cannot be read.
+app-cert-valid = { $days } days left
+app-cert-renewable = Expires in { $days } days: renew online
+app-cert-expired = Expired { $days } days ago
+app-cert-not-yet-valid = Not valid yet
+app-days-left = { $days } days left
+app-renewal-banner = This certificate expires in { $days } days. In the last 90 days before expiry it can be renewed online, and the certificate and its seal carry on (command line: certkey renew).
+app-expired-banner = This certificate has expired and cannot be renewed online. Bring the key and a valid ID (for an organisation, also its business licence and the handler's authorisation) to a CA service point, or apply for a certificate update on the CA's website; the key itself can be reused.
+
+## Certificate details
+app-details-title = Certificate details
+app-key-gone = Key { $serial } was pulled out. This page comes back when you plug it in again.
+app-key-section = The key
+app-key-manufacturer = Manufacturer
+app-key-model = Model
+app-key-versions = Hardware / firmware version
+app-key-module = Driver module
+app-key-pin-length = PIN length
+app-key-objects = Objects on the key
+app-key-object-counts = { $certs } certificates, { $keys } keys, { $data } data objects
+app-export = Export certificate (PEM)
+app-exported = Certificate exported to { $path }
+app-ku-digital_signature = Digital signature
+app-ku-non_repudiation = Non-repudiation
+app-ku-key_encipherment = Key encipherment
+app-ku-data_encipherment = Data encipherment
+app-ku-key_agreement = Key agreement
+app-ku-key_cert_sign = Certificate signing
+app-ku-crl_sign = CRL signing
+app-ku-encipher_only = Encipher only
+app-ku-decipher_only = Decipher only
+app-eku-client_auth = Client authentication
+app-eku-server_auth = Server authentication
+app-eku-email_protection = E-mail protection
+app-eku-code_signing = Code signing
+app-eku-time_stamping = Time stamping
+app-eku-ocsp_signing = OCSP signing
+app-sigcheck-valid = Verified against its issuer
+app-sigcheck-invalid = Invalid signature: the certificate may have been tampered with
+app-sigcheck-issuer_not_found = Issuer certificate not found: not verified
+app-sigcheck-unsupported = This algorithm cannot be verified
+app-sigcheck-unknown = Not checked
+app-alg-sm2 = SM2 (Chinese national standard)
+app-alg-p256 = ECC P-256
+
+## Activation
+app-activate-title = Activate key { $serial }
+app-order-title = Is this your certificate?
+app-order-intro = The CA prepared the certificate below for key { $serial }. Check the holder and go on only if it is yours.
+app-order-holder = Holder
+app-order-years = Validity
+app-years = { $years ->
+    [one] 1 year
+   *[other] { $years } years
+}
+app-order-code-expires = Activation code valid until
+app-order-confirm = It is mine, go on
+app-order-not-mine = It is not mine
+app-code-title = Enter the 6-digit activation code
+app-code-help = The activation code is sent by text message or e-mail after the key is shipped and is valid for 30 days.
+app-code-attempts-left = Wrong activation code: { $left ->
+    [one] 1 try left.
+   *[other] { $left } tries left.
+}
+app-code-lock-explained = After too many wrong codes the activation code locks; the CA can then send a new one.
+app-new-pin-title = Set a new PIN
+app-new-pin = New PIN
+app-new-pin-again = New PIN again
+app-new-pin-help = The PIN protects the private key on your key; every signature and login needs it. Remember it and never share it.
+app-pin-mismatch = The two PINs differ.
+app-activated-title = Activated
+app-activated-next = The certificate is on the key and ready to use. Keep the key and its PIN safe.
+app-show-certificate = Show the certificate
+app-key-removed-resume = The key was pulled out and the operation paused; what was done is kept on the key. Plug it back in and it goes on by itself.
+
+## Change PIN
+app-change-pin-title = Change the PIN of key { $serial }
+app-change-pin-intro = First the current PIN, then the new one.
+app-current-pin-title = Enter the current PIN
+app-final-try-title = Final try
+app-final-try-text = Key { $serial } has one PIN try left. If this one is wrong the PIN locks, and the key needs online unlock before it can be used again.
+app-final-try-stop = Stop here
+app-final-try-go = I am sure of the PIN, go on
+app-pin-changed = PIN changed
+app-pin-changed-next = Use the new PIN from now on.
+app-operation-cancelled = Cancelled. Nothing was changed on the key.

@@ -1,0 +1,18 @@
+fn main() {
+    // Only the commands listed here can be invoked, and only where a capability
+    // (capabilities/*.json) allows them.
+    let commands = &[
+        "inventory",
+        "export_certificate",
+        "start_operation",
+        "answer",
+        "cancel_operation",
+        "activation_available",
+        "pin_policy",
+    ];
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(commands));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        panic!("tauri-build failed: {e:#}");
+    }
+}

@@ -1,0 +1,235 @@
+//! The commands the window invokes; each is one call into certkey-core. Work that may
+//! block (PKCS#11, the network) runs on a worker thread, never on the UI thread.
+
+use std::path::{Path, PathBuf};
+
+use certkey_core::cert::bundle;
+use certkey_core::inventory;
+use certkey_core::watch::LiveInventory;
+use certkey_core::workflow::token::{self, Need, Selector};
+use certkey_core::workflow::{activate, pin};
+use certkey_core::Error;
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
+use ts_rs::TS;
+
+use crate::operation::{Answer, OperationEvent, OperationRequest, Outcome};
+use crate::state::AppState;
+
+/// Runs blocking work off the async runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::ModuleMisbehaved {
+            reason: format!("worker failed: {e}"),
+        })?
+}
+
+/// The key list as last seen (the `inventory-changed` event brings every change).
+#[tauri::command]
+pub async fn inventory(state: State<'_, AppState>) -> Result<LiveInventory, Error> {
+    Ok(state.inventory())
+}
+
+/// Where an exported certificate was written.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Exported {
+    /// The file written.
+    pub path: String,
+}
+
+/// Writes the certificate `id` (hex CKA_ID) of key `serial` as PEM into the user's
+/// Downloads folder (home when there is none) and says where.
+#[tauri::command]
+pub async fn export_certificate(
+    app: AppHandle,
+    serial: String,
+    id: String,
+) -> Result<Exported, Error> {
+    let id_bytes = parse_hex_id(&id)?;
+    let folder = download_dir();
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let der = inventory::export_certificate(state.watch.modules(), &serial, &id_bytes)?;
+        let path = free_name(&folder, &file_stem(&serial, &id));
+        std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
+        std::fs::write(&path, bundle::to_pem(&der)).map_err(|e| io_error(&path, e))?;
+        Ok(Exported {
+            path: path.display().to_string(),
+        })
+    })
+    .await
+}
+
+/// Whether the CA directory knows a pending order for key `serial` (the overview
+/// offers activation only then).
+#[tauri::command]
+pub async fn activation_available(app: AppHandle, serial: String) -> Result<bool, Error> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        Ok(state.directory()?.has_order(&serial))
+    })
+    .await
+}
+
+/// Starts an operation; its events arrive on `events`. Returns the operation's id
+/// for [`answer`] and [`cancel_operation`].
+#[tauri::command]
+pub async fn start_operation(
+    app: AppHandle,
+    request: OperationRequest,
+    events: Channel<OperationEvent>,
+) -> Result<u32, Error> {
+    let state = app.state::<AppState>();
+    let (id, ui) = state
+        .operations
+        .begin(move |event| events.send(event).is_ok());
+    let app2 = app.clone();
+    std::thread::Builder::new()
+        .name(format!("certkey-operation-{id}"))
+        .spawn(move || {
+            let state = app2.state::<AppState>();
+            let result = run(&state, &request, &ui);
+            // The key's objects changed: re-read it even if its token info did not.
+            state.watch.refresh();
+            ui.send(match result {
+                Ok(outcome) => OperationEvent::Finished { outcome },
+                Err(error) => OperationEvent::Failed { error },
+            });
+            state.operations.end(id);
+        })
+        .map_err(|e| Error::ModuleMisbehaved {
+            reason: format!("cannot start the operation: {e}"),
+        })?;
+    Ok(id)
+}
+
+fn run(
+    state: &AppState,
+    request: &OperationRequest,
+    ui: &crate::operation::WindowInteraction,
+) -> Result<Outcome, Error> {
+    let modules = state.watch.modules();
+    match request {
+        OperationRequest::Activate { serial } => {
+            let token = token::select(
+                modules,
+                &state.catalog,
+                Some(&Selector::Serial(serial.clone())),
+                Need::Activation { has_order: None },
+            )?;
+            let service = state.directory()?.for_activation(&token.serial)?;
+            let activated = activate::activate(ui, &token, &service)?;
+            Ok(Outcome::Activated { activated })
+        }
+        OperationRequest::ChangePin { serial } => {
+            let token = token::select(
+                modules,
+                &state.catalog,
+                Some(&Selector::Serial(serial.clone())),
+                Need::HolderCertificate,
+            )?;
+            pin::change(ui, &token)?;
+            Ok(Outcome::PinChanged)
+        }
+    }
+}
+
+/// The answer to question `question` of operation `operation`.
+#[tauri::command]
+pub async fn answer(
+    state: State<'_, AppState>,
+    operation: u32,
+    question: u32,
+    answer: Answer,
+) -> Result<(), Error> {
+    state.operations.answer(operation, question, answer)
+}
+
+/// Stops an operation at its next question or step.
+#[tauri::command]
+pub async fn cancel_operation(state: State<'_, AppState>, operation: u32) -> Result<(), Error> {
+    state.operations.cancel(operation)
+}
+
+fn parse_hex_id(id: &str) -> Result<Vec<u8>, Error> {
+    let bad = |reason: &str| Error::InvalidArgument {
+        name: "id".into(),
+        reason: reason.into(),
+    };
+    if id.is_empty() || id.len() > 128 || id.len() % 2 != 0 {
+        return Err(bad("a certificate id is an even number of hex digits"));
+    }
+    (0..id.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&id[i..i + 2], 16).map_err(|_| bad("not hex")))
+        .collect()
+}
+
+fn download_dir() -> PathBuf {
+    directories::UserDirs::new()
+        .and_then(|u| {
+            u.download_dir()
+                .map(Path::to_path_buf)
+                .or_else(|| Some(u.home_dir().to_path_buf()))
+        })
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// `<serial>-<id>`, keeping only characters safe in a file name everywhere.
+fn file_stem(serial: &str, id: &str) -> String {
+    let clean: String = serial
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
+    let serial = if clean.is_empty() { "key" } else { &clean };
+    format!("{serial}-{id}")
+}
+
+/// `stem.pem`, or `stem (2).pem` and so on: an export never overwrites a file.
+fn free_name(folder: &Path, stem: &str) -> PathBuf {
+    let first = folder.join(format!("{stem}.pem"));
+    if !first.exists() {
+        return first;
+    }
+    (2..1000)
+        .map(|n| folder.join(format!("{stem} ({n}).pem")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_ids_must_be_hex() {
+        assert_eq!(parse_hex_id("0a1B").unwrap(), vec![0x0a, 0x1b]);
+        for bad in ["", "abc", "zz", "0x01", &"00".repeat(65)] {
+            assert_eq!(parse_hex_id(bad).unwrap_err().code(), "invalid_argument");
+        }
+    }
+
+    #[test]
+    fn export_names_are_safe_and_never_overwrite() {
+        assert_eq!(file_stem("SK/../1", "01"), "SK1-01");
+        assert_eq!(file_stem("", "01"), "key-01");
+        let dir = tempfile::tempdir().unwrap();
+        let a = free_name(dir.path(), "SK1-01");
+        std::fs::write(&a, "x").unwrap();
+        let b = free_name(dir.path(), "SK1-01");
+        assert_ne!(a, b);
+        assert!(b.ends_with("SK1-01 (2).pem"));
+    }
+}

@@ -1,0 +1,53 @@
+//! CertKey's desktop app: a thin Tauri 2 shell over certkey-core.
+//!
+//! Each command is one call into core; nothing here talks PKCS#11 or holds UI text.
+//! Long operations run on their own thread ([`operation`]), stream their steps to the
+//! window through a Tauri Channel and wait for the window's answers to their
+//! questions. The key list is kept live by core's [`certkey_core::watch`] and pushed
+//! to the window as the `inventory-changed` event.
+
+pub mod bindings;
+mod commands;
+pub mod operation;
+mod state;
+
+use tauri::{Emitter, Manager};
+
+/// The event carrying a [`certkey_core::watch::LiveInventory`] after every change.
+pub const INVENTORY_EVENT: &str = "inventory-changed";
+
+/// Starts the app.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CERTKEY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let state = state::AppState::load(move |live| {
+                if let Err(e) = handle.emit(INVENTORY_EVENT, live) {
+                    tracing::warn!(error = %e, "cannot send the inventory to the window");
+                }
+            });
+            app.manage(state);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::inventory,
+            commands::export_certificate,
+            commands::activation_available,
+            commands::start_operation,
+            commands::answer,
+            commands::cancel_operation,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        tracing::error!(error = %e, "the app failed");
+        eprintln!("certkey-app: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,90 @@
+//! The app's state: what core loaded at start, the live watch, running operations.
+
+use std::sync::Arc;
+
+use certkey_core::catalog::Catalog;
+use certkey_core::config::Config;
+use certkey_core::directory::Directory;
+use certkey_core::inventory::Modules;
+use certkey_core::setup::{self, Extra};
+use certkey_core::watch::{LiveInventory, Watch, WatchOptions};
+use certkey_core::{Error, Located};
+
+use crate::operation::Operations;
+
+/// Everything the commands share.
+pub struct AppState {
+    /// The configuration (defaults when it could not be read; see `startup_errors`).
+    pub config: Config,
+    /// The vendor catalog.
+    pub catalog: Catalog,
+    /// The live inventory; owns the loaded modules.
+    pub watch: Watch,
+    /// What went wrong at start (an unreadable config, a CA bundle that does not
+    /// parse); shown with the inventory.
+    pub startup_errors: Vec<Located>,
+    /// Operations in progress.
+    pub operations: Operations,
+}
+
+impl AppState {
+    /// Loads the configuration and the modules and starts watching them.
+    pub fn load(publish: impl Fn(LiveInventory) + Send + Sync + 'static) -> AppState {
+        let (config, catalog, modules, bundle, startup_errors) = match setup::load(&Extra::default())
+        {
+            Ok(s) => (s.config, s.catalog, s.modules, s.bundle, s.errors),
+            Err(e) => {
+                tracing::error!(error = %e, "configuration not loaded");
+                (
+                    Config::default(),
+                    Catalog::builtin(),
+                    Modules::default(),
+                    Vec::new(),
+                    vec![unlocated(e)],
+                )
+            }
+        };
+        let shown = startup_errors.clone();
+        let watch = Watch::start(
+            Arc::new(modules),
+            catalog.clone(),
+            bundle,
+            WatchOptions::default(),
+            move |mut live| {
+                live.inventory.errors.extend(shown.iter().cloned());
+                publish(live)
+            },
+        );
+        AppState {
+            config,
+            catalog,
+            watch,
+            startup_errors,
+            operations: Operations::default(),
+        }
+    }
+
+    /// The inventory as last seen, with the start-up errors.
+    pub fn inventory(&self) -> LiveInventory {
+        let mut live = self.watch.snapshot();
+        live.inventory
+            .errors
+            .extend(self.startup_errors.iter().cloned());
+        live
+    }
+
+    /// The CA directory, read afresh (the environment may name a service).
+    pub fn directory(&self) -> Result<Directory, Error> {
+        setup::directory(&self.config, &self.catalog, None, None)
+    }
+}
+
+fn unlocated(error: Error) -> Located {
+    Located {
+        module: None,
+        slot: None,
+        token: None,
+        object: None,
+        error,
+    }
+}

@@ -1,0 +1,363 @@
+// The end-to-end harness: the real app window under Xvfb, driven through tauri-driver
+// and WebKitWebDriver, against a real certkey-ca (SQLite, loopback) and softkey.
+// Plain WebDriver over fetch: nothing is downloaded at run time.
+//
+// Environment: CERTKEY_TARGET_DIR (default <repo>/target) holds the debug build of
+// certkey-app, certkey-ca, certkey-softkey and libcertkey_softkey.so;
+// TAURI_DRIVER names tauri-driver (default: on PATH).
+
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TARGET = process.env.CERTKEY_TARGET_DIR ?? process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
+export const BIN = (name) => join(TARGET, 'debug', name);
+export const MODULE = BIN('libcertkey_softkey.so');
+export const SHOTS = join(ROOT, 'tests', 'e2e', 'screenshots');
+const PASSPHRASE = 'e2e passphrase for the test CA';
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what, check, timeoutMs = 30000, everyMs = 100) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < timeoutMs) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+function run(cmd, args, env = {}) {
+  return execFileSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
+}
+
+/** Everything a story needs, started in order and stopped in reverse. */
+export class World {
+  constructor(name) {
+    this.name = name;
+    this.dir = mkdtempSync(join(tmpdir(), `certkey-e2e-${name}-`));
+    this.children = [];
+    this.softkeyDir = join(this.dir, 'softkey');
+    this.caDir = join(this.dir, 'ca');
+    this.home = join(this.dir, 'home');
+    mkdirSync(this.softkeyDir);
+    mkdirSync(join(this.home, 'Downloads'), { recursive: true });
+    this.env = {
+      HOME: this.home,
+      XDG_DOWNLOAD_DIR: join(this.home, 'Downloads'),
+      XDG_CONFIG_HOME: join(this.home, '.config'),
+      XDG_DATA_HOME: join(this.home, '.local', 'share'),
+      CERTKEY_SOFTKEY_DIR: this.softkeyDir,
+      CERTKEY_STATE_DIR: join(this.dir, 'state'),
+      CERTKEY_CONFIG: join(this.dir, 'config.toml'),
+      CERTKEY_CA_PASSPHRASE: PASSPHRASE,
+      CERTKEY_LOG: 'info',
+      // Loopback only, never through a proxy.
+      NO_PROXY: '127.0.0.1,localhost',
+      no_proxy: '127.0.0.1,localhost',
+    };
+  }
+
+  spawn(cmd, args, env = {}, logName = null) {
+    const out = logName ? join(this.dir, `${logName}.log`) : null;
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...this.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const chunks = [];
+    const keep = (d) => {
+      chunks.push(d);
+      if (out) writeFileSync(out, Buffer.concat(chunks));
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.log = () => Buffer.concat(chunks).toString('utf8');
+    this.children.push(child);
+    return child;
+  }
+
+  /** A certkey-ca on SQLite with every per-address limit raised (one test client). */
+  async startCa() {
+    const init = JSON.parse(run(BIN('certkey-ca'), ['init', '--json', '--data', this.caDir], this.env));
+    this.admin = init.admin_token;
+    const cfgPath = join(this.caDir, 'certkey-ca.toml');
+    const raised = readFileSync(cfgPath, 'utf8')
+      .split('\n')
+      .map((l) => (l.includes('_per_minute = ') ? `${l.split('_per_minute = ')[0]}_per_minute = 100000` : l))
+      .join('\n');
+    writeFileSync(cfgPath, raised);
+    const port = await freePort();
+    this.caUrl = `http://127.0.0.1:${port}`;
+    const ca = this.spawn(BIN('certkey-ca'), ['serve', '--data', this.caDir, '--listen', `127.0.0.1:${port}`], { CERTKEY_CA_LOG: 'warn' }, 'ca');
+    await waitFor('certkey-ca', async () => {
+      if (ca.exitCode !== null) throw new Error(`certkey-ca exited: ${ca.log()}`);
+      return (await fetch(`${this.caUrl}/api/v1/health`)).ok;
+    });
+    this.writeConfig();
+  }
+
+  issuer(alg) {
+    return run('openssl', ['x509', '-in', join(this.caDir, 'certs', `${alg}-issuing.pem`), '-noout', '-subject', '-nameopt', 'RFC2253,-esc_msb'])
+      .trim()
+      .replace(/^subject=/, '');
+  }
+
+  /** The app's config: only the softkey module, the test CA in the directory. */
+  writeConfig() {
+    const q = (s) => JSON.stringify(s);
+    writeFileSync(
+      this.env.CERTKEY_CONFIG,
+      [
+        `modules = [${q(MODULE)}]`,
+        'auto_modules = false',
+        `ca_bundle = [${q(join(this.caDir, 'certs', 'sm2-issuing.pem'))}, ${q(join(this.caDir, 'certs', 'p256-issuing.pem'))}]`,
+        'default_ca = "e2e"',
+        '',
+        '[[ca]]',
+        'name = "e2e"',
+        'display_name = "CertKey e2e CA"',
+        'display_name_zh = "CertKey 测试 CA"',
+        `issuers = [${q(this.issuer('sm2'))}, ${q(this.issuer('p256'))}]`,
+        `service_url = ${q(this.caUrl)}`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  /** Declares the softkey slots (serial and vendor profile each). */
+  slots(list) {
+    writeFileSync(
+      join(this.softkeyDir, 'softkey.toml'),
+      list.map(({ serial, profile = 'tass' }) => `[[slot]]\nserial = "${serial}"\nprofile = "${profile}"\n`).join('\n'),
+    );
+  }
+
+  /** The CA produces the first blank key (a pending order): returns the activation code. */
+  produce(extra = []) {
+    const out = JSON.parse(
+      run(
+        BIN('certkey-ca'),
+        ['produce', '--json', '--data', this.caDir, '--module', MODULE,
+          '--holder', '张三', '--type', 'org-person', '--org', '广东测试有限公司', '--key', 'sm2',
+          '--handler-name', '李四', '--handler-id', '110101199001011234', '--handler-phone', '13800000000', ...extra],
+        this.env,
+      ),
+    );
+    return out.activation_code;
+  }
+
+  softkey(...args) {
+    return run(BIN('certkey-softkey'), args, this.env);
+  }
+
+  /** OpenSC's pkcs11-tool on the softkey module; throws when it fails. */
+  pkcs11Tool(args) {
+    return run('pkcs11-tool', ['--module', MODULE, ...args], this.env);
+  }
+
+  certkey(args, env = {}) {
+    return run(BIN('certkey'), ['--no-auto-modules', ...args], { ...this.env, ...env });
+  }
+
+  /** Xvfb on a free display, then tauri-driver; resolves when both answer. */
+  async startDisplayAndDriver() {
+    let display = 90 + Math.floor(Math.random() * 400);
+    while (existsSync(`/tmp/.X11-unix/X${display}`) || existsSync(`/tmp/.X${display}-lock`)) display++;
+    this.display = `:${display}`;
+    this.env.DISPLAY = this.display;
+    const xvfb = this.spawn('Xvfb', [this.display, '-screen', '0', '1280x900x24', '-noreset', '-nolisten', 'tcp'], {}, 'xvfb');
+    await waitFor('Xvfb', () => {
+      if (xvfb.exitCode !== null) throw new Error(`Xvfb exited: ${xvfb.log()}`);
+      return existsSync(`/tmp/.X11-unix/X${display}`);
+    });
+    const port = await freePort();
+    const native = await freePort();
+    this.driverUrl = `http://127.0.0.1:${port}`;
+    const driver = this.spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(port), '--native-port', String(native)], {}, 'tauri-driver');
+    await waitFor('tauri-driver', async () => {
+      if (driver.exitCode !== null) throw new Error(`tauri-driver exited: ${driver.log()}`);
+      return (await fetch(`${this.driverUrl}/status`)).ok;
+    });
+  }
+
+  /** Opens the app window. */
+  async openApp() {
+    this.app = await Session.create(this.driverUrl, BIN('certkey-app'));
+    return this.app;
+  }
+
+  async stop() {
+    if (this.app) await this.app.close().catch(() => {});
+    for (const c of this.children.reverse()) {
+      if (c.exitCode === null) c.kill('SIGTERM');
+    }
+    await sleep(200);
+    for (const c of this.children) if (c.exitCode === null) c.kill('SIGKILL');
+    if (!process.env.CERTKEY_E2E_KEEP) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A WebDriver session on the app window. */
+export class Session {
+  constructor(base, id) {
+    this.base = base;
+    this.id = id;
+  }
+
+  static async create(base, application) {
+    const body = { capabilities: { alwaysMatch: { 'tauri:options': { application } } } };
+    const res = await request(base, 'POST', '/session', body, 120000);
+    return new Session(base, res.sessionId);
+  }
+
+  cmd(method, path, body) {
+    return request(this.base, method, `/session/${this.id}${path}`, body);
+  }
+
+  async close() {
+    await this.cmd('DELETE', '');
+  }
+
+  /** The first element matching a CSS selector, waited for. */
+  async find(css, timeoutMs = 15000) {
+    return waitFor(`element ${css}`, async () => {
+      const found = await this.cmd('POST', '/elements', { using: 'css selector', value: css });
+      const first = found[0];
+      return first ? Object.values(first)[0] : null;
+    }, timeoutMs, 100);
+  }
+
+  async findAll(css) {
+    const found = await this.cmd('POST', '/elements', { using: 'css selector', value: css });
+    return found.map((e) => Object.values(e)[0]);
+  }
+
+  async exists(css) {
+    return (await this.findAll(css)).length > 0;
+  }
+
+  /** Waits until no element matches. */
+  async gone(css, timeoutMs = 15000) {
+    await waitFor(`${css} to go`, async () => !(await this.exists(css)), timeoutMs, 100);
+  }
+
+  async click(css) {
+    const el = await this.find(css);
+    await this.cmd('POST', `/element/${el}/click`, {});
+  }
+
+  async type(css, text) {
+    const el = await this.find(css);
+    await this.cmd('POST', `/element/${el}/value`, { text, value: [...text] });
+  }
+
+  async clear(css) {
+    const el = await this.find(css);
+    await this.cmd('POST', `/element/${el}/clear`, {});
+  }
+
+  /** Sends keys to the focused element (e.g. '\uE007' Enter, '\uE00C' Escape, '\uE004' Tab). */
+  async keys(text) {
+    await this.cmd('POST', '/actions', {
+      actions: [{ type: 'key', id: 'keyboard', actions: [...text].flatMap((k) => [{ type: 'keyDown', value: k }, { type: 'keyUp', value: k }]) }],
+    });
+    await this.cmd('DELETE', '/actions');
+  }
+
+  async text(css) {
+    const el = await this.find(css);
+    return this.cmd('GET', `/element/${el}/text`);
+  }
+
+  /** Waits until the element's text contains `part`; returns the text. */
+  async waitText(css, part, timeoutMs = 15000) {
+    return waitFor(`"${part}" in ${css}`, async () => {
+      const found = await this.findAll(css);
+      for (const el of found) {
+        const t = await this.cmd('GET', `/element/${el}/text`);
+        if (t.includes(part)) return t;
+      }
+      return null;
+    }, timeoutMs, 100);
+  }
+
+  async attr(css, name) {
+    const el = await this.find(css);
+    return this.cmd('GET', `/element/${el}/attribute/${name}`);
+  }
+
+  async enabled(css) {
+    const el = await this.find(css);
+    return this.cmd('GET', `/element/${el}/enabled`);
+  }
+
+  script(body, args = []) {
+    return this.cmd('POST', '/execute/sync', { script: body, args });
+  }
+
+  /** Which element has the keyboard focus: its data-testid or id. */
+  focused() {
+    return this.script('const e = document.activeElement; return e ? (e.dataset.testid || e.id || e.tagName) : null;');
+  }
+
+  /** A screenshot of the whole window into tests/e2e/screenshots/<name>.png. */
+  async screenshot(name) {
+    // Two animation frames, so the picture shows the current state.
+    await this.cmd('POST', '/execute/async', {
+      script: 'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));',
+      args: [],
+    });
+    const b64 = await this.cmd('GET', '/screenshot');
+    mkdirSync(SHOTS, { recursive: true });
+    writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(b64, 'base64'));
+  }
+}
+
+async function request(base, method, path, body, timeoutMs = 60000) {
+  // tauri-driver occasionally drops a request: try once more on a network error.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const json = await res.json().catch(() => ({}));
+      if (!res.ok || (json.value && json.value.error)) {
+        const v = json.value ?? {};
+        throw new WebDriverError(`${method} ${path}: ${v.error ?? res.status} ${v.message ?? ''}`);
+      }
+      return json.value;
+    } catch (e) {
+      if (e instanceof WebDriverError || attempt >= 1) throw e;
+      await sleep(300);
+    }
+  }
+}
+
+class WebDriverError extends Error {}
+
+export { waitFor };

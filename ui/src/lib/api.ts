@@ -1,0 +1,41 @@
+// The only module that talks to the Rust side. Every type comes from the generated
+// bindings (src/bindings, made by ts-rs from the Rust types).
+
+import { Channel, invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { Answer } from '../bindings/Answer';
+import type { Exported } from '../bindings/Exported';
+import type { LiveInventory } from '../bindings/LiveInventory';
+import type { OperationEvent } from '../bindings/OperationEvent';
+import type { OperationRequest } from '../bindings/OperationRequest';
+
+/** The event name of src-tauri's INVENTORY_EVENT. */
+const INVENTORY_EVENT = 'inventory-changed';
+
+export const api = {
+  inventory: (): Promise<LiveInventory> => invoke('inventory'),
+
+  onInventory: (handler: (live: LiveInventory) => void): Promise<UnlistenFn> =>
+    listen<LiveInventory>(INVENTORY_EVENT, (e) => handler(e.payload)),
+
+  exportCertificate: (serial: string, id: string): Promise<Exported> =>
+    invoke('export_certificate', { serial, id }),
+
+  activationAvailable: (serial: string): Promise<boolean> =>
+    invoke('activation_available', { serial }),
+
+  startOperation: (
+    request: OperationRequest,
+    onEvent: (event: OperationEvent) => void,
+  ): Promise<number> => {
+    const events = new Channel<OperationEvent>();
+    events.onmessage = onEvent;
+    return invoke('start_operation', { request, events });
+  },
+
+  answer: (operation: number, question: number, answer: Answer): Promise<void> =>
+    invoke('answer', { operation, question, answer }),
+
+  cancelOperation: (operation: number): Promise<void> =>
+    invoke('cancel_operation', { operation }),
+};

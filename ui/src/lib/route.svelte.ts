@@ -1,0 +1,13 @@
+// Which screen is shown. One screen at a time; Escape goes back to the overview.
+
+export type Route =
+  | { screen: 'overview' }
+  | { screen: 'details'; serial: string; certId: string | null }
+  | { screen: 'activate'; serial: string }
+  | { screen: 'pin'; serial: string };
+
+export const route = $state<{ current: Route }>({ current: { screen: 'overview' } });
+
+export function go(next: Route): void {
+  route.current = next;
+}
