@@ -8,7 +8,6 @@ fn main() {
         "answer",
         "cancel_operation",
         "activation_available",
-        "pin_policy",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));
