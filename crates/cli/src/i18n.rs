@@ -228,6 +228,55 @@ mod tests {
     }
 
     #[test]
+    fn every_workflow_step_has_a_message_in_both_languages() {
+        use certkey_core::workflow::Step;
+        let steps = [
+            Step::ReadToken,
+            Step::ContactService,
+            Step::CheckCode,
+            Step::Login,
+            Step::SetPin,
+            Step::GenerateKey,
+            Step::SignRequest,
+            Step::RequestCertificate,
+            Step::InstallCertificate,
+            Step::SignSeal,
+            Step::MakeSeal,
+            Step::WriteSeal,
+            Step::Verify,
+            Step::CleanUp,
+        ];
+        // Without a wildcard arm, a new step does not compile until it is listed here.
+        for step in steps {
+            match step {
+                Step::ReadToken
+                | Step::ContactService
+                | Step::CheckCode
+                | Step::Login
+                | Step::SetPin
+                | Step::GenerateKey
+                | Step::SignRequest
+                | Step::RequestCertificate
+                | Step::InstallCertificate
+                | Step::SignSeal
+                | Step::MakeSeal
+                | Step::WriteSeal
+                | Step::Verify
+                | Step::CleanUp => {}
+            }
+            let name = serde_json::to_value(step).unwrap_or_default();
+            let id = format!("step-{}", name.as_str().unwrap_or_default());
+            for lang in Lang::ALL {
+                assert!(
+                    Catalog::try_text(lang, &id, &[]).is_ok(),
+                    "{}: {id}",
+                    lang.code()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn pkcs11_errors_explain_common_codes() {
         let e = Error::Pkcs11 {
             function: "C_Login".into(),
