@@ -12,7 +12,7 @@ use certkey_core::Error;
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::i18n::{error_text, Lang};
+use crate::i18n::{error_text, flag, optional, t, tr, Lang};
 
 /// Answers for a command.
 pub struct Terminal {
@@ -47,10 +47,6 @@ impl Terminal {
         }
     }
 
-    fn t(&self, zh: &str, en: &str) -> String {
-        self.lang.t(zh, en).to_string()
-    }
-
     fn say(&self, text: &str) {
         match self.bar.borrow().as_ref() {
             Some(bar) => bar.suspend(|| eprintln!("{text}")),
@@ -76,10 +72,7 @@ impl Terminal {
         if !std::io::stdin().is_terminal() {
             return Err(Error::InvalidArgument {
                 name: var.to_string(),
-                reason: self.t(
-                    "没有终端可以输入，请设置该环境变量",
-                    "no terminal to ask on: set this environment variable",
-                ),
+                reason: t(self.lang, "cli-no-terminal"),
             });
         }
         let answer = match self.bar.borrow().as_ref() {
@@ -91,37 +84,11 @@ impl Terminal {
             reason: e.to_string(),
         })
     }
-
-    fn step_text(&self, step: Step) -> String {
-        let (zh, en) = match step {
-            Step::ReadToken => ("读取 Key", "reading the key"),
-            Step::ContactService => ("联系 CA 服务", "contacting the CA service"),
-            Step::CheckCode => ("核验激活码", "checking the activation code"),
-            Step::Login => ("登录 Key", "logging in to the key"),
-            Step::SetPin => ("设置 PIN 码", "setting the PIN"),
-            Step::GenerateKey => ("在 Key 内生成密钥对", "generating the key pair on the key"),
-            Step::SignRequest => (
-                "在 Key 内签署证书请求",
-                "signing the certificate request on the key",
-            ),
-            Step::RequestCertificate => ("CA 签发证书", "the CA issues the certificate"),
-            Step::InstallCertificate => ("写入证书", "writing the certificate"),
-            Step::SignSeal => (
-                "在 Key 内签署印章申请",
-                "signing the seal request on the key",
-            ),
-            Step::MakeSeal => ("CA 制作电子印章", "the CA makes the electronic seal"),
-            Step::WriteSeal => ("写入电子印章", "writing the seal onto the key"),
-            Step::Verify => ("检查结果", "checking the result"),
-            Step::CleanUp => ("清理", "cleaning up"),
-        };
-        self.t(zh, en)
-    }
 }
 
 impl Interaction for Terminal {
     fn step(&self, step: Step, index: usize, total: usize) {
-        let text = self.step_text(step);
+        let text = t(self.lang, &format!("step-{}", serde_name(&step)));
         let mut bar = self.bar.borrow_mut();
         if std::io::stderr().is_terminal() {
             let b = bar.get_or_insert_with(|| {
@@ -148,17 +115,17 @@ impl Interaction for Terminal {
                     certkey_protocol::v1::KeyAlgorithm::Sm2 => "SM2",
                     certkey_protocol::v1::KeyAlgorithm::P256 => "P-256",
                 };
-                let kind = crate::render::cert_type_text(self.lang, order.cert_type);
-                match self.lang {
-                    Lang::ZhCn => format!(
-                        "Key {serial} 的待激活订单：持有人 {}，{kind}，有效期 {} 年，密钥算法 {alg}。确认激活？",
-                        order.holder, order.years
-                    ),
-                    Lang::En => format!(
-                        "Pending order for key {serial}: holder {}, {kind}, {} year(s), {alg} key. Activate?",
-                        order.holder, order.years
-                    ),
-                }
+                tr(
+                    self.lang,
+                    "confirm-activate",
+                    &[
+                        ("serial", serial.as_str().into()),
+                        ("holder", order.holder.as_str().into()),
+                        ("cert_type", order.cert_type.as_str().into()),
+                        ("years", order.years.into()),
+                        ("key_algorithm", alg.into()),
+                    ],
+                )
             }
             // Only --final-try-ok spends the last try; core reports the refusal.
             Confirm::FinalTry { .. } => return Ok(self.final_try_ok),
@@ -170,13 +137,10 @@ impl Interaction for Terminal {
         if !std::io::stdin().is_terminal() {
             return Err(Error::InvalidArgument {
                 name: "--yes".into(),
-                reason: self.t(
-                    "需要确认，但没有终端可以提问：确认无误后加 --yes",
-                    "a confirmation is needed and there is no terminal: add --yes when sure",
-                ),
+                reason: t(self.lang, "cli-confirm-no-terminal"),
             });
         }
-        let prompt = self.t("确认请输入 y 并回车：", "type y and Enter to confirm: ");
+        let prompt = t(self.lang, "cli-confirm-prompt");
         let mut line = String::new();
         match self.bar.borrow().as_ref() {
             Some(bar) => bar.suspend(|| {
@@ -201,12 +165,11 @@ impl Interaction for Terminal {
                 if let Some(v) = self.env_once("CERTKEY_ACTIVATION_CODE")? {
                     return Ok(v);
                 }
-                let prompt = match (self.lang, attempts_left) {
-                    (Lang::ZhCn, Some(n)) => format!("请输入 6 位激活码（还可尝试 {n} 次）："),
-                    (Lang::ZhCn, None) => "请输入 6 位激活码：".to_string(),
-                    (Lang::En, Some(n)) => format!("6-digit activation code ({n} tries left): "),
-                    (Lang::En, None) => "6-digit activation code: ".to_string(),
-                };
+                let prompt = tr(
+                    self.lang,
+                    "secret-activation_code",
+                    &[("attempts_left", optional(*attempts_left))],
+                );
                 self.prompt_hidden(&prompt, "CERTKEY_ACTIVATION_CODE")
             }
             SecretKind::CurrentPin {
@@ -217,17 +180,15 @@ impl Interaction for Terminal {
                 if let Some(v) = self.env_once("CERTKEY_PIN")? {
                     return Ok(v);
                 }
-                let warn = match (self.lang, final_try, count_low) {
-                    (Lang::ZhCn, true, _) => "（最后一次机会）",
-                    (Lang::ZhCn, false, true) => "（剩余次数不多）",
-                    (Lang::En, true, _) => " (final try)",
-                    (Lang::En, false, true) => " (few tries left)",
-                    _ => "",
-                };
-                let prompt = match self.lang {
-                    Lang::ZhCn => format!("请输入 Key {serial} 的 PIN 码{warn}："),
-                    Lang::En => format!("PIN of key {serial}{warn}: "),
-                };
+                let prompt = tr(
+                    self.lang,
+                    "secret-current_pin",
+                    &[
+                        ("serial", serial.as_str().into()),
+                        ("count_low", flag(*count_low)),
+                        ("final_try", flag(*final_try)),
+                    ],
+                );
                 self.prompt_hidden(&prompt, "CERTKEY_PIN")
             }
             SecretKind::NewPin { min, max } => {
@@ -235,22 +196,17 @@ impl Interaction for Terminal {
                     return Ok(v);
                 }
                 if !self.asked_new_pin.replace(true) {
-                    self.say(&match self.lang {
-                        Lang::ZhCn => format!(
-                            "请设置新的 PIN 码：{min} 到 {max} 位，不能全部相同、不能是连续数字或字母、不能是出厂默认 PIN。"
-                        ),
-                        Lang::En => format!(
-                            "Choose a new PIN: {min} to {max} characters, not one repeated character, not a run like 123456, not the factory PIN."
-                        ),
-                    });
+                    self.say(&tr(
+                        self.lang,
+                        "secret-new_pin",
+                        &[("min", (*min).into()), ("max", (*max).into())],
+                    ));
                 }
                 for _ in 0..3 {
                     let first =
-                        self.prompt_hidden(&self.t("新 PIN 码：", "new PIN: "), "CERTKEY_NEW_PIN")?;
-                    let again = self.prompt_hidden(
-                        &self.t("再次输入新 PIN 码：", "new PIN again: "),
-                        "CERTKEY_NEW_PIN",
-                    )?;
+                        self.prompt_hidden(&t(self.lang, "cli-new-pin"), "CERTKEY_NEW_PIN")?;
+                    let again =
+                        self.prompt_hidden(&t(self.lang, "cli-new-pin-again"), "CERTKEY_NEW_PIN")?;
                     if first.expose_secret() == again.expose_secret() {
                         return Ok(first);
                     }
@@ -269,35 +225,28 @@ impl Interaction for Terminal {
     }
 
     fn notice(&self, notice: &Notice) {
+        let lang = self.lang;
+        let serial = |id: &str, serial: &str| tr(lang, id, &[("serial", serial.into())]);
         let text = match notice {
-            Notice::Resuming { operation } => match self.lang {
-                Lang::ZhCn => format!("上次的{}被中断，现在继续完成。", operation_zh(operation)),
-                Lang::En => format!("finishing an interrupted {operation}"),
-            },
-            Notice::Rejected { error } => error_text(self.lang, error),
-            Notice::ExistingSeal { serial } => match self.lang {
-                Lang::ZhCn => format!("CA 已为这张证书制作过电子印章（一张证书只有一枚），现将该印章写入 Key {serial}"),
-                Lang::En => format!("the CA already made this certificate's seal (one per certificate): writing that seal onto key {serial}"),
-            },
-            Notice::PinMustChange { serial } => match self.lang {
-                Lang::ZhCn => format!("Key {serial} 要求先修改 PIN 码"),
-                Lang::En => format!("key {serial} requires a new PIN first"),
-            },
-            Notice::PinCountLow { serial } => match self.lang {
-                Lang::ZhCn => format!("注意：Key {serial} 的 PIN 剩余尝试次数不多了"),
-                Lang::En => format!("careful: key {serial} has few PIN tries left"),
-            },
+            Notice::Resuming { operation } => tr(
+                lang,
+                "notice-resuming",
+                &[("operation", operation.as_str().into())],
+            ),
+            Notice::Rejected { error } => error_text(lang, error),
+            Notice::ExistingSeal { serial: s } => serial("notice-existing_seal", s),
+            Notice::PinMustChange { serial: s } => serial("notice-pin_must_change", s),
+            Notice::PinCountLow { serial: s } => serial("notice-pin_count_low", s),
         };
         self.say(&text);
     }
 }
 
-fn operation_zh(op: &str) -> &'static str {
-    match op {
-        "activate" => "激活",
-        "renew" => "续期",
-        "unlock" => "解锁",
-        "seal" => "印章写入",
-        _ => "操作",
-    }
+/// The name a value serialises to (`Step::ReadToken` -> `read_token`): the catalog
+/// names the workflow's words as core serialises them.
+fn serde_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

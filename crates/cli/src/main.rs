@@ -27,7 +27,7 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use serde::Serialize;
 
-use i18n::{error_text, Lang};
+use i18n::{error_text, t, tr, Lang, LangArg};
 use interact::Terminal;
 
 /// Exit code: the command failed.
@@ -69,7 +69,7 @@ struct Cli {
     json: bool,
     /// Language of the text (default: from the locale; zh-CN when Chinese).
     #[arg(long, value_enum, global = true)]
-    lang: Option<Lang>,
+    lang: Option<LangArg>,
     /// CA service URL for every operation (default: CERTKEY_SERVICE_URL, else the
     /// config's service_url, else the CA directory: the CA of the certificate's issuer,
     /// for activation the config's default_ca or the CA that has the key's order).
@@ -245,7 +245,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let lang = cli.lang.unwrap_or_else(Lang::from_env);
+    let lang = cli.lang.map_or_else(Lang::from_env, Lang::from);
     match run(&cli, lang) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -306,16 +306,20 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             if cli.json {
                 emit(&format!("{}\n", serde_json::json!(done)))?;
             } else {
-                emit(&match lang {
-                    Lang::ZhCn => format!(
-                        "激活完成：Key {} 的证书 {}，有效期至 {}（证书序列号 {}）。请牢记您设置的 PIN 码。\n",
-                        done.token_serial, done.subject, done.not_after, done.certificate_serial
-                    ),
-                    Lang::En => format!(
-                        "Activated: key {} holds the certificate {}, valid until {} (serial {}). Keep your new PIN safe.\n",
-                        done.token_serial, done.subject, done.not_after, done.certificate_serial
-                    ),
-                })?;
+                let text = tr(
+                    lang,
+                    "cli-activated",
+                    &[
+                        ("token_serial", done.token_serial.as_str().into()),
+                        ("subject", done.subject.as_str().into()),
+                        ("not_after", done.not_after.as_str().into()),
+                        (
+                            "certificate_serial",
+                            done.certificate_serial.as_str().into(),
+                        ),
+                    ],
+                );
+                emit(&format!("{text}\n"))?;
             }
             Ok(0)
         }
@@ -340,16 +344,19 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             if cli.json {
                 emit(&format!("{}\n", serde_json::json!(done)))?;
             } else {
-                emit(&match lang {
-                    Lang::ZhCn => format!(
-                        "续期完成：Key {} 的新证书 {}，有效期至 {}（还有 {} 天；证书序列号 {}，原证书 {} 已从 Key 中删除）。\n",
-                        done.token_serial, done.subject, done.not_after, done.days_left, done.new_serial, done.old_serial
-                    ),
-                    Lang::En => format!(
-                        "Renewed: key {} holds the new certificate {}, valid until {} ({} days; serial {}; the old certificate {} was removed from the key).\n",
-                        done.token_serial, done.subject, done.not_after, done.days_left, done.new_serial, done.old_serial
-                    ),
-                })?;
+                let text = tr(
+                    lang,
+                    "cli-renewed",
+                    &[
+                        ("token_serial", done.token_serial.as_str().into()),
+                        ("subject", done.subject.as_str().into()),
+                        ("not_after", done.not_after.as_str().into()),
+                        ("days_left", done.days_left.into()),
+                        ("new_serial", done.new_serial.as_str().into()),
+                        ("old_serial", done.old_serial.as_str().into()),
+                    ],
+                );
+                emit(&format!("{text}\n"))?;
             }
             Ok(0)
         }
@@ -381,7 +388,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
                 _ => {
                     return Err(Error::InvalidArgument {
                         name: "--handler-name/--handler-id/--handler-phone".into(),
-                        reason: lang.t("三项需同时提供", "give all three together").into(),
+                        reason: t(lang, "cli-handler-all-three"),
                     })
                 }
             };
@@ -413,7 +420,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
                     if let Err(e) = workflow::unlock::remember_handler(h) {
                         eprintln!(
                             "certkey: {}: {}",
-                            lang.t("未能记住经办人", "could not remember the handler"),
+                            t(lang, "cli-remember-failed"),
                             error_text(lang, &e)
                         );
                     }
@@ -423,14 +430,24 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             if cli.json {
                 emit(&format!("{}\n", serde_json::json!(outcome)))?;
             } else {
-                emit(&match (&outcome, lang) {
-                    (O::Unlocked { .. }, Lang::ZhCn) => format!("Key {} 已解锁，请使用新设置的 PIN 码。\n", token.serial),
-                    (O::Unlocked { .. }, Lang::En) => format!("Key {} is unlocked: use your new PIN.\n", token.serial),
-                    (O::PendingReview { ticket }, Lang::ZhCn) => format!("解锁申请 {ticket} 正在等待 CA 审核；审核通过后再次运行 certkey unlock（或 certkey unlock --status）。\n"),
-                    (O::PendingReview { ticket }, Lang::En) => format!("Unlock request {ticket} waits for the CA's review; run certkey unlock again (or certkey unlock --status) once approved.\n"),
-                    (O::Rejected { ticket }, Lang::ZhCn) => format!("CA 拒绝了解锁申请 {ticket}，请联系 CA 柜台。\n"),
-                    (O::Rejected { ticket }, Lang::En) => format!("The CA rejected unlock request {ticket}; contact the CA.\n"),
-                })?;
+                let text = match &outcome {
+                    O::Unlocked { .. } => tr(
+                        lang,
+                        "cli-unlocked",
+                        &[("serial", token.serial.as_str().into())],
+                    ),
+                    O::PendingReview { ticket } => tr(
+                        lang,
+                        "cli-unlock-pending",
+                        &[("ticket", ticket.as_str().into())],
+                    ),
+                    O::Rejected { ticket } => tr(
+                        lang,
+                        "cli-unlock-rejected",
+                        &[("ticket", ticket.as_str().into())],
+                    ),
+                };
+                emit(&format!("{text}\n"))?;
             }
             Ok(match outcome {
                 O::Unlocked { .. } => 0,
@@ -462,10 +479,12 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
                     serde_json::json!({"token_serial": token.serial, "pin_changed": true})
                 ))?;
             } else {
-                emit(&match lang {
-                    Lang::ZhCn => format!("Key {} 的 PIN 码已修改。\n", token.serial),
-                    Lang::En => format!("The PIN of key {} is changed.\n", token.serial),
-                })?;
+                let text = tr(
+                    lang,
+                    "cli-pin-changed",
+                    &[("serial", token.serial.as_str().into())],
+                );
+                emit(&format!("{text}\n"))?;
             }
             Ok(0)
         }
@@ -552,7 +571,7 @@ fn read_pin(lang: Lang) -> Result<SecretString, Error> {
     if let Some(pin) = certkey_protocol::secret_from_env("CERTKEY_PIN")? {
         return Ok(SecretString::from(pin.expose()));
     }
-    rpassword::prompt_password(lang.t("请输入 Key 的 PIN 码：", "Key PIN: "))
+    rpassword::prompt_password(t(lang, "cli-pin-prompt"))
         .map(SecretString::from)
         .map_err(|e| Error::InvalidArgument {
             name: "PIN".into(),

@@ -9,7 +9,7 @@ use certkey_core::pkcs11::token::PinState;
 use certkey_protocol::{CertType, RenewalStatus};
 use unicode_width::UnicodeWidthStr;
 
-use crate::i18n::{error_text, Lang};
+use crate::i18n::{error_text, t, tr, Lang};
 
 /// Pads to a display width (CJK characters count double).
 fn pad(s: &str, width: usize) -> String {
@@ -44,119 +44,134 @@ fn table(rows: &[Vec<String>], indent: &str) -> String {
 fn pin_text(lang: Lang, p: &PinState) -> String {
     let mut parts = Vec::new();
     if !p.initialized {
-        parts.push(lang.t("未设置", "not set"));
+        parts.push(t(lang, "cli-pin-not_set"));
     }
     if p.locked {
-        parts.push(lang.t("已锁定（需解锁）", "LOCKED (needs unlocking)"));
+        parts.push(t(lang, "cli-pin-locked"));
     } else if p.final_try {
-        parts.push(lang.t("仅剩最后一次机会", "final try left"));
+        parts.push(t(lang, "cli-pin-final_try"));
     } else if p.count_low {
-        parts.push(lang.t("曾输错，剩余次数减少", "wrong PIN entered, tries reduced"));
+        parts.push(t(lang, "cli-pin-count_low"));
     }
     if p.to_be_changed {
-        parts.push(lang.t("需修改", "must be changed"));
+        parts.push(t(lang, "cli-pin-to_be_changed"));
     }
     if parts.is_empty() {
-        parts.push(lang.t("正常", "OK"));
+        parts.push(t(lang, "cli-pin-ok"));
     }
     format!(
         "{} ({}-{})",
-        parts.join(lang.t("，", ", ")),
+        parts.join(&t(lang, "cli-list-separator")),
         p.min_len,
         p.max_len
     )
 }
 
-fn renewal_text(lang: Lang, r: RenewalStatus) -> &'static str {
-    match r {
-        RenewalStatus::Valid => lang.t("有效", "valid"),
-        RenewalStatus::Renewable => lang.t("可续期", "renewable"),
-        RenewalStatus::Expired => lang.t("已过期", "expired"),
-        RenewalStatus::NotYetValid => lang.t("尚未生效", "not yet valid"),
-    }
+fn renewal_text(lang: Lang, r: RenewalStatus) -> String {
+    t(
+        lang,
+        match r {
+            RenewalStatus::Valid => "cli-renewal-valid",
+            RenewalStatus::Renewable => "cli-renewal-renewable",
+            RenewalStatus::Expired => "cli-renewal-expired",
+            RenewalStatus::NotYetValid => "cli-renewal-not_yet_valid",
+        },
+    )
 }
 
-fn yes_no_unknown(lang: Lang, v: Option<bool>) -> &'static str {
-    match v {
-        Some(true) => lang.t("有", "yes"),
-        Some(false) => lang.t("无", "no"),
-        None => lang.t("登录后可见", "after login"),
-    }
+fn yes_no_unknown(lang: Lang, v: Option<bool>) -> String {
+    t(
+        lang,
+        match v {
+            Some(true) => "cli-yes",
+            Some(false) => "cli-no",
+            None => "cli-after-login",
+        },
+    )
 }
 
-/// A certificate type's name.
-pub fn cert_type_text(lang: Lang, t: CertType) -> &'static str {
-    type_text(lang, Some(t))
-}
-
-fn type_text(lang: Lang, t: Option<CertType>) -> &'static str {
-    match t {
-        Some(CertType::Organisation) => lang.t("机构", "organisation"),
-        Some(CertType::OrgPerson) => lang.t("机构个人", "person in organisation"),
-        Some(CertType::Person) => lang.t("个人", "person"),
-        None => "-",
+fn type_text(lang: Lang, kind: Option<CertType>) -> String {
+    match kind {
+        Some(CertType::Organisation) => t(lang, "cert-type-organisation"),
+        Some(CertType::OrgPerson) => t(lang, "cert-type-org_person"),
+        Some(CertType::Person) => t(lang, "cert-type-person"),
+        None => "-".into(),
     }
 }
 
 fn signature_text(lang: Lang, s: &Option<SignatureCheck>) -> String {
     match s {
-        Some(SignatureCheck::Valid { issuer, .. }) => {
-            format!("{} ({issuer})", lang.t("签名有效", "valid"))
-        }
-        Some(SignatureCheck::Invalid { issuer, .. }) => {
-            format!("{} ({issuer})", lang.t("签名无效！", "INVALID!"))
-        }
-        Some(SignatureCheck::IssuerNotFound) => {
-            lang.t("未找到颁发者证书", "issuer not available").into()
-        }
-        Some(SignatureCheck::Unsupported { algorithm }) => format!(
-            "{} {algorithm}",
-            lang.t("不支持的算法", "unsupported algorithm")
+        Some(SignatureCheck::Valid { issuer, .. }) => tr(
+            lang,
+            "cli-signature-valid",
+            &[("issuer", issuer.as_str().into())],
+        ),
+        Some(SignatureCheck::Invalid { issuer, .. }) => tr(
+            lang,
+            "cli-signature-invalid",
+            &[("issuer", issuer.as_str().into())],
+        ),
+        Some(SignatureCheck::IssuerNotFound) => t(lang, "cli-signature-issuer_not_found"),
+        Some(SignatureCheck::Unsupported { algorithm }) => tr(
+            lang,
+            "cli-signature-unsupported",
+            &[("algorithm", algorithm.as_str().into())],
         ),
         None => "-".into(),
     }
 }
 
-fn token_heading(out: &mut String, lang: Lang, t: &TokenReport) {
-    let initialised = t.details.flags.contains(&"CKF_TOKEN_INITIALIZED");
+fn token_heading(out: &mut String, lang: Lang, tok: &TokenReport) {
+    let initialised = tok.details.flags.contains(&"CKF_TOKEN_INITIALIZED");
     let label = if !initialised {
-        lang.t("（空白 Key，未初始化）", "(blank key, not initialised)")
-    } else if t.details.label.is_empty() {
-        "-"
+        t(lang, "cli-token-blank")
+    } else if tok.details.label.is_empty() {
+        "-".into()
     } else {
-        &t.details.label
+        tok.details.label.clone()
     };
-    let _ = writeln!(
-        out,
-        "{} {label}  {} {}  ({} {})",
-        lang.t("Key", "Key"),
-        lang.t("序列号", "serial"),
-        t.details.serial,
-        t.details.manufacturer,
-        t.details.model
+    let heading = tr(
+        lang,
+        "cli-token-heading",
+        &[
+            ("label", label.into()),
+            ("serial", tok.details.serial.as_str().into()),
+            ("manufacturer", tok.details.manufacturer.as_str().into()),
+            ("model", tok.details.model.as_str().into()),
+        ],
     );
-    let _ = writeln!(
-        out,
-        "  {} {}  {} {}",
-        lang.t("驱动", "module"),
-        t.module,
-        lang.t("槽", "slot"),
-        t.slot
+    let module = tr(
+        lang,
+        "cli-token-module",
+        &[
+            ("module", tok.module.as_str().into()),
+            ("slot", tok.slot.to_string().into()),
+        ],
     );
-    let _ = writeln!(out, "  PIN: {}", pin_text(lang, &t.details.pin));
+    let pin = tr(
+        lang,
+        "cli-token-pin",
+        &[("state", pin_text(lang, &tok.details.pin).into())],
+    );
+    let _ = writeln!(out, "{heading}\n  {module}\n  {pin}");
 }
 
 fn cert_rows(lang: Lang, certs: &[CertificateEntry]) -> Vec<Vec<String>> {
-    let mut rows = vec![vec![
-        "ID".to_string(),
-        lang.t("持有者", "subject").into(),
-        lang.t("颁发者", "issuer").into(),
-        lang.t("到期", "expires").into(),
-        lang.t("剩余天数", "days left").into(),
-        lang.t("状态", "status").into(),
-        lang.t("算法", "key").into(),
-        lang.t("私钥", "private key").into(),
-    ]];
+    let mut header = vec!["ID".to_string()];
+    header.extend(
+        [
+            "cli-col-subject",
+            "cli-col-issuer",
+            "cli-col-expires",
+            "cli-col-days_left",
+            "cli-col-status",
+            "cli-col-key",
+            "cli-col-private_key",
+        ]
+        .iter()
+        .map(|id| t(lang, id)),
+    );
+    let mut rows = vec![header];
     for c in certs {
         match &c.info {
             Some(i) => rows.push(vec![
@@ -165,14 +180,14 @@ fn cert_rows(lang: Lang, certs: &[CertificateEntry]) -> Vec<Vec<String>> {
                 i.issuer_cn.clone().unwrap_or_else(|| i.issuer.clone()),
                 i.not_after.get(..10).unwrap_or(&i.not_after).to_string(),
                 i.days_left.to_string(),
-                renewal_text(lang, i.renewal).into(),
+                renewal_text(lang, i.renewal),
                 i.key_algorithm.clone(),
-                yes_no_unknown(lang, c.has_private_key).into(),
+                yes_no_unknown(lang, c.has_private_key),
             ]),
             None => rows.push(vec![
                 c.id.clone(),
                 c.label.clone(),
-                lang.t("（无法读取）", "(unreadable)").into(),
+                t(lang, "cli-unreadable"),
             ]),
         }
     }
@@ -183,17 +198,25 @@ fn errors_block(out: &mut String, lang: Lang, inv: &Inventory) {
     if inv.errors.is_empty() {
         return;
     }
-    let _ = writeln!(out, "{}", lang.t("错误：", "Errors:"));
+    let _ = writeln!(out, "{}", t(lang, "cli-errors-heading"));
     for e in &inv.errors {
         let mut place = Vec::new();
         if let Some(m) = &e.module {
             place.push(m.clone());
         }
         if let Some(s) = e.slot {
-            place.push(format!("{} {s}", lang.t("槽", "slot")));
+            place.push(tr(
+                lang,
+                "cli-place-slot",
+                &[("slot", s.to_string().into())],
+            ));
         }
         if let Some(o) = &e.object {
-            place.push(format!("{} {o}", lang.t("对象", "object")));
+            place.push(tr(
+                lang,
+                "cli-place-object",
+                &[("object", o.as_str().into())],
+            ));
         }
         let _ = writeln!(
             out,
@@ -208,14 +231,14 @@ fn errors_block(out: &mut String, lang: Lang, inv: &Inventory) {
 pub fn list(inv: &Inventory, lang: Lang) -> String {
     let mut out = String::new();
     if inv.tokens.is_empty() {
-        let _ = writeln!(out, "{}", lang.t("未发现 Key。", "No keys found."));
+        let _ = writeln!(out, "{}", t(lang, "cli-no-keys"));
     }
-    for t in &inv.tokens {
-        token_heading(&mut out, lang, t);
-        if t.certificates.is_empty() {
-            let _ = writeln!(out, "  {}", lang.t("没有证书", "no certificates"));
+    for tok in &inv.tokens {
+        token_heading(&mut out, lang, tok);
+        if tok.certificates.is_empty() {
+            let _ = writeln!(out, "  {}", t(lang, "cli-no-certificates"));
         } else {
-            out.push_str(&table(&cert_rows(lang, &t.certificates), "  "));
+            out.push_str(&table(&cert_rows(lang, &tok.certificates), "  "));
         }
         out.push('\n');
     }
@@ -227,122 +250,111 @@ pub fn list(inv: &Inventory, lang: Lang) -> String {
 pub fn info(inv: &Inventory, lang: Lang) -> String {
     let mut out = String::new();
     if inv.tokens.is_empty() {
-        let _ = writeln!(out, "{}", lang.t("未发现 Key。", "No keys found."));
+        let _ = writeln!(out, "{}", t(lang, "cli-no-keys"));
     }
-    for t in &inv.tokens {
-        token_heading(&mut out, lang, t);
-        let d = &t.details;
-        let mut rows = vec![
+    for tok in &inv.tokens {
+        token_heading(&mut out, lang, tok);
+        let d = &tok.details;
+        let mut so_pin = Vec::new();
+        if d.so_pin.locked {
+            so_pin.push(t(lang, "cli-so-pin-locked"));
+        }
+        if d.so_pin.final_try {
+            so_pin.push(t(lang, "cli-so-pin-final_try"));
+        }
+        so_pin.push(t(
+            lang,
+            if d.so_pin.count_low {
+                "cli-so-pin-count_low"
+            } else {
+                "cli-pin-ok"
+            },
+        ));
+        let mem = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+        let rows = vec![
             vec![
-                lang.t("厂商配置", "vendor profile").to_string(),
-                t.vendor.clone().unwrap_or_else(|| "-".into()),
+                t(lang, "cli-info-vendor"),
+                tok.vendor.clone().unwrap_or_else(|| "-".into()),
             ],
             vec![
-                lang.t("硬件/固件版本", "hardware/firmware").into(),
+                t(lang, "cli-info-versions"),
                 format!("{} / {}", d.hardware_version, d.firmware_version),
             ],
-            vec![lang.t("标志", "flags").into(), d.flags.join(" ")],
+            vec![t(lang, "cli-info-flags"), d.flags.join(" ")],
+            vec![t(lang, "cli-info-so_pin"), so_pin.join(" ")],
             vec![
-                lang.t("管理员 PIN", "SO PIN").into(),
+                t(lang, "cli-info-public_memory"),
                 format!(
-                    "{}{}{}",
-                    if d.so_pin.locked {
-                        lang.t("已锁定 ", "locked ")
-                    } else {
-                        ""
-                    },
-                    if d.so_pin.final_try {
-                        lang.t("最后一次机会 ", "final try ")
-                    } else {
-                        ""
-                    },
-                    if d.so_pin.count_low {
-                        lang.t("曾输错", "count low")
-                    } else {
-                        lang.t("正常", "OK")
-                    }
+                    "{} / {}",
+                    mem(d.memory.free_public),
+                    mem(d.memory.total_public)
+                ),
+            ],
+            vec![
+                t(lang, "cli-info-private_memory"),
+                format!(
+                    "{} / {}",
+                    mem(d.memory.free_private),
+                    mem(d.memory.total_private)
                 ),
             ],
         ];
-        let mem = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-        rows.push(vec![
-            lang.t("公有存储 空闲/总量", "public memory free/total")
-                .into(),
-            format!(
-                "{} / {}",
-                mem(d.memory.free_public),
-                mem(d.memory.total_public)
-            ),
-        ]);
-        rows.push(vec![
-            lang.t("私有存储 空闲/总量", "private memory free/total")
-                .into(),
-            format!(
-                "{} / {}",
-                mem(d.memory.free_private),
-                mem(d.memory.total_private)
-            ),
-        ]);
         out.push_str(&table(&rows, "  "));
-        if let Some(mechs) = &t.mechanisms {
+        if let Some(mechs) = &tok.mechanisms {
             let names: Vec<&str> = mechs.iter().map(|m| m.name.as_str()).collect();
-            let _ = writeln!(
-                out,
-                "  {} ({}): {}",
-                lang.t("算法机制", "mechanisms"),
-                mechs.len(),
-                names.join(" ")
+            let line = tr(
+                lang,
+                "cli-info-mechanisms",
+                &[
+                    ("count", mechs.len().into()),
+                    ("names", names.join(" ").into()),
+                ],
             );
+            let _ = writeln!(out, "  {line}");
         }
-        for c in &t.certificates {
-            let _ = writeln!(
-                out,
-                "  {} {} \"{}\"",
-                lang.t("证书", "certificate"),
-                c.id,
-                c.label
+        for c in &tok.certificates {
+            let line = tr(
+                lang,
+                "cli-info-certificate",
+                &[
+                    ("id", c.id.as_str().into()),
+                    ("label", c.label.as_str().into()),
+                ],
             );
+            let _ = writeln!(out, "  {line}");
             match &c.info {
                 Some(i) => {
+                    let field = |id: &str, value: String| vec![t(lang, id), value];
                     let rows = vec![
-                        vec![lang.t("持有者", "subject").to_string(), i.subject.clone()],
-                        vec![lang.t("颁发者", "issuer").into(), i.issuer.clone()],
-                        vec![lang.t("序列号", "serial").into(), i.serial_hex.clone()],
-                        vec![
-                            lang.t("有效期", "validity").into(),
+                        field("cli-field-subject", i.subject.clone()),
+                        field("cli-field-issuer", i.issuer.clone()),
+                        field("cli-field-serial", i.serial_hex.clone()),
+                        field(
+                            "cli-field-validity",
                             format!("{} .. {}", i.not_before, i.not_after),
-                        ],
-                        vec![
-                            lang.t("剩余天数", "days left").into(),
+                        ),
+                        field(
+                            "cli-field-days_left",
                             format!("{} ({})", i.days_left, renewal_text(lang, i.renewal)),
-                        ],
-                        vec![
-                            lang.t("证书类型", "type").into(),
-                            type_text(lang, i.cert_type_hint).into(),
-                        ],
-                        vec![lang.t("密钥算法", "key").into(), i.key_algorithm.clone()],
-                        vec![
-                            lang.t("签名算法", "signature").into(),
+                        ),
+                        field("cli-field-type", type_text(lang, i.cert_type_hint)),
+                        field("cli-field-key_algorithm", i.key_algorithm.clone()),
+                        field(
+                            "cli-field-signature_algorithm",
                             i.signature_algorithm.clone(),
-                        ],
-                        vec![
-                            lang.t("密钥用法", "key usage").into(),
-                            i.key_usage.join(" "),
-                        ],
-                        vec![
-                            lang.t("扩展用法", "extended usage").into(),
-                            i.extended_key_usage.join(" "),
-                        ],
+                        ),
+                        field("cli-field-key_usage", i.key_usage.join(" ")),
+                        field("cli-field-extended_usage", i.extended_key_usage.join(" ")),
                         vec!["SHA-256".into(), i.sha256.clone()],
                         vec!["SM3".into(), i.sm3.clone()],
-                        vec![
-                            lang.t("私钥", "private key").into(),
-                            yes_no_unknown(lang, c.has_private_key).into(),
-                        ],
-                        vec![
-                            lang.t("签名校验", "signature check").into(),
+                        field(
+                            "cli-field-private_key",
+                            yes_no_unknown(lang, c.has_private_key),
+                        ),
+                        field(
+                            "cli-field-signature_check",
                             signature_text(lang, &c.signature_check),
-                        ],
+                        ),
                     ];
                     out.push_str(&table(&rows, "    "));
                 }
@@ -353,12 +365,15 @@ pub fn info(inv: &Inventory, lang: Lang) -> String {
                 }
             }
         }
-        for k in &t.keys {
-            let class = match k.class {
-                ObjectKind::PrivateKey => lang.t("私钥", "private key"),
-                ObjectKind::PublicKey => lang.t("公钥", "public key"),
-                _ => lang.t("对称密钥", "secret key"),
-            };
+        for k in &tok.keys {
+            let class = t(
+                lang,
+                match k.class {
+                    ObjectKind::PrivateKey => "cli-object-private_key",
+                    ObjectKind::PublicKey => "cli-object-public_key",
+                    _ => "cli-object-secret_key",
+                },
+            );
             let _ = writeln!(
                 out,
                 "  {class} {} \"{}\" {}",
@@ -367,17 +382,24 @@ pub fn info(inv: &Inventory, lang: Lang) -> String {
                 k.key_type.as_deref().unwrap_or("-")
             );
         }
-        for d in &t.data_objects {
-            let _ = writeln!(
-                out,
-                "  {} {} \"{}\" {} {} {}",
-                lang.t("数据对象", "data object"),
-                d.id,
-                d.label,
-                d.application.as_deref().unwrap_or("-"),
-                d.size.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                lang.t("字节", "bytes")
+        for d in &tok.data_objects {
+            let line = tr(
+                lang,
+                "cli-info-data_object",
+                &[
+                    ("id", d.id.as_str().into()),
+                    ("label", d.label.as_str().into()),
+                    (
+                        "application",
+                        d.application.as_deref().unwrap_or("-").into(),
+                    ),
+                    (
+                        "size",
+                        d.size.map_or_else(|| "-".into(), |s| s.to_string()).into(),
+                    ),
+                ],
             );
+            let _ = writeln!(out, "  {line}");
         }
         out.push('\n');
     }

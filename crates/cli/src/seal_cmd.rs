@@ -10,7 +10,7 @@ use certkey_core::workflow::seal::{self, SealOptions, SealShown};
 use certkey_core::{workflow, Error};
 use clap::Subcommand;
 
-use crate::i18n::{error_text, Lang};
+use crate::i18n::{error_text, t, tr, Lang};
 use crate::interact::Terminal;
 use crate::{directory, emit, selector, setup, Cli, EXIT_PARTIAL};
 use certkey_core::workflow::token::Need;
@@ -126,30 +126,27 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
             if cli.json {
                 emit(&format!("{}\n", serde_json::json!(done)))?;
             } else {
-                emit(&match lang {
-                    Lang::ZhCn => format!(
-                        "电子印章已写入 Key {}：“{}”（{}×{} 毫米，印章编号 {}），绑定证书 {}（序列号 {}），有效期至 {}。\n",
-                        done.token_serial,
-                        done.name,
-                        done.width_mm,
-                        done.height_mm,
-                        done.es_id,
-                        done.certificate_subject,
-                        done.certificate_serial,
-                        done.valid_end
-                    ),
-                    Lang::En => format!(
-                        "The electronic seal is on key {}: \"{}\" ({}x{} mm, seal id {}), bound to the certificate {} (serial {}), valid until {}.\n",
-                        done.token_serial,
-                        done.name,
-                        done.width_mm,
-                        done.height_mm,
-                        done.es_id,
-                        done.certificate_subject,
-                        done.certificate_serial,
-                        done.valid_end
-                    ),
-                })?;
+                let text = tr(
+                    lang,
+                    "cli-seal-written",
+                    &[
+                        ("token_serial", done.token_serial.as_str().into()),
+                        ("name", done.name.as_str().into()),
+                        ("width_mm", done.width_mm.into()),
+                        ("height_mm", done.height_mm.into()),
+                        ("es_id", done.es_id.as_str().into()),
+                        (
+                            "certificate_subject",
+                            done.certificate_subject.as_str().into(),
+                        ),
+                        (
+                            "certificate_serial",
+                            done.certificate_serial.as_str().into(),
+                        ),
+                        ("valid_end", done.valid_end.as_str().into()),
+                    ],
+                );
+                emit(&format!("{text}\n"))?;
             }
             Ok(0)
         }
@@ -189,9 +186,10 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
                 let [one] = seals.as_slice() else {
                     return Err(Error::InvalidArgument {
                         name: "--export".into(),
-                        reason: format!(
-                            "the key holds {} seals: choose one with --id",
-                            seals.len()
+                        reason: tr(
+                            lang,
+                            "cli-export-one-seal",
+                            &[("count", seals.len().into())],
                         ),
                     });
                 };
@@ -235,89 +233,49 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
     }
 }
 
-fn yes_no(
-    lang: Lang,
-    ok: bool,
-    zh: (&'static str, &'static str),
-    en: (&'static str, &'static str),
-) -> &'static str {
-    match (lang, ok) {
-        (Lang::ZhCn, true) => zh.0,
-        (Lang::ZhCn, false) => zh.1,
-        (Lang::En, true) => en.0,
-        (Lang::En, false) => en.1,
-    }
-}
-
 /// Why a maker certificate is not trusted, in words.
-fn untrusted_text(lang: Lang, why: Untrusted) -> &'static str {
-    match (lang, why) {
-        (Lang::ZhCn, Untrusted::NoTrustedCa) => {
-            "没有任何可信的 CA 证书可供核对（见下方 CA 证书列表）"
-        }
-        (Lang::En, Untrusted::NoTrustedCa) => {
-            "there is no trusted CA certificate to check it against (see the CA list below)"
-        }
-        (Lang::ZhCn, Untrusted::CertificateInvalid) => "制章者证书无法解析",
-        (Lang::En, Untrusted::CertificateInvalid) => "the maker's certificate does not parse",
-        (Lang::ZhCn, Untrusted::CertificateNotValidNow) => "制章者证书当前不在有效期内",
-        (Lang::En, Untrusted::CertificateNotValidNow) => "the maker's certificate is not valid now",
-        (Lang::ZhCn, Untrusted::SelfIssued) => "制章者证书是自签发的，不是由 CA 签发的",
-        (Lang::En, Untrusted::SelfIssued) => {
-            "the maker's certificate is self-issued, not issued by a CA"
-        }
-        (Lang::ZhCn, Untrusted::KeyUsage) => "制章者证书的密钥用法不允许签名",
-        (Lang::En, Untrusted::KeyUsage) => {
-            "the maker's certificate's key usage does not allow signing"
-        }
-        (Lang::ZhCn, Untrusted::IssuerNotTrusted) => "制章者证书不是由可信 CA 签发的",
-        (Lang::En, Untrusted::IssuerNotTrusted) => {
-            "the maker's certificate is not issued by a trusted CA"
-        }
-    }
+fn untrusted_text(lang: Lang, why: Untrusted) -> String {
+    t(
+        lang,
+        match why {
+            Untrusted::NoTrustedCa => "cli-untrusted-no_trusted_ca",
+            Untrusted::CertificateInvalid => "cli-untrusted-certificate_invalid",
+            Untrusted::CertificateNotValidNow => "cli-untrusted-certificate_not_valid_now",
+            Untrusted::SelfIssued => "cli-untrusted-self_issued",
+            Untrusted::KeyUsage => "cli-untrusted-key_usage",
+            Untrusted::IssuerNotTrusted => "cli-untrusted-issuer_not_trusted",
+        },
+    )
 }
 
 /// Where the trusted CA certificates came from, and why the service's are missing.
 fn ca_list_text(lang: Lang, cas: &CaList) -> String {
-    let service = cas.service.as_deref().unwrap_or("?");
-    let at = cas.fetched_at.as_deref().unwrap_or("?");
     let why = cas
         .service_error
         .as_ref()
         .map(|e| error_text(lang, e))
         .unwrap_or_default();
-    let cache = cas.cache_error.as_deref().unwrap_or_default();
-    let (n, m) = (cas.service_certificates, cas.bundle_certificates);
-    match (lang, cas.source) {
-        (Lang::ZhCn, CaListSource::Service) => {
-            format!("CA 证书列表：来自 CA 服务 {service}（{n} 张），CA 证书包 {m} 张\n")
-        }
-        (Lang::En, CaListSource::Service) => format!(
-            "CA list: from the CA service {service} ({n} certificates), {m} from CA bundles\n"
+    let cache_note = match cas.cache_error.as_deref() {
+        None | Some("") => String::new(),
+        Some(reason) => tr(lang, "cli-ca-list-no-cache", &[("reason", reason.into())]),
+    };
+    let args = [
+        ("service", cas.service.as_deref().unwrap_or("?").into()),
+        (
+            "fetched_at",
+            cas.fetched_at.as_deref().unwrap_or("?").into(),
         ),
-        (Lang::ZhCn, CaListSource::Cache) => format!(
-            "CA 证书列表：CA 服务暂不可用（{why}），使用 {at} 缓存的列表（{n} 张），CA 证书包 {m} 张\n"
-        ),
-        (Lang::En, CaListSource::Cache) => format!(
-            "CA list: the CA service cannot be used ({why}); using its list cached at {at} ({n} certificates), {m} from CA bundles\n"
-        ),
-        (Lang::ZhCn, CaListSource::None) => {
-            let cache = if cache.is_empty() {
-                String::new()
-            } else {
-                format!("；没有可用的缓存：{cache}")
-            };
-            format!("CA 证书列表：没有来自 CA 服务的列表（{why}{cache}），CA 证书包 {m} 张（可用 --ca-bundle 或配置 ca_bundle 指定）\n")
-        }
-        (Lang::En, CaListSource::None) => {
-            let cache = if cache.is_empty() {
-                String::new()
-            } else {
-                format!("; no usable cache: {cache}")
-            };
-            format!("CA list: none from a CA service ({why}{cache}); {m} from CA bundles (give them with --ca-bundle or the config's ca_bundle)\n")
-        }
-    }
+        ("service_count", cas.service_certificates.into()),
+        ("bundle_count", cas.bundle_certificates.into()),
+        ("why", why.into()),
+        ("cache_note", cache_note.into()),
+    ];
+    let id = match cas.source {
+        CaListSource::Service => "cli-ca-list-service",
+        CaListSource::Cache => "cli-ca-list-cache",
+        CaListSource::None => "cli-ca-list-none",
+    };
+    format!("{}\n", tr(lang, id, &args))
 }
 
 fn render(
@@ -327,88 +285,160 @@ fn render(
     cas: &CaList,
     export: Option<&Path>,
 ) -> String {
-    let mut out = match lang {
-        Lang::ZhCn => format!("Key {serial} 上的电子印章（{} 枚）：\n", seals.len()),
-        Lang::En => format!("Electronic seals on key {serial} ({}):\n", seals.len()),
-    };
+    let mut out = tr(
+        lang,
+        "cli-seals-heading",
+        &[("serial", serial.into()), ("count", seals.len().into())],
+    );
+    out.push('\n');
     for s in seals {
-        let cert = s.certificate_subject.as_deref().unwrap_or(match lang {
-            Lang::ZhCn => "（Key 上没有此 ID 的证书）",
-            Lang::En => "(no certificate with this id on the key)",
-        });
+        let cert = s
+            .certificate_subject
+            .clone()
+            .unwrap_or_else(|| t(lang, "cli-seal-no-certificate"));
         let Some(d) = &s.details else {
             let why = s
                 .error
                 .as_ref()
                 .map(|e| error_text(lang, e))
                 .unwrap_or_default();
-            out.push_str(&match lang {
-                Lang::ZhCn => format!("\n  ID {}：无法读取的印章（{why}）\n", s.certificate_id),
-                Lang::En => format!("\n  id {}: unreadable seal ({why})\n", s.certificate_id),
-            });
+            let line = tr(
+                lang,
+                "cli-seal-unreadable",
+                &[
+                    ("id", s.certificate_id.as_str().into()),
+                    ("reason", why.into()),
+                ],
+            );
+            out.push_str(&format!("\n  {line}\n"));
             continue;
         };
-        let kind = match (lang, d.seal_type.as_str()) {
-            (Lang::ZhCn, "organisation") => "单位印章".to_string(),
-            (Lang::ZhCn, "personal") => "个人印章".to_string(),
-            (Lang::ZhCn, other) => format!("类型 {other}"),
-            (Lang::En, "organisation") => "organisation seal".to_string(),
-            (Lang::En, "personal") => "personal seal".to_string(),
-            (Lang::En, other) => format!("type {other}"),
+        let kind = match d.seal_type.as_str() {
+            "organisation" => t(lang, "cli-seal-type-organisation"),
+            "personal" => t(lang, "cli-seal-type-personal"),
+            other => tr(lang, "cli-seal-type-other", &[("type", other.into())]),
         };
-        let px = match (lang, d.picture_width_px, d.picture_height_px) {
-            (Lang::ZhCn, Some(w), Some(h)) => format!("，{w}×{h} 像素"),
-            (Lang::En, Some(w), Some(h)) => format!(", {w}x{h} px"),
+        let pixels = match (d.picture_width_px, d.picture_height_px) {
+            (Some(w), Some(h)) => tr(
+                lang,
+                "cli-seal-pixels",
+                &[("width", w.into()), ("height", h.into())],
+            ),
             _ => String::new(),
         };
-        let sig = yes_no(
-            lang,
+        let pick = |ok: bool, yes: &str, no: &str| t(lang, if ok { yes } else { no });
+        let signature = pick(
             s.signature_valid,
-            ("有效", "无效！"),
-            ("valid", "INVALID"),
+            "cli-seal-signature-valid",
+            "cli-seal-signature-invalid",
         );
-        let bound = yes_no(lang, s.bound_to_certificate, ("是", "否！"), ("yes", "NO"));
-        let trusted = match (lang, &s.maker_trusted_by, s.maker_untrusted_reason) {
-            (Lang::ZhCn, Some(ca), _) if s.maker_trusted => format!("是（{ca}）"),
-            (Lang::En, Some(ca), _) if s.maker_trusted => format!("yes ({ca})"),
-            (Lang::ZhCn, _, why) => format!(
-                "否！（{}）",
-                untrusted_text(lang, why.unwrap_or(Untrusted::IssuerNotTrusted))
-            ),
-            (Lang::En, _, why) => format!(
-                "NO ({})",
-                untrusted_text(lang, why.unwrap_or(Untrusted::IssuerNotTrusted))
-            ),
+        let bound = pick(
+            s.bound_to_certificate,
+            "cli-seal-bound-yes",
+            "cli-seal-bound-no",
+        );
+        let trusted = match &s.maker_trusted_by {
+            Some(ca) if s.maker_trusted => {
+                tr(lang, "cli-seal-trusted", &[("ca", ca.as_str().into())])
+            }
+            _ => {
+                let why = s
+                    .maker_untrusted_reason
+                    .unwrap_or(Untrusted::IssuerNotTrusted);
+                tr(
+                    lang,
+                    "cli-seal-untrusted",
+                    &[("reason", untrusted_text(lang, why).into())],
+                )
+            }
         };
-        let validity = yes_no(
-            lang,
-            d.valid_now,
-            ("", "（当前不在有效期内）"),
-            ("", " (not valid now)"),
-        );
-        let maker = d.maker_subject.as_deref().unwrap_or("?");
-        out.push_str(&match lang {
-            Lang::ZhCn => format!(
-                "\n  “{}”  {kind}，编号 {}\n    格式        {}（版本 {}，厂商 {}）\n    有效期      {} 至 {}{validity}\n    图像        {}，{} 字节{px}，{}×{} 毫米\n    制章者      {maker}（{}）\n    制章签名    {sig}\n    制章者可信  {trusted}\n    绑定证书    {bound}：ID {}，{cert}\n",
-                d.name, d.es_id, d.form, d.version, d.vid, d.valid_start, d.valid_end,
-                d.picture_kind, d.picture_bytes, d.width_mm, d.height_mm, d.sign_algorithm,
-                s.certificate_id
+        let not_valid_now = if d.valid_now {
+            String::new()
+        } else {
+            t(lang, "cli-seal-not-valid-now")
+        };
+        let lines = [
+            tr(
+                lang,
+                "cli-seal-title",
+                &[
+                    ("name", d.name.as_str().into()),
+                    ("kind", kind.into()),
+                    ("es_id", d.es_id.as_str().into()),
+                ],
             ),
-            Lang::En => format!(
-                "\n  \"{}\"  {kind}, id {}\n    format       {} (version {}, vendor {})\n    valid        {} to {}{validity}\n    picture      {}, {} bytes{px}, {}x{} mm\n    maker        {maker} ({})\n    signature    {sig}\n    maker trusted {trusted}\n    bound        {bound}: id {}, {cert}\n",
-                d.name, d.es_id, d.form, d.version, d.vid, d.valid_start, d.valid_end,
-                d.picture_kind, d.picture_bytes, d.width_mm, d.height_mm, d.sign_algorithm,
-                s.certificate_id
+            tr(
+                lang,
+                "cli-seal-format",
+                &[
+                    ("form", d.form.as_str().into()),
+                    ("version", d.version.into()),
+                    ("vid", d.vid.as_str().into()),
+                ],
             ),
-        });
+            tr(
+                lang,
+                "cli-seal-validity",
+                &[
+                    ("start", d.valid_start.as_str().into()),
+                    ("end", d.valid_end.as_str().into()),
+                    ("not_valid_now", not_valid_now.into()),
+                ],
+            ),
+            tr(
+                lang,
+                "cli-seal-picture",
+                &[
+                    ("picture_kind", d.picture_kind.as_str().into()),
+                    ("bytes", d.picture_bytes.into()),
+                    ("pixels", pixels.into()),
+                    ("width_mm", d.width_mm.into()),
+                    ("height_mm", d.height_mm.into()),
+                ],
+            ),
+            tr(
+                lang,
+                "cli-seal-maker",
+                &[
+                    ("maker", d.maker_subject.as_deref().unwrap_or("?").into()),
+                    ("algorithm", d.sign_algorithm.as_str().into()),
+                ],
+            ),
+            tr(
+                lang,
+                "cli-seal-signature",
+                &[("signature", signature.into())],
+            ),
+            tr(
+                lang,
+                "cli-seal-maker-trusted",
+                &[("trusted", trusted.into())],
+            ),
+            tr(
+                lang,
+                "cli-seal-bound",
+                &[
+                    ("bound", bound.into()),
+                    ("id", s.certificate_id.as_str().into()),
+                    ("certificate", cert.into()),
+                ],
+            ),
+        ];
+        let [title, rest @ ..] = &lines;
+        out.push_str(&format!("\n  {title}\n"));
+        for line in rest {
+            out.push_str(&format!("    {line}\n"));
+        }
     }
     out.push('\n');
     out.push_str(&ca_list_text(lang, cas));
     if let Some(path) = export {
-        out.push_str(&match lang {
-            Lang::ZhCn => format!("\n印章图像已保存到 {}\n", path.display()),
-            Lang::En => format!("\nThe seal picture is saved in {}\n", path.display()),
-        });
+        let line = tr(
+            lang,
+            "cli-seal-exported",
+            &[("path", path.display().to_string().into())],
+        );
+        out.push_str(&format!("\n{line}\n"));
     }
     out
 }

@@ -23,7 +23,7 @@ export interface Said {
 /** The PIN state in words, the most urgent first. */
 export function pinState(token: TokenReport): Said {
   const pin = token.pin;
-  if (!token.flags.includes('token_initialized')) return { id: 'app-pin-blank', tone: 'info' };
+  if (!token.flags.includes('CKF_TOKEN_INITIALIZED')) return { id: 'app-pin-blank', tone: 'info' };
   if (pin.locked) return { id: 'app-pin-locked', tone: 'danger' };
   if (pin.final_try) return { id: 'app-pin-final-try', tone: 'danger' };
   if (pin.count_low) return { id: 'app-pin-count-low', tone: 'warn' };

@@ -28,7 +28,7 @@ function update(next: LiveInventory): void {
   for (const t of next.inventory.tokens) {
     const fresh =
       t.serial !== '' &&
-      t.flags.includes('token_initialized') &&
+      t.flags.includes('CKF_TOKEN_INITIALIZED') &&
       t.certificates.every((c) => certInfo(c)?.is_ca === true);
     if (fresh && !asked.has(t.serial)) {
       asked.add(t.serial);
