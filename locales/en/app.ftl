@@ -158,3 +158,10 @@ app-final-try-go = I am sure of the PIN, go on
 app-pin-changed = PIN changed
 app-pin-changed-next = Use the new PIN from now on.
 app-operation-cancelled = Cancelled. Nothing was changed on the key.
+
+## PIN rules checked as the new PIN is typed
+app-rule-too_short = At least { $min } characters
+app-rule-too_long = At most { $max } characters
+app-rule-not_printable = Letters, digits and ASCII symbols only (no spaces)
+app-rule-all_same = Not one character repeated
+app-rule-sequence = Not a run of characters (like 123456 or 654321)

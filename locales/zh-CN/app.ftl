@@ -152,3 +152,10 @@ app-final-try-go = 我确定 PIN 正确，继续
 app-pin-changed = PIN 码已修改
 app-pin-changed-next = 以后请使用新的 PIN 码。
 app-operation-cancelled = 操作已取消，Key 上没有任何改动。
+
+## 设置 PIN 时逐条检查的规则
+app-rule-too_short = 至少 { $min } 位
+app-rule-too_long = 最多 { $max } 位
+app-rule-not_printable = 只用字母、数字和英文符号（不含空格）
+app-rule-all_same = 不能全是同一个字符
+app-rule-sequence = 不能是连续的字符（如 123456、654321）

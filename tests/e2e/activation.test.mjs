@@ -4,8 +4,7 @@
 // activation goes on by itself), and the certificate is shown and exported.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { World } from './harness.mjs';
 
@@ -30,6 +29,8 @@ after(() => world.stop());
 
 /** Answers whatever the activation asks next, until it is done. */
 async function finishActivation(app) {
+  // The pause ends by itself once the key is back.
+  await app.gone('[data-testid="key-removed"]', 30000);
   for (let round = 0; round < 12; round++) {
     await app.find('[data-testid="question"], [data-testid="activated"], [data-testid="failed"]', 60000);
     if (await app.exists('[data-testid="activated"]')) return;
@@ -75,6 +76,22 @@ test('a new key is activated in the window', async () => {
   await app.screenshot('activation-03-order');
   await app.click('[data-testid="confirm"]');
 
+  // The new PIN first (the code is spent only once a valid PIN is ready); a weak PIN
+  // is refused as it is typed.
+  await app.find('[data-testid="new-pin"]', 30000);
+  assert.equal(await app.focused(), 'new-pin', 'the PIN field has the focus');
+  await app.type('[data-testid="new-pin"]', '123456');
+  await app.type('[data-testid="new-pin-2"]', '123456');
+  assert.equal(await app.attr('[data-testid="rule-sequence"]', 'data-ok'), 'false');
+  assert.equal(await app.enabled('[data-testid="submit-new-pin"]'), false);
+  await app.screenshot('activation-04-weak-pin');
+  await app.clear('[data-testid="new-pin"]');
+  await app.clear('[data-testid="new-pin-2"]');
+  await app.type('[data-testid="new-pin"]', PIN);
+  await app.type('[data-testid="new-pin-2"]', PIN);
+  assert.equal(await app.enabled('[data-testid="submit-new-pin"]'), true);
+  await app.keys(ENTER);
+
   // A wrong code: refused, with the attempts left, and the code field empty again.
   const wrong = code.replace(/.$/, (d) => String((Number(d) + 1) % 10));
   await app.type('[data-testid="code"]', `${wrong}x`);
@@ -84,29 +101,13 @@ test('a new key is activated in the window', async () => {
   const left = await app.text('[data-testid="attempts-left"]');
   assert.match(left, /\d/);
   assert.equal(await app.attr('[data-testid="code"]', 'value'), '');
-  await app.screenshot('activation-04-wrong-code');
+  await app.screenshot('activation-05-wrong-code');
 
-  // The right code, with the keyboard only.
+  // The right code, with the keyboard only; half-way through writing to the key, it
+  // is pulled out.
   await app.type('[data-testid="code"]', code);
-  await app.keys(ENTER);
-
-  // A weak PIN is refused as it is typed.
-  await app.find('[data-testid="new-pin"]', 30000);
-  assert.equal(await app.focused(), 'new-pin', 'the PIN field has the focus');
-  await app.type('[data-testid="new-pin"]', '123456');
-  await app.type('[data-testid="new-pin-2"]', '123456');
-  assert.equal(await app.attr('[data-testid="rule-sequence"]', 'data-ok'), 'false');
-  assert.equal(await app.enabled('[data-testid="submit-new-pin"]'), false);
-  await app.screenshot('activation-05-weak-pin');
-  await app.clear('[data-testid="new-pin"]');
-  await app.clear('[data-testid="new-pin-2"]');
-  await app.type('[data-testid="new-pin"]', PIN);
-  await app.type('[data-testid="new-pin-2"]', PIN);
-  assert.equal(await app.enabled('[data-testid="submit-new-pin"]'), true);
-
-  // Half-way through writing to the key, it is pulled out.
   world.softkey('fail-after', '3', '--serial', SERIAL);
-  await app.click('[data-testid="submit-new-pin"]');
+  await app.keys(ENTER);
   await app.find('[data-testid="key-removed"]', 60000);
   await app.screenshot('activation-06-key-pulled-out');
 
@@ -121,11 +122,10 @@ test('a new key is activated in the window', async () => {
   assert.match(sha, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   await app.click('[data-testid="export"]');
   const saved = await app.text('[data-testid="exported"]');
-  const downloads = join(world.home, 'Downloads');
-  const files = readdirSync(downloads);
-  assert.equal(files.length, 1, `one file exported: ${files}`);
-  assert.ok(saved.includes(files[0]));
-  const pem = readFileSync(join(downloads, files[0]), 'utf8');
+  // Into the Downloads folder (the home folder where there is none), named by serial.
+  const path = saved.match(/(\/\S+\.pem)/)?.[1];
+  assert.ok(path && path.startsWith(world.home) && path.includes(SERIAL), `exported to ${saved}`);
+  const pem = readFileSync(path, 'utf8');
   assert.match(pem, /^-----BEGIN CERTIFICATE-----\n/);
   await app.screenshot('activation-08-details');
 

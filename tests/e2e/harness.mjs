@@ -242,11 +242,18 @@ export class Session {
 
   /** The first element matching a CSS selector, waited for. */
   async find(css, timeoutMs = 15000) {
-    return waitFor(`element ${css}`, async () => {
-      const found = await this.cmd('POST', '/elements', { using: 'css selector', value: css });
-      const first = found[0];
-      return first ? Object.values(first)[0] : null;
-    }, timeoutMs, 100);
+    try {
+      return await waitFor(`element ${css}`, async () => {
+        const found = await this.cmd('POST', '/elements', { using: 'css selector', value: css });
+        const first = found[0];
+        return first ? Object.values(first)[0] : null;
+      }, timeoutMs, 100);
+    } catch (e) {
+      // What the window showed instead, for the failure report.
+      const shown = await this.script('return document.querySelector("main")?.innerText ?? "";').catch(() => '');
+      await this.screenshot('failure').catch(() => {});
+      throw new Error(`${e.message}\n--- the window showed:\n${shown}`);
+    }
   }
 
   async findAll(css) {
