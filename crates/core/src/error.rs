@@ -83,6 +83,7 @@ pub enum Error {
     CaUnknown {
         /// The certificate's issuer (RFC 4514); None for an activation.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         issuer: Option<String>,
     },
     /// No certificate with that CKA_ID on the token.
@@ -185,12 +186,15 @@ pub enum Error {
         message: String,
         /// Activation code tries left.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         attempts_left: Option<u32>,
         /// Seconds to wait before retrying.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         retry_after_s: Option<u64>,
         /// Days left of the certificate.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         days_left: Option<i64>,
         /// With `seal_exists`: the seal the certificate already has (DER).
         #[serde(skip)]
@@ -219,6 +223,7 @@ pub enum Error {
         reason: String,
         /// Days left of the certificate, when it matters.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         days_left: Option<i64>,
     },
     /// A secret could not be taken from the environment (`VAR` / `VAR_FILE`).
@@ -298,15 +303,19 @@ impl Error {
 pub struct Located {
     /// Module path, when the error belongs to a module.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub module: Option<String>,
     /// Slot id, when it belongs to a slot.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub slot: Option<u64>,
     /// Token serial, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub token: Option<String>,
     /// Object CKA_ID (hex) or handle description, when it belongs to an object.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub object: Option<String>,
     /// The error.
     #[serde(flatten)]

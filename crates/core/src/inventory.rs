@@ -92,6 +92,7 @@ pub struct CertificateEntry {
     pub seal: Option<String>,
     /// Why the certificate could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub error: Option<Error>,
 }
 

@@ -34,4 +34,4 @@ seal: string | null,
 /**
  * Why the certificate could not be read.
  */
-error: Error | null, };
+error?: Error, };

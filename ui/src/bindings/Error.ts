@@ -65,7 +65,7 @@ keys: Array<string>, } | { "code": "ca_unknown",
 /**
  * The certificate's issuer (RFC 4514); None for an activation.
  */
-issuer: string | null, } | { "code": "certificate_not_found", 
+issuer?: string, } | { "code": "certificate_not_found", 
 /**
  * Token serial.
  */
@@ -169,15 +169,15 @@ message: string,
 /**
  * Activation code tries left.
  */
-attempts_left: number | null, 
+attempts_left?: number, 
 /**
  * Seconds to wait before retrying.
  */
-retry_after_s: number | null, 
+retry_after_s?: number, 
 /**
  * Days left of the certificate.
  */
-days_left: number | null, } | { "code": "network", 
+days_left?: number, } | { "code": "network", 
 /**
  * The service URL.
  */
@@ -197,7 +197,7 @@ reason: string,
 /**
  * Days left of the certificate, when it matters.
  */
-days_left: number | null, } | { "code": "secret_env", 
+days_left?: number, } | { "code": "secret_env", 
 /**
  * What is wrong, a stable code of [`certkey_protocol::SecretEnvError::code`]:
  * `secret_env_conflict`, `secret_file_unreadable`, `secret_file_empty`,

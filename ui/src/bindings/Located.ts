@@ -8,19 +8,19 @@ export type Located = {
 /**
  * Module path, when the error belongs to a module.
  */
-module: string | null, 
+module?: string, 
 /**
  * Slot id, when it belongs to a slot.
  */
-slot: number | null, 
+slot?: number, 
 /**
  * Token serial, when known.
  */
-token: string | null, 
+token?: string, 
 /**
  * Object CKA_ID (hex) or handle description, when it belongs to an object.
  */
-object: string | null, } & ({ "code": "module_not_found", 
+object?: string, } & ({ "code": "module_not_found", 
 /**
  * The path as given.
  */
@@ -81,7 +81,7 @@ keys: Array<string>, } | { "code": "ca_unknown",
 /**
  * The certificate's issuer (RFC 4514); None for an activation.
  */
-issuer: string | null, } | { "code": "certificate_not_found", 
+issuer?: string, } | { "code": "certificate_not_found", 
 /**
  * Token serial.
  */
@@ -185,15 +185,15 @@ message: string,
 /**
  * Activation code tries left.
  */
-attempts_left: number | null, 
+attempts_left?: number, 
 /**
  * Seconds to wait before retrying.
  */
-retry_after_s: number | null, 
+retry_after_s?: number, 
 /**
  * Days left of the certificate.
  */
-days_left: number | null, } | { "code": "network", 
+days_left?: number, } | { "code": "network", 
 /**
  * The service URL.
  */
@@ -213,7 +213,7 @@ reason: string,
 /**
  * Days left of the certificate, when it matters.
  */
-days_left: number | null, } | { "code": "secret_env", 
+days_left?: number, } | { "code": "secret_env", 
 /**
  * What is wrong, a stable code of [`certkey_protocol::SecretEnvError::code`]:
  * `secret_env_conflict`, `secret_file_unreadable`, `secret_file_empty`,

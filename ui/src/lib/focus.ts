@@ -2,9 +2,13 @@
 // so that each dialog can be answered without the mouse.
 export function focusFirst(node: HTMLElement): void {
   requestAnimationFrame(() => {
-    const target = node.querySelector<HTMLElement>(
-      'input:not([disabled]), button.primary:not([disabled]), button:not([disabled])',
-    );
-    target?.focus();
+    // In order of preference: a field to fill, the main (or safe) answer, any button.
+    for (const css of ['input:not([disabled])', 'button.primary:not([disabled])', 'button:not([disabled])']) {
+      const target = node.querySelector<HTMLElement>(css);
+      if (target) {
+        target.focus();
+        return;
+      }
+    }
   });
 }
