@@ -54,9 +54,12 @@ pub async fn export_certificate(
     blocking(move || {
         let state = app.state::<AppState>();
         let der = inventory::export_certificate(state.watch.modules(), &serial, &id_bytes)?;
-        let path = free_name(&folder, &file_stem(&serial, &id));
         std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
-        std::fs::write(&path, bundle::to_pem(&der)).map_err(|e| io_error(&path, e))?;
+        let path = write_new(
+            &folder,
+            &file_stem(&serial, &id),
+            bundle::to_pem(&der).as_bytes(),
+        )?;
         Ok(Exported {
             path: path.display().to_string(),
         })
@@ -84,15 +87,26 @@ pub async fn start_operation(
     events: Channel<OperationEvent>,
 ) -> Result<u32, Error> {
     let state = app.state::<AppState>();
+    let serial = match &request {
+        OperationRequest::Activate { serial } | OperationRequest::ChangePin { serial } => serial,
+    };
     let (id, ui) = state
         .operations
-        .begin(move |event| events.send(event).is_ok());
+        .begin(serial, move |event| events.send(event).is_ok())?;
     let app2 = app.clone();
     std::thread::Builder::new()
         .name(format!("certkey-operation-{id}"))
         .spawn(move || {
             let state = app2.state::<AppState>();
-            let result = run(&state, &request, &ui);
+            // A bug must not leave the window waiting: a panic ends the operation too.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(&state, &request, &ui)
+            }))
+            .unwrap_or_else(|_| {
+                Err(Error::ModuleMisbehaved {
+                    reason: "the operation stopped on an internal error".into(),
+                })
+            });
             // The key's objects changed: re-read it even if its token info did not.
             state.watch.refresh();
             ui.send(match result {
@@ -190,16 +204,32 @@ fn file_stem(serial: &str, id: &str) -> String {
     format!("{serial}-{id}")
 }
 
-/// `stem.pem`, or `stem (2).pem` and so on: an export never overwrites a file.
-fn free_name(folder: &Path, stem: &str) -> PathBuf {
-    let first = folder.join(format!("{stem}.pem"));
-    if !first.exists() {
-        return first;
+/// Writes `stem.pem`, or `stem (2).pem` and so on, into `folder`: a new file each time
+/// (create_new: never overwriting a file, never following a planted link).
+fn write_new(folder: &Path, stem: &str, bytes: &[u8]) -> Result<PathBuf, Error> {
+    use std::io::Write;
+    for n in 1..1000 {
+        let path = match n {
+            1 => folder.join(format!("{stem}.pem")),
+            n => folder.join(format!("{stem} ({n}).pem")),
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(bytes).map_err(|e| io_error(&path, e))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_error(&path, e)),
+        }
     }
-    (2..1000)
-        .map(|n| folder.join(format!("{stem} ({n}).pem")))
-        .find(|p| !p.exists())
-        .unwrap_or(first)
+    Err(Error::Io {
+        path: folder.join(format!("{stem}.pem")).display().to_string(),
+        reason: "999 exports of this certificate are already there".into(),
+    })
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
@@ -226,10 +256,18 @@ mod tests {
         assert_eq!(file_stem("SK/../1", "01"), "SK1-01");
         assert_eq!(file_stem("", "01"), "key-01");
         let dir = tempfile::tempdir().unwrap();
-        let a = free_name(dir.path(), "SK1-01");
-        std::fs::write(&a, "x").unwrap();
-        let b = free_name(dir.path(), "SK1-01");
-        assert_ne!(a, b);
+        let a = write_new(dir.path(), "SK1-01", b"one").unwrap();
+        let b = write_new(dir.path(), "SK1-01", b"two").unwrap();
         assert!(b.ends_with("SK1-01 (2).pem"));
+        assert_eq!(std::fs::read(&a).unwrap(), b"one");
+        // A link planted under the next name is not written through.
+        #[cfg(unix)]
+        {
+            let target = dir.path().join("elsewhere");
+            std::os::unix::fs::symlink(&target, dir.path().join("SK1-01 (3).pem")).unwrap();
+            let c = write_new(dir.path(), "SK1-01", b"three").unwrap();
+            assert!(c.ends_with("SK1-01 (4).pem"));
+            assert!(!target.exists());
+        }
     }
 }

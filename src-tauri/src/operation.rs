@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use certkey_core::workflow::activate::Activated;
 use certkey_core::workflow::{Confirm, Interaction, Notice, SecretKind, Step};
@@ -101,8 +102,9 @@ pub enum OperationEvent {
     },
 }
 
-/// A secret typed in the window. Deserialised straight into a zeroizing buffer; it
-/// is never logged (Debug prints nothing) and never sent back.
+/// A secret typed in the window. The Rust-side copy goes straight into a zeroizing
+/// buffer, is never logged (Debug prints nothing) and never sent back. (The IPC
+/// layer's own request buffers are Tauri's and are not zeroized.)
 pub struct SecretAnswer(SecretString);
 
 impl std::fmt::Debug for SecretAnswer {
@@ -131,7 +133,7 @@ impl TS for SecretAnswer {
     }
 }
 
-/// The window's answer to a question.
+/// The window's answer to a question (stopping goes through `cancel_operation`).
 #[derive(Debug, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Answer {
@@ -144,12 +146,23 @@ pub enum Answer {
         /// What the user typed.
         value: SecretAnswer,
     },
-    /// Stop the operation.
+}
+
+/// What reaches a waiting workflow.
+enum Msg {
+    /// The answer to question `.0`.
+    Answer(u32, Answer),
+    /// Stop, whatever the question.
     Cancel,
 }
 
+/// A question left unanswered this long (the window closed, the holder walked away)
+/// stops the operation, so that the key is not left logged in.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 struct Running {
-    answers: Mutex<Sender<(u32, Answer)>>,
+    serial: String,
+    answers: Mutex<Sender<Msg>>,
     cancelled: AtomicBool,
 }
 
@@ -164,24 +177,35 @@ impl Operations {
     /// Registers a new operation; returns its id and the Interaction its workflow
     /// uses. `send` delivers events to the window; it returns false once the window
     /// is gone, which cancels the operation.
+    /// One operation at a time per key: a second one is refused.
     pub fn begin(
         &self,
+        serial: &str,
         send: impl Fn(OperationEvent) -> bool + Send + 'static,
-    ) -> (u32, WindowInteraction) {
+    ) -> Result<(u32, WindowInteraction), Error> {
+        let mut running_ops = self.lock();
+        if running_ops.values().any(|r| r.serial == serial) {
+            return Err(Error::InvalidArgument {
+                name: "operation".into(),
+                reason: format!("an operation is already running on key {serial}"),
+            });
+        }
         let id = self.next.fetch_add(1, Ordering::SeqCst) + 1;
         let (tx, rx) = mpsc::channel();
         let running = Arc::new(Running {
+            serial: serial.to_string(),
             answers: Mutex::new(tx),
             cancelled: AtomicBool::new(false),
         });
-        self.lock().insert(id, Arc::clone(&running));
+        running_ops.insert(id, Arc::clone(&running));
+        drop(running_ops);
         let ui = WindowInteraction {
             send: Box::new(send),
             answers: Mutex::new(rx),
             running,
             next_question: AtomicU32::new(0),
         };
-        (id, ui)
+        Ok((id, ui))
     }
 
     /// Ends an operation: later answers to it are refused.
@@ -196,7 +220,7 @@ impl Operations {
             .answers
             .lock()
             .map_err(|_| not_running(id))?
-            .send((question, answer));
+            .send(Msg::Answer(question, answer));
         sent.map_err(|_| not_running(id))
     }
 
@@ -207,7 +231,7 @@ impl Operations {
         running.cancelled.store(true, Ordering::SeqCst);
         if let Ok(tx) = running.answers.lock() {
             // The workflow may be between questions: the flag stops it then.
-            let _ = tx.send((0, Answer::Cancel));
+            let _ = tx.send(Msg::Cancel);
         }
         Ok(())
     }
@@ -231,7 +255,7 @@ fn not_running(id: u32) -> Error {
 /// The [`Interaction`] of an operation run from the window.
 pub struct WindowInteraction {
     send: Box<dyn Fn(OperationEvent) -> bool + Send>,
-    answers: Mutex<Receiver<(u32, Answer)>>,
+    answers: Mutex<Receiver<Msg>>,
     running: Arc<Running>,
     next_question: AtomicU32,
 }
@@ -244,21 +268,27 @@ impl WindowInteraction {
         }
     }
 
-    fn ask(&self, question: Question) -> Answer {
+    /// Asks and waits; `None` when the operation is to stop.
+    fn ask(&self, question: Question) -> Option<Answer> {
         let id = self.next_question.fetch_add(1, Ordering::SeqCst) + 1;
         if self.cancelled() {
-            return Answer::Cancel;
+            return None;
         }
         self.send(OperationEvent::Question { id, question });
-        let Ok(rx) = self.answers.lock() else {
-            return Answer::Cancel;
-        };
+        // The window may be gone: then nobody answers.
+        if self.cancelled() {
+            return None;
+        }
+        let rx = self.answers.lock().ok()?;
         loop {
-            match rx.recv() {
-                Ok((_, Answer::Cancel)) | Err(_) => return Answer::Cancel,
-                Ok((q, answer)) if q == id => return answer,
+            match rx.recv_timeout(ANSWER_TIMEOUT) {
+                Ok(Msg::Answer(q, answer)) if q == id => return Some(answer),
                 // An answer to an earlier question, arriving late: not this one's.
-                Ok(_) => continue,
+                Ok(Msg::Answer(..)) => continue,
+                Ok(Msg::Cancel) | Err(_) => {
+                    self.running.cancelled.store(true, Ordering::SeqCst);
+                    return None;
+                }
             }
         }
     }
@@ -273,9 +303,9 @@ impl Interaction for WindowInteraction {
         match self.ask(Question::Confirm {
             confirm: question.clone(),
         }) {
-            Answer::Yes => Ok(true),
-            Answer::No => Ok(false),
-            Answer::Cancel | Answer::Secret { .. } => Err(Error::Cancelled),
+            Some(Answer::Yes) => Ok(true),
+            Some(Answer::No) => Ok(false),
+            Some(Answer::Secret { .. }) | None => Err(Error::Cancelled),
         }
     }
 
@@ -283,8 +313,8 @@ impl Interaction for WindowInteraction {
         match self.ask(Question::Secret {
             secret: kind.clone(),
         }) {
-            Answer::Secret { value } => Ok(value.0),
-            Answer::Yes | Answer::No | Answer::Cancel => Err(Error::Cancelled),
+            Some(Answer::Secret { value }) => Ok(value.0),
+            Some(Answer::Yes | Answer::No) | None => Err(Error::Cancelled),
         }
     }
 
@@ -331,7 +361,7 @@ mod tests {
     fn a_secret_reaches_the_workflow_and_a_stale_answer_does_not() {
         let ops = Operations::default();
         let (seen, send) = recorder();
-        let (id, ui) = ops.begin(send);
+        let (id, ui) = ops.begin("SK1", send).unwrap();
         let worker = thread::spawn(move || {
             ui.secret(&SecretKind::NewPin { min: 6, max: 16 })
                 .map(|s| s.expose_secret().to_string())
@@ -350,7 +380,13 @@ mod tests {
     fn cancel_unblocks_a_question_and_stops_the_workflow() {
         let ops = Operations::default();
         let (seen, send) = recorder();
-        let (id, ui) = ops.begin(send);
+        let (id, ui) = ops.begin("SK1", send).unwrap();
+        // One operation per key at a time.
+        let (_, again) = recorder();
+        assert_eq!(
+            ops.begin("SK1", again).err().map(|e| e.code()),
+            Some("invalid_argument")
+        );
         let worker = thread::spawn(move || {
             let r = ui.confirm(&Confirm::FinalTry {
                 serial: "SK1".into(),

@@ -343,7 +343,9 @@ export class Session {
 }
 
 async function request(base, method, path, body, timeoutMs = 60000) {
-  // tauri-driver occasionally drops a request: try once more on a network error.
+  // tauri-driver occasionally drops a request (the connection is reset): try once
+  // more then. A timeout is not retried: the command (a click, typed text, a new
+  // session) may have happened.
   for (let attempt = 0; ; attempt++) {
     try {
       const res = await fetch(`${base}${path}`, {
@@ -359,7 +361,8 @@ async function request(base, method, path, body, timeoutMs = 60000) {
       }
       return json.value;
     } catch (e) {
-      if (e instanceof WebDriverError || attempt >= 1) throw e;
+      const reset = ['ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET'].includes(e?.cause?.code);
+      if (e instanceof WebDriverError || !reset || attempt >= 1) throw e;
       await sleep(300);
     }
   }

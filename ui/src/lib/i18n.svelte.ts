@@ -73,22 +73,64 @@ export function t(id: string, args?: Args, lang: Lang = locale.lang): string {
   return format(bundles[lang], id, args) ?? format(bundles[other], id, args) ?? id;
 }
 
-/** An error from core (`{code, ...fields}`), the IPC layer (a string) or anything else. */
+// The variables a message uses (to give absent ones the catalog's `none`).
+function variables(node: unknown, out: string[]): string[] {
+  if (Array.isArray(node)) for (const n of node) variables(n, out);
+  else if (node && typeof node === 'object') {
+    const n = node as Record<string, unknown>;
+    if (n.type === 'var' && typeof n.name === 'string') out.push(n.name);
+    for (const v of Object.values(n)) if (v && typeof v === 'object') variables(v, out);
+  }
+  return out;
+}
+
+const SUB_CODE_FIELDS = ['service_code', 'reason', 'reason_code', 'problem'];
+const isSnakeCode = (s: string) => /^[a-z][a-z0-9_]*$/.test(s);
+
+/**
+ * An error from core (`{code, ...fields}`), the IPC layer (a string) or anything
+ * else. The same rules as the CLI's catalog (crates/i18n, error_args.rs): fields are
+ * variables, lists joined with ", ", a `ckr` adds `ckr_hex` and `ckr_hint`, a
+ * `reason` like `code: ...` adds `reason_code`, a sub-code field naming a message
+ * `error-<code>-<value>` picks it, and a variable the message uses but the error lacks
+ * is `none`.
+ */
 export function errorText(error: unknown, lang: Lang = locale.lang): string {
   if (typeof error === 'string') return error;
-  if (error && typeof error === 'object' && 'code' in error) {
-    const { code, ...fields } = error as Record<string, unknown>;
-    const args: Args = {};
-    for (const [k, v] of Object.entries(fields)) {
-      if (typeof v === 'string' || typeof v === 'number') args[k] = v;
-      else if (typeof v === 'boolean') args[k] = String(v);
-      else if (v !== null && v !== undefined) args[k] = JSON.stringify(v);
-    }
-    const id = `error-${String(code)}`;
-    if (has(id, lang) || has(id, lang === 'zh-CN' ? 'en' : 'zh-CN')) return t(id, args, lang);
-    return t('app-error-unknown', { code: String(code) }, lang);
+  if (!error || typeof error !== 'object' || !('code' in error)) {
+    return t('app-error-unknown', { code: String(error) }, lang);
   }
-  return t('app-error-unknown', { code: String(error) }, lang);
+  const other: Lang = lang === 'zh-CN' ? 'en' : 'zh-CN';
+  const known = (id: string) => has(id, lang) || has(id, other);
+  const { code, ...fields } = error as Record<string, unknown>;
+  const args: Args = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v === 'string' || typeof v === 'number') args[k] = v;
+    else if (typeof v === 'boolean') args[k] = String(v);
+    else if (Array.isArray(v)) args[k] = v.map((i) => (typeof i === 'string' ? i : JSON.stringify(i))).join(', ');
+    else if (v !== null && v !== undefined) args[k] = JSON.stringify(v);
+  }
+  if (typeof fields.ckr === 'number') {
+    const hex = fields.ckr.toString(16).toUpperCase();
+    args.ckr_hex = hex;
+    if (known(`ckr-0x${hex}`)) args.ckr_hint = t(`ckr-0x${hex}`, {}, lang);
+  }
+  if (typeof fields.reason === 'string') {
+    const prefix = fields.reason.split(':')[0] ?? '';
+    if (fields.reason.includes(':') && isSnakeCode(prefix)) args.reason_code = prefix;
+  }
+  const general = `error-${String(code)}`;
+  const specific = SUB_CODE_FIELDS.map((f) => args[f])
+    .filter((v): v is string => typeof v === 'string' && isSnakeCode(v))
+    .map((v) => `${general}-${v}`)
+    .find(known);
+  const id = specific ?? general;
+  if (!known(id)) return t('app-error-unknown', { code: String(code) }, lang);
+  const bundle = bundles[has(id, lang) ? lang : other];
+  for (const name of variables(bundle.getMessage(id)?.value, [])) {
+    if (args[name] === undefined || args[name] === null) args[name] = 'none';
+  }
+  return t(id, args, lang);
 }
 
 /** The text of message `id`, or `fallback` when the catalog has no such message. */

@@ -43,6 +43,24 @@ describe('the message catalog as the window uses it', () => {
     expect(t('app-key-gone', { serial: 'SK1' }, 'en')).not.toMatch(/[\u2068\u2069]/);
   });
 
+  it('follows the catalog rules for service errors, PKCS#11 codes and absent fields', () => {
+    const wrong = {
+      code: 'service',
+      status: 403,
+      service_code: 'activation_code_invalid',
+      message: 'wrong activation code',
+      attempts_left: 4,
+    };
+    const zh = errorText(wrong, 'zh-CN');
+    expect(zh).toContain('4');
+    expect(zh).not.toContain('wrong activation code');
+    expect(errorText({ ...wrong, attempts_left: undefined }, 'en')).not.toContain('{');
+    const removed = errorText({ code: 'pkcs11', function: 'C_Sign', ckr: 0x32, ckr_name: 'CKR_DEVICE_REMOVED' }, 'en');
+    expect(removed).toContain('CKR_DEVICE_REMOVED');
+    expect(removed).not.toContain('{');
+    expect(errorText({ code: 'several_tokens', keys: ['SK1', 'SK2'] }, 'en')).toContain('SK1, SK2');
+  });
+
   it('translates a core error by its code, and says so when the code is unknown', () => {
     expect(errorText({ code: 'no_such_code_anywhere' }, 'en')).toContain('no_such_code_anywhere');
     expect(errorText('plain text', 'en')).toBe('plain text');

@@ -25,16 +25,21 @@ export class Operation {
   outcome = $state<Outcome | null>(null);
   error = $state<unknown>(null);
 
+  // Settles once the operation has its id: events (a question) can come first.
+  private started: Promise<void> = Promise.resolve();
+
   constructor(request: OperationRequest) {
     this.request = request;
   }
 
-  async start(): Promise<void> {
-    try {
-      this.id = await api.startOperation(this.request, (e) => this.handle(e));
-    } catch (e) {
-      this.fail(e);
-    }
+  start(): Promise<void> {
+    this.started = api
+      .startOperation(this.request, (e) => this.handle(e))
+      .then((id) => {
+        this.id = id;
+      })
+      .catch((e: unknown) => this.fail(e));
+    return this.started;
   }
 
   handle(e: OperationEvent): void {
@@ -65,6 +70,7 @@ export class Operation {
 
   /** Answers the question on screen; the answer is not kept. */
   async reply(answer: Answer): Promise<void> {
+    await this.started;
     const q = this.question;
     if (this.id === null || !q) return;
     this.question = null;
@@ -78,6 +84,7 @@ export class Operation {
   }
 
   async cancel(): Promise<void> {
+    await this.started;
     if (this.id === null || this.phase === 'finished' || this.phase === 'failed') return;
     try {
       await api.cancelOperation(this.id);
@@ -93,7 +100,9 @@ export class Operation {
   }
 }
 
-const REMOVED_CKR = new Set([0x32, 0xe0, 0xe1]);
+// CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, and CKR_SESSION_HANDLE_INVALID (what
+// many modules answer on a session whose key was pulled out).
+const REMOVED_CKR = new Set([0x32, 0xe0, 0xb3]);
 
 /** Whether an operation stopped because its key was pulled out. */
 export function keyRemoved(error: unknown): boolean {
