@@ -132,7 +132,7 @@ app-order-confirm = It is mine, go on
 app-order-not-mine = It is not mine
 app-code-title = Enter the 6-digit activation code
 app-code-help = The activation code is sent by text message or e-mail after the key is shipped and is valid for 30 days.
-app-code-attempts-left = Wrong activation code: { $left ->
+app-code-attempts-left = { $left ->
     [one] 1 try left.
    *[other] { $left } tries left.
 }
