@@ -219,6 +219,33 @@ fn located(
     }
 }
 
+/// Lists the modules that did not load, with why.
+pub(crate) fn push_failed_modules(inv: &mut Inventory, modules: &Modules) {
+    for (spec, e) in &modules.failed {
+        inv.modules.push(ModuleReport {
+            path: spec.path.clone(),
+            source: spec.source.clone(),
+            library: None,
+            loaded: false,
+        });
+        inv.errors.push(Located::module(&spec.path, e.clone()));
+    }
+}
+
+/// Lists a loaded module (and the error of its C_GetInfo, if any).
+pub(crate) fn push_loaded_module(inv: &mut Inventory, m: &LoadedModule) {
+    let path = m.spec.path.as_str();
+    inv.modules.push(ModuleReport {
+        path: path.to_string(),
+        source: m.spec.source.clone(),
+        library: m.info.as_ref().ok().cloned(),
+        loaded: true,
+    });
+    if let Err(e) = &m.info {
+        inv.errors.push(Located::module(path, e.clone()));
+    }
+}
+
 /// Reads every token of every loaded module. `bundle` holds DER CA certificates
 /// against which signatures are checked.
 pub fn scan(
@@ -231,28 +258,12 @@ pub fn scan(
         schema: SCHEMA,
         ..Inventory::default()
     };
-    for (spec, e) in &modules.failed {
-        inv.modules.push(ModuleReport {
-            path: spec.path.clone(),
-            source: spec.source.clone(),
-            library: None,
-            loaded: false,
-        });
-        inv.errors.push(Located::module(&spec.path, e.clone()));
-    }
+    push_failed_modules(&mut inv, modules);
     let bundle_parsed: Vec<Parsed<'_>> =
         bundle.iter().filter_map(|d| cert::parse(d).ok()).collect();
     for m in &modules.loaded {
         let path = m.spec.path.as_str();
-        inv.modules.push(ModuleReport {
-            path: path.to_string(),
-            source: m.spec.source.clone(),
-            library: m.info.as_ref().ok().cloned(),
-            loaded: true,
-        });
-        if let Err(e) = &m.info {
-            inv.errors.push(Located::module(path, e.clone()));
-        }
+        push_loaded_module(&mut inv, m);
         let slots = match m.ctx.get_slots_with_token() {
             Ok(s) => s,
             Err(e) => {

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::catalog::Catalog;
 use crate::cert::{self, Parsed};
-use crate::inventory::{self, Inventory, ModuleReport, Modules, ScanOptions, TokenReport};
+use crate::inventory::{self, Inventory, Modules, ScanOptions, TokenReport};
 use crate::pkcs11::token::TokenDetails;
 use crate::pkcs11::{ckr, LoadedModule};
 use crate::{Error, Located};
@@ -183,26 +183,10 @@ impl Shared {
             schema: inventory::SCHEMA,
             ..Inventory::default()
         };
-        for (spec, e) in &self.modules.failed {
-            inv.modules.push(ModuleReport {
-                path: spec.path.clone(),
-                source: spec.source.clone(),
-                library: None,
-                loaded: false,
-            });
-            inv.errors.push(Located::module(&spec.path, e.clone()));
-        }
+        inventory::push_failed_modules(&mut inv, &self.modules);
         for (m, st) in self.modules.loaded.iter().zip(states) {
             let path = m.spec.path.as_str();
-            inv.modules.push(ModuleReport {
-                path: path.to_string(),
-                source: m.spec.source.clone(),
-                library: m.info.as_ref().ok().cloned(),
-                loaded: true,
-            });
-            if let Err(e) = &m.info {
-                inv.errors.push(Located::module(path, e.clone()));
-            }
+            inventory::push_loaded_module(&mut inv, m);
             if let Some(e) = &st.stuck {
                 inv.errors.push(Located::module(path, e.clone()));
                 continue;
