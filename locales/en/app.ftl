@@ -27,6 +27,8 @@ app-looking-for-keys = Looking for keys…
 app-no-keys = No key found
 app-no-keys-hint = Plug your USB key into this computer; it shows up here by itself ({ $modules } driver modules loaded).
 app-module-problem = Driver module { $module } has a problem:
+app-slot-problem = The key in slot { $slot } of driver module { $module } cannot be read:
+app-key-read-problems = Part of this key could not be read (the rest is shown as usual):
 app-key-aria = Key { $serial }
 app-vendor-unknown = Unknown vendor
 app-key-serial = Serial
@@ -35,6 +37,7 @@ app-free-memory = { $kib } KB free
 app-key-blank-help = This key is blank (not initialised) and cannot be used as it is. Certificate keys are initialised by the CA before delivery.
 app-key-no-certificate = This key holds no certificate yet.
 app-activation-offer = A certificate is waiting to be activated on this key: have the 6-digit activation code from the text message or e-mail ready.
+app-activation-unreachable = The CA service cannot be reached right now, so whether this key has a certificate waiting to be activated is unknown. Check the network; it is tried again every 15 seconds.
 app-activate = Activate
 app-change-pin = Change PIN
 

@@ -27,6 +27,8 @@ app-looking-for-keys = 正在查找已插入的 Key……
 app-no-keys = 没有检测到 Key
 app-no-keys-hint = 请把 USB Key 插入电脑，插入后这里会自动显示（已加载 { $modules } 个驱动模块）。
 app-module-problem = 驱动模块 { $module } 出现问题：
+app-slot-problem = 驱动模块 { $module } 的插槽 { $slot } 中的 Key 无法读取：
+app-key-read-problems = 这个 Key 的部分内容未能读取（其余内容照常显示）：
 app-key-aria = Key { $serial }
 app-vendor-unknown = 未知厂商
 app-key-serial = 序列号
@@ -35,6 +37,7 @@ app-free-memory = 剩余空间 { $kib } KB
 app-key-blank-help = 这是一个空白 Key（尚未初始化），不能直接使用。证书 Key 由 CA 初始化后寄送。
 app-key-no-certificate = 这个 Key 上还没有证书。
 app-activation-offer = 这个 Key 有一张待激活的证书：准备好短信或邮件中的 6 位激活码即可激活。
+app-activation-unreachable = 暂时无法连接 CA 服务，不能确认这个 Key 是否有待激活的证书。请检查网络；每 15 秒会自动重试。
 app-activate = 激活
 app-change-pin = 修改 PIN 码
 

@@ -53,7 +53,11 @@ pub async fn export_certificate(
     let folder = download_dir();
     blocking(move || {
         let state = app.state::<AppState>();
-        let der = inventory::export_certificate(state.watch.modules(), &serial, &id_bytes)?;
+        // Only the module the key was seen in is called (another may hang).
+        let module = state.watch.module_for(&serial)?;
+        let held = module.hold(HOLD_WAIT)?;
+        let der = inventory::export_certificate_among(&[module], &serial, &id_bytes)?;
+        drop(held);
         std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
         let path = write_new(
             &folder,
@@ -73,7 +77,7 @@ pub async fn export_certificate(
 pub async fn activation_available(app: AppHandle, serial: String) -> Result<bool, Error> {
     blocking(move || {
         let state = app.state::<AppState>();
-        Ok(state.directory()?.has_order(&serial))
+        state.directory()?.pending_order(&serial)
     })
     .await
 }
@@ -121,16 +125,26 @@ pub async fn start_operation(
     Ok(id)
 }
 
+/// How long an operation waits for a module that takes one caller at a time.
+const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn run(
     state: &AppState,
     request: &OperationRequest,
     ui: &crate::operation::WindowInteraction,
 ) -> Result<Outcome, Error> {
-    let modules = state.watch.modules();
+    let serial = match request {
+        OperationRequest::Activate { serial } | OperationRequest::ChangePin { serial } => serial,
+    };
+    // Only the module the key was seen in is called (another may hang); a module
+    // that takes one caller at a time is held for the whole operation.
+    let module = state.watch.module_for(serial)?;
+    let _held = module.hold(HOLD_WAIT)?;
+    let modules = [module];
     match request {
         OperationRequest::Activate { serial } => {
-            let token = token::select(
-                modules,
+            let token = token::select_among(
+                &modules,
                 &state.catalog,
                 Some(&Selector::Serial(serial.clone())),
                 Need::Activation { has_order: None },
@@ -140,8 +154,8 @@ fn run(
             Ok(Outcome::Activated { activated })
         }
         OperationRequest::ChangePin { serial } => {
-            let token = token::select(
-                modules,
+            let token = token::select_among(
+                &modules,
                 &state.catalog,
                 Some(&Selector::Serial(serial.clone())),
                 Need::HolderCertificate,

@@ -1,11 +1,8 @@
 //! The app's state: what core loaded at start, the live watch, running operations.
 
-use std::sync::Arc;
-
 use certkey_core::catalog::Catalog;
 use certkey_core::config::Config;
 use certkey_core::directory::Directory;
-use certkey_core::inventory::Modules;
 use certkey_core::setup::{self, Extra};
 use certkey_core::watch::{LiveInventory, Watch, WatchOptions};
 use certkey_core::{Error, Located};
@@ -30,23 +27,25 @@ pub struct AppState {
 impl AppState {
     /// Loads the configuration and the modules and starts watching them.
     pub fn load(publish: impl Fn(LiveInventory) + Send + Sync + 'static) -> AppState {
-        let (config, catalog, modules, bundle, startup_errors) = match setup::load(&Extra::default())
-        {
-            Ok(s) => (s.config, s.catalog, s.modules, s.bundle, s.errors),
-            Err(e) => {
-                tracing::error!(error = %e, "configuration not loaded");
-                (
-                    Config::default(),
-                    Catalog::builtin(),
-                    Modules::default(),
-                    Vec::new(),
-                    vec![unlocated(e)],
-                )
-            }
-        };
+        // No module is loaded here (this runs before the window shows): the watch
+        // loads each on its own thread.
+        let (config, catalog, specs, bundle, startup_errors) =
+            match setup::prepare(&Extra::default()) {
+                Ok(s) => (s.config, s.catalog, s.specs, s.bundle, s.errors),
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration not loaded");
+                    (
+                        Config::default(),
+                        Catalog::builtin(),
+                        Vec::new(),
+                        Vec::new(),
+                        vec![unlocated(e)],
+                    )
+                }
+            };
         let shown = startup_errors.clone();
         let watch = Watch::start(
-            Arc::new(modules),
+            specs,
             catalog.clone(),
             bundle,
             WatchOptions::default(),

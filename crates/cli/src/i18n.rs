@@ -62,6 +62,7 @@ mod tests {
                 module: s("/m.so"),
                 seconds: 4,
             },
+            Error::ModuleBusy { module: s("/m.so") },
             Error::ModuleLoadFailed {
                 path: s("/m.so"),
                 reason: s("bad ELF"),
@@ -212,9 +213,10 @@ mod tests {
             Error::SecretEnv { .. } => 24,
             Error::Cancelled => 25,
             Error::ModuleNotResponding { .. } => 26,
+            Error::ModuleBusy { .. } => 27,
         }
     }
-    const VARIANTS: usize = 27;
+    const VARIANTS: usize = 28;
 
     #[test]
     fn every_core_error_has_a_message_in_both_languages_that_formats_cleanly() {

@@ -264,22 +264,31 @@ impl Directory {
     }
 
     /// Whether some CA of the directory (or the explicit service) has an open order
-    /// for the key: used to tell a new key from others when several are inserted.
+    /// for the key: used to tell a new key from others when several are inserted. A CA
+    /// that cannot be asked counts as "no".
     pub fn has_order(&self, token_serial: &str) -> bool {
-        let clients: Vec<ServiceClient> = match &self.explicit {
-            Some(x) => ServiceClient::new(&x.url, x.tls_roots.as_deref())
-                .into_iter()
-                .collect(),
-            None => self
-                .entries
-                .iter()
-                .filter_map(|e| e.client().ok())
-                .collect(),
+        self.pending_order(token_serial).unwrap_or(false)
+    }
+
+    /// Whether some CA has an open order for the key. When none has one and a CA
+    /// could not be asked (network, an unexpected answer), that CA's error: the answer
+    /// is unknown, not "no".
+    pub fn pending_order(&self, token_serial: &str) -> Result<bool> {
+        let clients: Vec<Result<ServiceClient>> = match &self.explicit {
+            Some(x) => vec![ServiceClient::new(&x.url, x.tls_roots.as_deref())],
+            None => self.entries.iter().map(CaEntry::client).collect(),
         };
-        clients.iter().any(|c| {
-            c.activation_lookup(token_serial)
-                .is_ok_and(|o| o.state != OrderState::Completed)
-        })
+        let mut unknown = None;
+        for client in clients {
+            match client.and_then(|c| c.activation_lookup(token_serial)) {
+                Ok(o) if o.state != OrderState::Completed => return Ok(true),
+                Ok(_) => {}
+                // The CA answered: it has no order for this key.
+                Err(Error::Service { status, .. }) if status < 500 && status != 429 => {}
+                Err(e) => unknown = unknown.or(Some(e)),
+            }
+        }
+        unknown.map_or(Ok(false), Err)
     }
 }
 
@@ -296,6 +305,20 @@ mod tests {
             service_url: url.into(),
             tls_roots: None,
         }
+    }
+
+    #[test]
+    fn an_unreachable_ca_makes_the_order_unknown_not_absent() {
+        // A port nothing listens on, on loopback: the connection is refused.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", free.local_addr().unwrap());
+        drop(free);
+        let dir = Directory::default().with_explicit(Some(Explicit {
+            url,
+            tls_roots: None,
+        }));
+        assert_eq!(dir.pending_order("SK1").unwrap_err().code(), "network");
+        assert!(!dir.has_order("SK1"));
     }
 
     #[test]

@@ -50,6 +50,12 @@ pub enum Error {
         /// How long it has been busy, whole seconds.
         seconds: u64,
     },
+    /// A module that takes one caller at a time is busy with another operation.
+    #[error("PKCS#11 module {module} is busy with another operation")]
+    ModuleBusy {
+        /// The module path.
+        module: String,
+    },
     /// A certificate on the token or in a file could not be parsed.
     #[error("certificate does not parse: {reason}")]
     CertificateInvalid {
@@ -262,6 +268,7 @@ impl Error {
             Error::Pkcs11 { .. } => "pkcs11",
             Error::ModuleMisbehaved { .. } => "module_misbehaved",
             Error::ModuleNotResponding { .. } => "module_not_responding",
+            Error::ModuleBusy { .. } => "module_busy",
             Error::CertificateInvalid { .. } => "certificate_invalid",
             Error::TokenNotFound { .. } => "token_not_found",
             Error::TokenAmbiguous { .. } => "token_ambiguous",

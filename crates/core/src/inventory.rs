@@ -222,14 +222,24 @@ fn located(
 /// Lists the modules that did not load, with why.
 pub(crate) fn push_failed_modules(inv: &mut Inventory, modules: &Modules) {
     for (spec, e) in &modules.failed {
-        inv.modules.push(ModuleReport {
-            path: spec.path.clone(),
-            source: spec.source.clone(),
-            library: None,
-            loaded: false,
-        });
-        inv.errors.push(Located::module(&spec.path, e.clone()));
+        push_failed_module(inv, spec, e);
     }
+}
+
+/// Lists a module that did not load, with why.
+pub(crate) fn push_failed_module(inv: &mut Inventory, spec: &ModuleSpec, e: &Error) {
+    push_unloaded_module(inv, spec);
+    inv.errors.push(Located::module(&spec.path, e.clone()));
+}
+
+/// Lists a module that is not loaded (failed, or still loading).
+pub(crate) fn push_unloaded_module(inv: &mut Inventory, spec: &ModuleSpec) {
+    inv.modules.push(ModuleReport {
+        path: spec.path.clone(),
+        source: spec.source.clone(),
+        library: None,
+        loaded: false,
+    });
 }
 
 /// Lists a loaded module (and the error of its C_GetInfo, if any).
@@ -501,20 +511,30 @@ fn fill_objects(
 
 /// Finds the DER of the certificate with CKA_ID `id` on the token with `serial`.
 pub fn export_certificate(modules: &Modules, serial: &str, id: &[u8]) -> Result<Vec<u8>> {
-    let mut found: Vec<(String, Slot)> = Vec::new();
-    for m in &modules.loaded {
+    let all: Vec<&LoadedModule> = modules.loaded.iter().collect();
+    export_certificate_among(&all, serial, id)
+}
+
+/// [`export_certificate`], looking only at `modules`.
+pub fn export_certificate_among(
+    modules: &[&LoadedModule],
+    serial: &str,
+    id: &[u8],
+) -> Result<Vec<u8>> {
+    let mut found: Vec<(&LoadedModule, Slot)> = Vec::new();
+    for m in modules {
         let Ok(slots) = m.ctx.get_slots_with_token() else {
             continue;
         };
         for slot in slots {
             if let Ok(info) = m.ctx.get_token_info(slot) {
                 if info.serial_number().trim() == serial.trim() {
-                    found.push((m.spec.path.clone(), slot));
+                    found.push((m, slot));
                 }
             }
         }
     }
-    let (module, slot) = match found.len() {
+    let (m, slot) = match found.len() {
         0 => {
             return Err(Error::TokenNotFound {
                 serial: serial.to_string(),
@@ -524,17 +544,13 @@ pub fn export_certificate(modules: &Modules, serial: &str, id: &[u8]) -> Result<
         _ => {
             return Err(Error::TokenAmbiguous {
                 serial: serial.to_string(),
-                modules: found.into_iter().map(|(m, _)| m).collect(),
+                modules: found
+                    .into_iter()
+                    .map(|(m, _)| m.spec.path.clone())
+                    .collect(),
             })
         }
     };
-    let m = modules
-        .loaded
-        .iter()
-        .find(|m| m.spec.path == module)
-        .ok_or_else(|| Error::TokenNotFound {
-            serial: serial.to_string(),
-        })?;
     let session = m
         .ctx
         .open_ro_session(slot)

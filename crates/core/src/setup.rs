@@ -10,7 +10,7 @@ use crate::cert::bundle;
 use crate::config::{self, Config};
 use crate::directory::{Directory, Explicit};
 use crate::inventory::Modules;
-use crate::pkcs11::discover_modules;
+use crate::pkcs11::{discover_modules, ModuleSpec};
 use crate::{Located, Result};
 
 /// Env var naming the CA service to use over the directory.
@@ -44,10 +44,38 @@ pub struct Setup {
     pub errors: Vec<Located>,
 }
 
+/// The environment before any module is loaded: what [`load`] loads, for a front end
+/// that loads the modules itself (the app's watch loads each on its own thread).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The configuration file's contents (defaults when there is none).
+    pub config: Config,
+    /// The vendor catalog with the configuration's additions.
+    pub catalog: Catalog,
+    /// The modules to load, in order.
+    pub specs: Vec<ModuleSpec>,
+    /// DER CA certificates from the bundle files.
+    pub bundle: Vec<Vec<u8>>,
+    /// Bundle files that could not be read.
+    pub errors: Vec<Located>,
+}
+
 /// Loads modules and bundles: the catalog's modules present on disk (unless the
 /// config's `auto_modules = false` or `extra` says not to), the config's,
 /// CERTKEY_MODULES and `extra`'s, in that order.
 pub fn load(extra: &Extra) -> Result<Setup> {
+    let p = prepare(extra)?;
+    Ok(Setup {
+        modules: Modules::load(p.specs),
+        config: p.config,
+        catalog: p.catalog,
+        bundle: p.bundle,
+        errors: p.errors,
+    })
+}
+
+/// Everything [`load`] does but loading the modules.
+pub fn prepare(extra: &Extra) -> Result<Prepared> {
     let config = Config::load()?;
     let catalog = config.catalog()?;
     let env_modules = std::env::var(config::ENV_MODULES)
@@ -60,7 +88,6 @@ pub fn load(extra: &Extra) -> Result<Setup> {
         &env_modules,
         &extra.modules,
     );
-    let modules = Modules::load(specs);
     let mut bundle = Vec::new();
     let mut errors = Vec::new();
     let files = config
@@ -80,10 +107,10 @@ pub fn load(extra: &Extra) -> Result<Setup> {
             }),
         }
     }
-    Ok(Setup {
+    Ok(Prepared {
         config,
         catalog,
-        modules,
+        specs,
         bundle,
         errors,
     })

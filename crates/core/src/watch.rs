@@ -1,16 +1,17 @@
 //! The live inventory behind the desktop app's overview: keys coming and going.
 //!
-//! Each loaded module gets its own worker thread that polls a cheap fingerprint of
-//! its slots (C_GetSlotList and C_GetTokenInfo) and re-reads a token's objects only
-//! when its fingerprint changes (or a refresh is asked for), so unchanged keys are
-//! not re-read. A module that hangs blocks only its own worker: a supervisor marks
-//! it as not responding once its call has taken longer than the timeout, and the
-//! other modules go on being watched. Every change is published as a whole
+//! Each module gets its own worker thread that loads it (C_Initialize) and then polls
+//! a cheap fingerprint of its slots (C_GetSlotList and C_GetTokenInfo), re-reading a
+//! token's objects only when its fingerprint changes (or a refresh is asked for), so
+//! unchanged keys are not re-read. A module that hangs blocks only its own worker:
+//! a supervisor marks it as not responding once a call has taken longer than its
+//! budget (loading, polling and reading a token each have their own), and the other
+//! modules go on being watched. Every change is published as a whole
 //! [`LiveInventory`] through the callback given to [`Watch::start`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,8 @@ use time::OffsetDateTime;
 
 use crate::catalog::Catalog;
 use crate::cert::{self, Parsed};
-use crate::inventory::{self, Inventory, Modules, ScanOptions, TokenReport};
+use crate::inventory::{self, Inventory, ScanOptions, TokenReport};
+use crate::pkcs11::module::ModuleSpec;
 use crate::pkcs11::token::TokenDetails;
 use crate::pkcs11::{ckr, LoadedModule};
 use crate::{Error, Located};
@@ -30,8 +32,15 @@ use crate::{Error, Located};
 pub struct WatchOptions {
     /// Pause between two polls of a module.
     pub interval: Duration,
-    /// A module whose poll takes longer is shown as not responding.
+    /// A poll (C_GetSlotList and each token's C_GetTokenInfo) taking longer shows
+    /// the module as not responding.
     pub timeout: Duration,
+    /// The same for loading a module (C_Initialize, C_GetInfo).
+    pub load_timeout: Duration,
+    /// The same for reading one token's objects.
+    pub read_timeout: Duration,
+    /// A token that could not be read is tried again after this long.
+    pub retry: Duration,
 }
 
 impl Default for WatchOptions {
@@ -39,6 +48,9 @@ impl Default for WatchOptions {
         WatchOptions {
             interval: Duration::from_millis(250),
             timeout: Duration::from_secs(3),
+            load_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(15),
+            retry: Duration::from_secs(5),
         }
     }
 }
@@ -70,29 +82,42 @@ impl Fingerprint {
 
 struct SlotState {
     fingerprint: Fingerprint,
-    report: TokenReport,
+    /// None when the token could not be read at all (the error is in `errors`).
+    report: Option<TokenReport>,
     errors: Vec<Located>,
+    /// When a failed read is tried again.
+    retry_at: Option<Instant>,
 }
 
 #[derive(Default)]
 struct ModuleState {
+    /// Loaded (or failed to load) and polled at least once.
     polled: bool,
-    busy_since: Option<Instant>,
+    /// The call in progress: since when, and how long it may take.
+    busy: Option<(Instant, Duration)>,
     stuck: Option<Error>,
+    load_error: Option<Error>,
     error: Option<Error>,
     slots: BTreeMap<u64, SlotState>,
+}
+
+/// One module: what to load and, once its worker loaded it, the module.
+struct Entry {
+    spec: ModuleSpec,
+    loaded: OnceLock<LoadedModule>,
 }
 
 struct Shared {
     catalog: Catalog,
     bundle: Vec<Vec<u8>>,
-    modules: Arc<Modules>,
+    modules: Vec<Entry>,
     states: Mutex<Vec<ModuleState>>,
     generation: AtomicU64,
     /// Bumped by [`Watch::refresh`]; each worker re-reads every token when it sees a
     /// value it has not handled yet.
     refresh: AtomicU64,
     stop: AtomicBool,
+    opts: WatchOptions,
     publish: Box<dyn Fn(LiveInventory) + Send + Sync>,
 }
 
@@ -103,44 +128,54 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Starts watching every loaded module of `modules`. `bundle` holds DER CA
-    /// certificates for the signature checks, as in [`inventory::scan`]. `publish` is
-    /// called (from a watch thread) after every change.
+    /// Loads and watches every module of `specs`, each on its own thread (a module
+    /// whose C_Initialize hangs is shown as not responding; the others go on).
+    /// `bundle` holds DER CA certificates for the signature checks, as in
+    /// [`inventory::scan`]. `publish` is called (from a watch thread) after every
+    /// change.
     pub fn start(
-        modules: Arc<Modules>,
+        specs: Vec<ModuleSpec>,
         catalog: Catalog,
         bundle: Vec<Vec<u8>>,
         opts: WatchOptions,
         publish: impl Fn(LiveInventory) + Send + Sync + 'static,
     ) -> Watch {
-        let states = modules
-            .loaded
-            .iter()
-            .map(|_| ModuleState::default())
-            .collect();
+        let states = specs.iter().map(|_| ModuleState::default()).collect();
         let shared = Arc::new(Shared {
             catalog,
             bundle,
-            modules,
+            modules: specs
+                .into_iter()
+                .map(|spec| Entry {
+                    spec,
+                    loaded: OnceLock::new(),
+                })
+                .collect(),
             states: Mutex::new(states),
             generation: AtomicU64::new(0),
             refresh: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            opts,
             publish: Box::new(publish),
         });
-        for index in 0..shared.modules.loaded.len() {
+        for index in 0..shared.modules.len() {
             let s = Arc::clone(&shared);
             let spawned = thread::Builder::new()
                 .name(format!("certkey-watch-{index}"))
-                .spawn(move || worker(&s, index, opts.interval));
+                .spawn(move || worker(&s, index));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a watch thread");
+                let mut states = shared.lock();
+                states[index].polled = true;
+                states[index].load_error = Some(Error::ModuleMisbehaved {
+                    reason: format!("cannot start a thread for the module: {e}"),
+                });
             }
         }
         let s = Arc::clone(&shared);
         let spawned = thread::Builder::new()
             .name("certkey-watch-supervisor".into())
-            .spawn(move || supervisor(&s, opts));
+            .spawn(move || supervisor(&s));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the watch supervisor");
         }
@@ -159,9 +194,43 @@ impl Watch {
         self.shared.refresh.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The modules being watched.
-    pub fn modules(&self) -> &Arc<Modules> {
-        &self.shared.modules
+    /// The module the key with `serial` was last seen in, without calling any module:
+    /// an operation then touches only that module, so a module that hangs never
+    /// holds up operations on keys of other modules. A key last seen in a module that
+    /// stopped responding gives that module's error at once.
+    pub fn module_for(&self, serial: &str) -> Result<&LoadedModule, Error> {
+        let states = self.shared.lock();
+        let mut found: Vec<usize> = Vec::new();
+        for (index, st) in states.iter().enumerate() {
+            let here = st.slots.values().any(|s| {
+                s.report
+                    .as_ref()
+                    .is_some_and(|r| !serial.is_empty() && r.details.serial == serial)
+            });
+            if here {
+                if let Some(e) = &st.stuck {
+                    return Err(e.clone());
+                }
+                found.push(index);
+            }
+        }
+        let not_found = || Error::TokenNotFound {
+            serial: serial.to_string(),
+        };
+        match found.as_slice() {
+            [index] => self.shared.modules[*index]
+                .loaded
+                .get()
+                .ok_or_else(not_found),
+            [] => Err(not_found()),
+            several => Err(Error::TokenAmbiguous {
+                serial: serial.to_string(),
+                modules: several
+                    .iter()
+                    .map(|i| self.shared.modules[*i].spec.path.clone())
+                    .collect(),
+            }),
+        }
     }
 }
 
@@ -178,15 +247,27 @@ impl Shared {
         self.states.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Marks the start of a call into module `index` that may take `budget`.
+    fn busy(&self, index: usize, budget: Duration) {
+        self.lock()[index].busy = Some((Instant::now(), budget));
+    }
+
     fn assemble(&self, states: &[ModuleState]) -> LiveInventory {
         let mut inv = Inventory {
             schema: inventory::SCHEMA,
             ..Inventory::default()
         };
-        inventory::push_failed_modules(&mut inv, &self.modules);
-        for (m, st) in self.modules.loaded.iter().zip(states) {
-            let path = m.spec.path.as_str();
-            inventory::push_loaded_module(&mut inv, m);
+        for (entry, st) in self.modules.iter().zip(states) {
+            let path = entry.spec.path.as_str();
+            if let Some(e) = &st.load_error {
+                inventory::push_failed_module(&mut inv, &entry.spec, e);
+                continue;
+            }
+            match entry.loaded.get() {
+                Some(m) => inventory::push_loaded_module(&mut inv, m),
+                // Still loading: listed, not loaded (yet).
+                None => inventory::push_unloaded_module(&mut inv, &entry.spec),
+            }
             if let Some(e) = &st.stuck {
                 inv.errors.push(Located::module(path, e.clone()));
                 continue;
@@ -195,7 +276,9 @@ impl Shared {
                 inv.errors.push(Located::module(path, e.clone()));
             }
             for slot in st.slots.values() {
-                inv.tokens.push(slot.report.clone());
+                if let Some(report) = &slot.report {
+                    inv.tokens.push(report.clone());
+                }
                 inv.errors.extend(slot.errors.iter().cloned());
             }
         }
@@ -232,68 +315,104 @@ fn poll(m: &LoadedModule) -> Result<Vec<(Slot, TokenDetails)>, Error> {
     Ok(seen)
 }
 
-fn worker(shared: &Shared, index: usize, interval: Duration) {
-    let module = &shared.modules.loaded[index];
+fn worker(shared: &Shared, index: usize) {
+    let entry = &shared.modules[index];
+    shared.busy(index, shared.opts.load_timeout);
+    let loaded = LoadedModule::load(entry.spec.clone());
+    let module = match loaded {
+        Ok(m) => entry.loaded.get_or_init(|| m),
+        Err(e) => {
+            tracing::warn!(module = %entry.spec.path, error = %e, "module failed");
+            let mut states = shared.lock();
+            let st = &mut states[index];
+            st.busy = None;
+            st.stuck = None;
+            st.polled = true;
+            st.load_error = Some(e);
+            shared.changed(states);
+            return;
+        }
+    };
     let mut handled_refresh = 0;
     while !shared.stop.load(Ordering::SeqCst) {
-        shared.lock()[index].busy_since = Some(Instant::now());
-        let refresh = shared.refresh.load(Ordering::SeqCst);
-        let reread_all = refresh != handled_refresh;
-        handled_refresh = refresh;
-        let seen = poll(module);
-        // Read the tokens that changed before taking the lock: reading is slow.
-        let mut fresh: BTreeMap<u64, SlotState> = BTreeMap::new();
-        let mut kept: Vec<u64> = Vec::new();
-        if let Ok(seen) = &seen {
-            let known: Vec<(u64, bool)> = {
-                let states = shared.lock();
-                seen.iter()
-                    .map(|(slot, d)| {
-                        let same = states[index]
-                            .slots
-                            .get(&slot.id())
-                            .is_some_and(|s| s.fingerprint == Fingerprint::of(d.clone()));
-                        (slot.id(), same)
+        // A module that cannot lock for itself is called by one thread at a time: an
+        // operation holding it pauses the polls (its keys stay as last seen).
+        match module.hold(Duration::ZERO) {
+            Ok(held) => {
+                poll_once(shared, index, module, &mut handled_refresh);
+                drop(held);
+            }
+            Err(_) => tracing::trace!(module = %entry.spec.path, "busy with an operation"),
+        }
+        thread::sleep(shared.opts.interval);
+    }
+}
+
+/// Whether a token read failed because the key went away meanwhile.
+fn pulled_out(e: &Error) -> bool {
+    // CKR_SLOT_ID_INVALID, CKR_DEVICE_REMOVED, CKR_SESSION_CLOSED,
+    // CKR_SESSION_HANDLE_INVALID, CKR_TOKEN_NOT_PRESENT.
+    [0x03, 0x32, 0xB0, 0xB3, 0xE0]
+        .iter()
+        .any(|c| ckr::is_ckr(e, *c))
+}
+
+fn poll_once(shared: &Shared, index: usize, module: &LoadedModule, handled_refresh: &mut u64) {
+    shared.busy(index, shared.opts.timeout);
+    let refresh = shared.refresh.load(Ordering::SeqCst);
+    let reread_all = refresh != *handled_refresh;
+    *handled_refresh = refresh;
+    let seen = poll(module);
+    // Read the tokens that changed before taking the lock: reading is slow.
+    let mut fresh: BTreeMap<u64, SlotState> = BTreeMap::new();
+    let mut kept: Vec<u64> = Vec::new();
+    if let Ok(seen) = &seen {
+        let now = Instant::now();
+        let known: Vec<bool> = {
+            let states = shared.lock();
+            seen.iter()
+                .map(|(slot, d)| {
+                    states[index].slots.get(&slot.id()).is_some_and(|s| {
+                        s.fingerprint == Fingerprint::of(d.clone())
+                            && s.retry_at.is_none_or(|at| now < at)
                     })
-                    .collect()
-            };
-            for ((slot, details), (_, same)) in seen.iter().zip(known) {
-                if same && !reread_all {
-                    kept.push(slot.id());
-                    continue;
-                }
-                if let Some(state) = read(shared, module, *slot, details) {
-                    fresh.insert(slot.id(), state);
-                }
+                })
+                .collect()
+        };
+        for ((slot, details), same) in seen.iter().zip(known) {
+            if same && !reread_all {
+                kept.push(slot.id());
+                continue;
+            }
+            shared.busy(index, shared.opts.read_timeout);
+            if let Some(state) = read(shared, module, *slot, details) {
+                fresh.insert(slot.id(), state);
             }
         }
-        let mut states = shared.lock();
-        let st = &mut states[index];
-        let was_stuck = st.stuck.take().is_some();
-        let first = !st.polled;
-        st.polled = true;
-        st.busy_since = None;
-        let mut change = was_stuck || first;
-        match seen {
-            Ok(_) => {
-                change |= st.error.take().is_some();
-                let before = st.slots.len();
-                st.slots.retain(|id, _| kept.contains(id));
-                change |= st.slots.len() != before || !fresh.is_empty();
-                st.slots.append(&mut fresh);
-            }
-            Err(e) => {
-                change |= st.error.as_ref() != Some(&e) || !st.slots.is_empty();
-                st.error = Some(e);
-                st.slots.clear();
-            }
+    }
+    let mut states = shared.lock();
+    let st = &mut states[index];
+    let was_stuck = st.stuck.take().is_some();
+    let first = !st.polled;
+    st.polled = true;
+    st.busy = None;
+    let mut change = was_stuck || first;
+    match seen {
+        Ok(_) => {
+            change |= st.error.take().is_some();
+            let before = st.slots.len();
+            st.slots.retain(|id, _| kept.contains(id));
+            change |= st.slots.len() != before || !fresh.is_empty();
+            st.slots.append(&mut fresh);
         }
-        if change {
-            shared.changed(states);
-        } else {
-            drop(states);
+        Err(e) => {
+            change |= st.error.as_ref() != Some(&e) || !st.slots.is_empty();
+            st.error = Some(e);
+            st.slots.clear();
         }
-        thread::sleep(interval);
+    }
+    if change {
+        shared.changed(states);
     }
 }
 
@@ -313,33 +432,52 @@ fn read(
         ..ScanOptions::default()
     };
     let mut errors = Vec::new();
+    let fingerprint = Fingerprint::of(details.clone());
     match inventory::read_token(module, slot, &shared.catalog, &bundle, &opts, &mut errors) {
         Ok(Some(report)) => Some(SlotState {
-            fingerprint: Fingerprint::of(details.clone()),
-            report,
+            fingerprint,
+            report: Some(report),
             errors,
+            retry_at: None,
         }),
         Ok(None) => None,
         // Pulled out while being read: seen again at the next poll.
-        Err(e) => {
-            tracing::debug!(slot = slot.id(), error = %e, "token read failed");
+        Err(e) if pulled_out(&e) => {
+            tracing::debug!(slot = slot.id(), error = %e, "token gone while read");
             None
+        }
+        // Present but unreadable: shown in the slot's place, tried again later.
+        Err(e) => {
+            tracing::warn!(module = %module.spec.path, slot = slot.id(), error = %e, "token read failed");
+            errors.push(Located {
+                module: Some(module.spec.path.clone()),
+                slot: Some(slot.id()),
+                token: Some(details.serial.clone()).filter(|s| !s.is_empty()),
+                object: None,
+                error: e,
+            });
+            Some(SlotState {
+                fingerprint,
+                report: None,
+                errors,
+                retry_at: Some(Instant::now() + shared.opts.retry),
+            })
         }
     }
 }
 
-fn supervisor(shared: &Shared, opts: WatchOptions) {
+fn supervisor(shared: &Shared) {
     while !shared.stop.load(Ordering::SeqCst) {
-        thread::sleep(opts.interval);
+        thread::sleep(shared.opts.interval);
         let mut states = shared.lock();
         let mut change = false;
-        for (m, st) in shared.modules.loaded.iter().zip(states.iter_mut()) {
-            if let (Some(since), None) = (st.busy_since, &st.stuck) {
+        for (entry, st) in shared.modules.iter().zip(states.iter_mut()) {
+            if let (Some((since, budget)), None) = (st.busy, &st.stuck) {
                 let busy = since.elapsed();
-                if busy > opts.timeout {
-                    tracing::warn!(module = %m.spec.path, "module not responding");
+                if busy > budget {
+                    tracing::warn!(module = %entry.spec.path, "module not responding");
                     st.stuck = Some(Error::ModuleNotResponding {
-                        module: m.spec.path.clone(),
+                        module: entry.spec.path.clone(),
                         seconds: busy.as_secs(),
                     });
                     change = true;

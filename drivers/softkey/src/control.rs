@@ -45,8 +45,8 @@ pub struct Control {
     /// Per-serial state; a missing serial is present with no fault.
     #[serde(default)]
     pub slots: BTreeMap<String, SlotControl>,
-    /// Fault injection for the whole module: every C_GetSlotList takes this many
-    /// milliseconds, as a module that hangs on a reader does.
+    /// Fault injection for the whole module: C_Initialize and every C_GetSlotList
+    /// take this many milliseconds, as a module that hangs on a reader does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_ms: Option<u64>,
 }

@@ -132,6 +132,10 @@ impl Runtime {
             control_stamp: None,
         };
         rt.refresh_control();
+        if let Some(ms) = rt.control.stall_ms {
+            // C_Initialize "hangs" too, as a driver waiting on a stuck reader does.
+            std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
+        }
         for i in 0..rt.slots.len() {
             rt.reload(i)?;
             rt.slots[i].event_seen = rt.present(i);

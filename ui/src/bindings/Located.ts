@@ -56,7 +56,11 @@ module: string,
 /**
  * How long it has been busy, whole seconds.
  */
-seconds: number, } | { "code": "certificate_invalid", 
+seconds: number, } | { "code": "module_busy", 
+/**
+ * The module path.
+ */
+module: string, } | { "code": "certificate_invalid", 
 /**
  * The parser's message.
  */

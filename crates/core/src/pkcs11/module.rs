@@ -2,6 +2,8 @@
 //! that fails is reported and the others go on.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -150,6 +152,10 @@ pub struct LoadedModule {
     pub ctx: Pkcs11,
     /// C_GetInfo, or why it failed.
     pub info: Result<LibraryInfo>,
+    /// For a module that cannot lock for itself (it refused OS locking with
+    /// CKR_CANT_LOCK and was initialised without): held by whoever calls it, so
+    /// that one thread at a time does. See [`LoadedModule::hold`].
+    single_thread: Option<Mutex<()>>,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -197,12 +203,15 @@ impl LoadedModule {
             other => ckr::convert(other, "C_GetFunctionList"),
         })?;
         let init = ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+        let mut single_thread = None;
         match init {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(CkError::Pkcs11(RvError::CantLock, _)) => {
-                // A module without OS locking: fall back to no locking arguments.
+                // A module without OS locking: fall back to no locking arguments,
+                // which promises the module one thread at a time.
                 ctx.initialize(CInitializeArgs::new(CInitializeFlags::empty()))
                     .map_err(|e| ckr::convert(e, "C_Initialize"))?;
+                single_thread = Some(Mutex::new(()));
             }
             Err(e) => return Err(ckr::convert(e, "C_Initialize")),
         }
@@ -215,7 +224,37 @@ impl LoadedModule {
                 version: version(i.library_version()),
             })
             .map_err(|e| ckr::convert(e, "C_GetInfo"));
-        Ok(LoadedModule { spec, ctx, info })
+        Ok(LoadedModule {
+            spec,
+            ctx,
+            info,
+            single_thread,
+        })
+    }
+
+    /// For a module that must be called by one thread at a time, waits up to `wait`
+    /// for its turn and returns the guard to keep while calling it (an error naming
+    /// the module when it stays busy). For other modules: `None` at once. Front ends
+    /// that call a module from several threads (the app's watch and its operations)
+    /// hold this around their calls.
+    pub fn hold(&self, wait: Duration) -> Result<Option<MutexGuard<'_, ()>>> {
+        let Some(lock) = &self.single_thread else {
+            return Ok(None);
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            match lock.try_lock() {
+                Ok(guard) => return Ok(Some(guard)),
+                // The holder panicked; the module itself is as it was.
+                Err(TryLockError::Poisoned(p)) => return Ok(Some(p.into_inner())),
+                Err(TryLockError::WouldBlock) if Instant::now() >= deadline => {
+                    return Err(Error::ModuleBusy {
+                        module: self.spec.path.clone(),
+                    })
+                }
+                Err(TryLockError::WouldBlock) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
     }
 }
 

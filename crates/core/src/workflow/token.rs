@@ -8,6 +8,7 @@ use crate::catalog::{Catalog, VendorProfile};
 use crate::inventory::Modules;
 use crate::pkcs11::ckr;
 use crate::pkcs11::keys::Sm2Support;
+use crate::pkcs11::module::LoadedModule;
 use crate::pkcs11::token::PinState;
 use crate::{Error, Result};
 
@@ -121,7 +122,7 @@ impl std::fmt::Display for Selector {
 
 /// A key present now, before choosing.
 struct Candidate<'m> {
-    module: &'m crate::pkcs11::module::LoadedModule,
+    module: &'m LoadedModule,
     slot: Slot,
     info: TokenInfo,
     serial: String,
@@ -158,11 +159,11 @@ impl Candidate<'_> {
     }
 }
 
-/// Every key present on every loaded module. A module or slot that fails is skipped
+/// Every key present on the given modules. A module or slot that fails is skipped
 /// here (listing commands report it in its own place).
-fn candidates(modules: &Modules) -> Vec<Candidate<'_>> {
+fn candidates<'m>(modules: &[&'m LoadedModule]) -> Vec<Candidate<'m>> {
     let mut found = Vec::new();
-    for m in &modules.loaded {
+    for m in modules.iter().copied() {
         let Ok(slots) = m.ctx.get_slots_with_token() else {
             continue;
         };
@@ -189,6 +190,18 @@ fn candidates(modules: &Modules) -> Vec<Candidate<'_>> {
 /// does not apply.
 pub fn select(
     modules: &Modules,
+    catalog: &Catalog,
+    selector: Option<&Selector>,
+    need: Need<'_>,
+) -> Result<Token> {
+    let all: Vec<&LoadedModule> = modules.loaded.iter().collect();
+    select_among(&all, catalog, selector, need)
+}
+
+/// [`select`], looking only at `modules` (the app names the module where it saw the
+/// key, so that other modules are not called).
+pub fn select_among(
+    modules: &[&LoadedModule],
     catalog: &Catalog,
     selector: Option<&Selector>,
     need: Need<'_>,

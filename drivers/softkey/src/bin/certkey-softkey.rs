@@ -46,8 +46,8 @@ enum Command {
         #[arg(long)]
         serial: Option<String>,
     },
-    /// Make the whole module hang: every C_GetSlotList takes MS milliseconds; `off`
-    /// makes it answer at once again.
+    /// Make the whole module hang: C_Initialize and every C_GetSlotList take MS
+    /// milliseconds; `off` makes it answer at once again.
     Stall {
         /// Milliseconds (at most 60000), or `off`.
         ms: String,

@@ -1,0 +1,183 @@
+//! The live inventory (`certkey_core::watch`) against the real softkey module: keys
+//! coming and going, a module that hangs (softkey's `stall` fault) shown as not
+//! responding without holding up the rest, and a module that fails to load.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use certkey_core::catalog::Catalog;
+use certkey_core::pkcs11::{ModuleSource, ModuleSpec};
+use certkey_core::watch::{LiveInventory, Watch, WatchOptions};
+
+const A: &str = "SKWATCH0000001";
+const B: &str = "SKWATCH0000002";
+
+/// target/debug, from this test binary (target/debug/deps/watch-...).
+fn debug_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .expect("target/debug")
+}
+
+fn built(name: &str) -> PathBuf {
+    let p = debug_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first (cargo build)",
+        p.display()
+    );
+    p
+}
+
+fn spec(path: &Path) -> ModuleSpec {
+    ModuleSpec {
+        path: path.display().to_string(),
+        source: ModuleSource::CommandLine,
+    }
+}
+
+/// The softkey control tool on our store.
+fn softkey(store: &Path, args: &[&str]) {
+    let out = Command::new(built("certkey-softkey"))
+        .args(args)
+        .env("CERTKEY_SOFTKEY_DIR", store)
+        .output()
+        .expect("certkey-softkey runs");
+    assert!(
+        out.status.success(),
+        "certkey-softkey {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits (a correctness bound, not a performance claim) until `f` holds for the
+/// latest snapshot; returns it.
+fn wait_for(watch: &Watch, what: &str, f: impl Fn(&LiveInventory) -> bool) -> LiveInventory {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let live = watch.snapshot();
+        if f(&live) {
+            return live;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not seen; last inventory {:?}",
+            live.inventory
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn serials(live: &LiveInventory) -> Vec<String> {
+    let mut v: Vec<String> = live
+        .inventory
+        .tokens
+        .iter()
+        .map(|t| t.details.serial.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+fn codes(live: &LiveInventory) -> Vec<&'static str> {
+    live.inventory
+        .errors
+        .iter()
+        .map(|e| e.error.code())
+        .collect()
+}
+
+#[test]
+fn keys_come_and_go_and_a_hung_module_is_reported_then_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("softkey");
+    std::fs::create_dir_all(&store).expect("store");
+    std::fs::write(
+        store.join("softkey.toml"),
+        format!("[[slot]]\nserial = \"{A}\"\n\n[[slot]]\nserial = \"{B}\"\n"),
+    )
+    .expect("softkey.toml");
+    // The module reads its store from the environment when it initialises; this test
+    // binary loads it once, here.
+    std::env::set_var("CERTKEY_SOFTKEY_DIR", &store);
+    // The module hangs from the start: C_Initialize takes 2.5 s.
+    softkey(&store, &["stall", "2500"]);
+
+    let missing = dir.path().join("libnot-there.so");
+    let published = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&published);
+    let opts = WatchOptions {
+        load_timeout: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        ..WatchOptions::default()
+    };
+    let watch = Watch::start(
+        vec![spec(&missing), spec(&built("libcertkey_softkey.so"))],
+        Catalog::builtin(),
+        Vec::new(),
+        opts,
+        move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        },
+    );
+
+    // Loading happens on the watch's threads: the hung C_Initialize shows as a module
+    // not responding while the missing module is already reported.
+    let live = wait_for(&watch, "softkey not responding while it loads", |l| {
+        codes(l).contains(&"module_not_responding")
+    });
+    assert!(
+        live.complete,
+        "a hung module does not keep the list incomplete"
+    );
+    assert!(codes(&live).contains(&"module_not_found"));
+    assert!(live.inventory.tokens.is_empty());
+    softkey(&store, &["stall", "off"]);
+
+    // Once loaded, both keys are listed and the error is gone.
+    let live = wait_for(&watch, "both keys", |l| serials(l) == [A, B]);
+    assert_eq!(codes(&live), ["module_not_found"]);
+    let softkey_module = watch.module_for(A).expect("module of A");
+    assert!(softkey_module.spec.path.ends_with("libcertkey_softkey.so"));
+    assert_eq!(
+        watch.module_for("SKNOPE").unwrap_err().code(),
+        "token_not_found"
+    );
+
+    // Pulled out and put back.
+    softkey(&store, &["remove", "--serial", B]);
+    wait_for(&watch, "B gone", |l| serials(l) == [A]);
+    assert_eq!(watch.module_for(B).unwrap_err().code(), "token_not_found");
+    softkey(&store, &["insert", "--serial", B]);
+    wait_for(&watch, "B back", |l| serials(l) == [A, B]);
+
+    // Unchanged keys are not re-read: with nothing happening, nothing is published.
+    std::thread::sleep(Duration::from_millis(600));
+    let before = published.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        published.load(Ordering::SeqCst),
+        before,
+        "published with no change"
+    );
+
+    // The module hangs: shown as not responding, its keys hidden, and an operation
+    // on one of its keys fails at once instead of waiting.
+    softkey(&store, &["stall", "4000"]);
+    let live = wait_for(&watch, "not responding", |l| {
+        codes(l).contains(&"module_not_responding")
+    });
+    assert!(live.inventory.tokens.is_empty());
+    assert_eq!(
+        watch.module_for(A).unwrap_err().code(),
+        "module_not_responding"
+    );
+    softkey(&store, &["stall", "off"]);
+    let live = wait_for(&watch, "recovered", |l| serials(l) == [A, B]);
+    assert_eq!(codes(&live), ["module_not_found"]);
+}
