@@ -127,6 +127,44 @@ mod tests {
         assert!(subject_der("a\nb").is_err());
     }
 
+    /// A fixed public point and signature per algorithm: the request bytes depend only
+    /// on these, the name and the algorithm.
+    fn pinned_request(alg: KeyAlg, cn: &str) -> (Vec<u8>, Vec<u8>) {
+        let point: [u8; 65] = std::array::from_fn(|i| if i == 0 { 4 } else { i as u8 });
+        let signature = [
+            &[0x30, 0x45, 0x02, 0x21, 0x00][..],
+            &[0xA5; 32],
+            &[0x02, 0x20],
+            &[0x5A; 32],
+        ]
+        .concat();
+        let mut signed = Vec::new();
+        let req = build(alg, &point, cn, |info| {
+            signed = info.to_vec();
+            Ok(signature)
+        })
+        .unwrap();
+        (signed, req)
+    }
+
+    #[test]
+    fn request_bytes_are_pinned() {
+        // Captured from the hand-written encoder before the move to the der crate.
+        let long_cn = "测".repeat(64);
+        let cases = [
+            (KeyAlg::Sm2, long_cn.as_str(), "csr-sm2"),
+            (KeyAlg::P256, "Test", "csr-p256"),
+        ];
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        for (alg, cn, name) in cases {
+            let (signed, req) = pinned_request(alg, cn);
+            let info = std::fs::read(format!("{dir}/{name}.info.der")).unwrap();
+            let whole = std::fs::read(format!("{dir}/{name}.der")).unwrap();
+            assert!(signed == info, "{name}: the bytes the token signs");
+            assert!(req == whole, "{name}: the request");
+        }
+    }
+
     #[test]
     fn request_parses_with_x509_parser_and_refuses_non_der_signatures() {
         use x509_parser::prelude::FromDer;
