@@ -7,8 +7,8 @@
 //! as `0x00`/`0xFF`, times as `YYYYMMDDHHMMSSZ`/`YYMMDDHHMMSSZ`, no trailing bytes in
 //! any SEQUENCE. Two value types are this crate's own: [`Bounded`] (a SEQUENCE OF
 //! that stops at [`MAX_LIST_ENTRIES`] while decoding) and [`Oid`] (an OBJECT
-//! IDENTIFIER of any arcs, where `der`'s `ObjectIdentifier` holds at most 39 bytes
-//! and 32-bit arcs).
+//! IDENTIFIER of any arcs, where `der`'s `ObjectIdentifier` holds at most 39 bytes,
+//! 32-bit arcs and a second arc below 40, so neither `2.999.x` nor `2.25.<uuid>`).
 
 use der::asn1::{
     AnyRef, BitStringRef, GeneralizedTime, Ia5StringRef, OctetStringRef, PrintableStringRef,
