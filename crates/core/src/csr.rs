@@ -1,51 +1,45 @@
 //! PKCS#10 certification requests for keys on a token: SM3withSM2 or
-//! ecdsa-with-SHA256, subject `CN=<name>`, no attributes. The DER is assembled by a
-//! small encoder here; the signature comes from the caller (the token).
+//! ecdsa-with-SHA256, subject `CN=<name>`, no attributes. The request is made of
+//! x509-cert types (`CertReqInfo`, `CertReq`); the token signs the DER of the
+//! `CertReqInfo` (the caller's closure), and the signature goes into the `CertReq`.
 
-use crate::pkcs11::keys::{spki_der, KeyAlg};
+use der::asn1::{BitString, SetOfVec, UintRef};
+use der::oid::ObjectIdentifier;
+use der::{Any, Decode, Encode, Sequence, Tag};
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
+use x509_cert::request::{CertReq, CertReqInfo, Version};
+use x509_cert::spki::AlgorithmIdentifierOwned;
+
+use crate::pkcs11::keys::{spki, KeyAlg};
 use crate::{Error, Result};
 
-/// DER of the OID SM3withSM2 (1.2.156.10197.1.501).
-const OID_SM3_WITH_SM2: [u8; 10] = [0x06, 0x08, 0x2A, 0x81, 0x1C, 0xCF, 0x55, 0x01, 0x83, 0x75];
-/// DER of the OID ecdsa-with-SHA256 (1.2.840.10045.4.3.2).
-const OID_ECDSA_SHA256: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02];
-/// DER of the OID commonName (2.5.4.3).
-const OID_CN: [u8; 5] = [0x06, 0x03, 0x55, 0x04, 0x03];
+/// SM3withSM2 (1.2.156.10197.1.501).
+const OID_SM3_WITH_SM2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.501");
+/// ecdsa-with-SHA256 (1.2.840.10045.4.3.2).
+const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+/// commonName (2.5.4.3).
+const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 /// ub-common-name (RFC 5280): at most 64 characters.
 const MAX_CN_CHARS: usize = 64;
 
-/// DER tag-length-value with a definite length.
-pub(crate) fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let len = content.len();
-    let mut out = Vec::with_capacity(len + 6);
-    out.push(tag);
-    if len < 0x80 {
-        // Fits in the short form.
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-        let long = bytes.get(first..).unwrap_or_default();
-        // At most size_of::<usize>() bytes, so the count fits in the 7 low bits.
-        out.push(0x80 | long.len() as u8);
-        out.extend_from_slice(long);
+/// An ECDSA or SM2 signature: `SEQUENCE { r INTEGER, s INTEGER }`.
+#[derive(Sequence)]
+struct EcSignature<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
+/// A `der` error while building `what`: the name or key cannot be encoded.
+fn encoding(what: &'static str) -> impl Fn(der::Error) -> Error {
+    move |e| Error::InvalidArgument {
+        name: what.into(),
+        reason: format!("cannot be encoded in DER: {e}"),
     }
-    out.extend_from_slice(content);
-    out
 }
 
-/// Whether `der` is exactly one DER SEQUENCE (the shape of an ECDSA/SM2 signature).
-fn is_one_sequence(der: &[u8]) -> bool {
-    let (len, header) = match der {
-        [0x30, l, ..] if *l < 0x80 => (usize::from(*l), 2),
-        [0x30, 0x81, l, ..] if *l >= 0x80 => (usize::from(*l), 3),
-        _ => return false,
-    };
-    der.len() == header + len
-}
-
-/// The DER Name `CN=<cn>` (one RDN, UTF8String).
-pub fn subject_der(cn: &str) -> Result<Vec<u8>> {
+/// The Name `CN=<cn>`: one RDN, UTF8String.
+pub fn subject(cn: &str) -> Result<Name> {
     let chars = cn.chars().count();
     if chars == 0 || chars > MAX_CN_CHARS || cn.chars().any(char::is_control) {
         return Err(Error::InvalidArgument {
@@ -55,10 +49,20 @@ pub fn subject_der(cn: &str) -> Result<Vec<u8>> {
             ),
         });
     }
-    let mut atv = OID_CN.to_vec();
-    atv.extend(der_tlv(0x0C, cn.as_bytes()));
-    let rdn = der_tlv(0x31, &der_tlv(0x30, &atv));
-    Ok(der_tlv(0x30, &rdn))
+    let atv = AttributeTypeAndValue {
+        oid: OID_CN,
+        value: Any::new(Tag::Utf8String, cn.as_bytes()).map_err(encoding("subject_cn"))?,
+    };
+    let rdn = RelativeDistinguishedName::try_from(vec![atv]).map_err(encoding("subject_cn"))?;
+    let der = RdnSequence::from(vec![rdn])
+        .to_der()
+        .map_err(encoding("subject_cn"))?;
+    Name::from_der(&der).map_err(encoding("subject_cn"))
+}
+
+/// The DER Name `CN=<cn>` (one RDN, UTF8String).
+pub fn subject_der(cn: &str) -> Result<Vec<u8>> {
+    subject(cn)?.to_der().map_err(encoding("subject_cn"))
 }
 
 /// Builds a DER PKCS#10 CertificationRequest: version 0, subject `CN=subject_cn`
@@ -73,43 +77,35 @@ pub fn build(
     subject_cn: &str,
     sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
 ) -> Result<Vec<u8>> {
-    let mut info = der_tlv(0x02, &[0]);
-    info.extend(subject_der(subject_cn)?);
-    info.extend(spki_der(alg, point));
-    info.extend(der_tlv(0xA0, &[]));
-    let info = der_tlv(0x30, &info);
-    let signature = sign(&info)?;
-    if !is_one_sequence(&signature) {
+    let info = CertReqInfo {
+        version: Version::V1,
+        subject: subject(subject_cn)?,
+        public_key: spki(alg, point)?,
+        attributes: SetOfVec::new(),
+    };
+    let signature = sign(&info.to_der().map_err(encoding("certification request"))?)?;
+    if EcSignature::from_der(&signature).is_err() {
         return Err(Error::TokenSignatureInvalid {
-            reason: "the request signature is not a DER SEQUENCE".into(),
+            reason: "the request signature is not a DER SEQUENCE { r, s }".into(),
         });
     }
-    let oid: &[u8] = match alg {
-        KeyAlg::Sm2 => &OID_SM3_WITH_SM2,
-        KeyAlg::P256 => &OID_ECDSA_SHA256,
+    let req = CertReq {
+        info,
+        algorithm: AlgorithmIdentifierOwned {
+            oid: match alg {
+                KeyAlg::Sm2 => OID_SM3_WITH_SM2,
+                KeyAlg::P256 => OID_ECDSA_SHA256,
+            },
+            parameters: None,
+        },
+        signature: BitString::from_bytes(&signature).map_err(encoding("signature"))?,
     };
-    let mut bits = Vec::with_capacity(signature.len() + 1);
-    bits.push(0); // no unused bits
-    bits.extend_from_slice(&signature);
-    let mut req = info;
-    req.extend(der_tlv(0x30, oid));
-    req.extend(der_tlv(0x03, &bits));
-    Ok(der_tlv(0x30, &req))
+    req.to_der().map_err(encoding("certification request"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lengths_use_the_short_and_long_forms() {
-        assert_eq!(der_tlv(0x04, &[1, 2]), vec![0x04, 2, 1, 2]);
-        let v = der_tlv(0x04, &[0; 200]);
-        assert_eq!(&v[..3], &[0x04, 0x81, 200]);
-        let v = der_tlv(0x04, &[0; 300]);
-        assert_eq!(&v[..4], &[0x04, 0x82, 0x01, 0x2C]);
-        assert_eq!(v.len(), 304);
-    }
 
     #[test]
     fn subject_is_one_utf8_common_name() {
@@ -125,6 +121,44 @@ mod tests {
         assert_eq!(subject_der("").unwrap_err().code(), "invalid_argument");
         assert!(subject_der(&"x".repeat(65)).is_err());
         assert!(subject_der("a\nb").is_err());
+    }
+
+    /// A fixed public point and signature per algorithm: the request bytes depend only
+    /// on these, the name and the algorithm.
+    fn pinned_request(alg: KeyAlg, cn: &str) -> (Vec<u8>, Vec<u8>) {
+        let point: [u8; 65] = std::array::from_fn(|i| if i == 0 { 4 } else { i as u8 });
+        let signature = [
+            &[0x30, 0x45, 0x02, 0x21, 0x00][..],
+            &[0xA5; 32],
+            &[0x02, 0x20],
+            &[0x5A; 32],
+        ]
+        .concat();
+        let mut signed = Vec::new();
+        let req = build(alg, &point, cn, |info| {
+            signed = info.to_vec();
+            Ok(signature)
+        })
+        .unwrap();
+        (signed, req)
+    }
+
+    #[test]
+    fn request_bytes_are_pinned() {
+        // Captured from the hand-written encoder before the move to the der crate.
+        let long_cn = "测".repeat(64);
+        let cases = [
+            (KeyAlg::Sm2, long_cn.as_str(), "csr-sm2"),
+            (KeyAlg::P256, "Test", "csr-p256"),
+        ];
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        for (alg, cn, name) in cases {
+            let (signed, req) = pinned_request(alg, cn);
+            let info = std::fs::read(format!("{dir}/{name}.info.der")).unwrap();
+            let whole = std::fs::read(format!("{dir}/{name}.der")).unwrap();
+            assert!(signed == info, "{name}: the bytes the token signs");
+            assert!(req == whole, "{name}: the request");
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Property tests of the client's readers of outside input: certificates from a key,
 //! a file or a service (`cert::parse`, `CertificateInfo::from_der`, the signature and
-//! chain checks), CA bundle files, and seals read from a key (decoded, then the
-//! maker's signature and the binding checked). Arbitrary bytes and mutations
-//! (flipped, truncated, extended bytes) of real OpenSSL-made certificates never panic
-//! and give `Ok` or a typed error.
+//! chain checks), CA bundle files, seals read from a key (decoded, then the maker's
+//! signature and the binding checked), and the signature a token returns for a
+//! certification request. Arbitrary bytes and mutations (flipped, truncated,
+//! extended bytes) of real OpenSSL-made certificates never panic and give `Ok` or a
+//! typed error. And the requests `csr::build` makes, for any name and key, parse back
+//! (x509-cert and x509-parser) to what went in.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 128 here, for CI); run longer
 //! with `PROPTEST_CASES=100000 cargo test -p certkey-core --test proptest_parsers`.
@@ -13,6 +15,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use certkey_core::cert::{self, bundle, chain, verify, CertificateInfo};
+use certkey_core::csr;
+use certkey_core::pkcs11::keys::KeyAlg;
 use certkey_core::workflow::seal::{lists_certificate, maker_signature_valid};
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -156,6 +160,96 @@ fn read_seal(bytes: &[u8]) {
     }
 }
 
+/// A DER `SEQUENCE { r INTEGER, s INTEGER }` with positive `r` and `s` from any
+/// bytes (an empty one becomes 0).
+fn ec_signature(r: &[u8], s: &[u8]) -> Vec<u8> {
+    fn int(v: &[u8]) -> Vec<u8> {
+        let v: Vec<u8> = v.iter().copied().skip_while(|&b| b == 0).collect();
+        let mut content = if v.first().is_none_or(|&b| b >= 0x80) {
+            vec![0]
+        } else {
+            vec![]
+        };
+        content.extend(&v);
+        [vec![0x02, content.len() as u8], content].concat()
+    }
+    let body = [int(r), int(s)].concat();
+    [vec![0x30, body.len() as u8], body].concat()
+}
+
+/// A common name as `csr::build` takes it: 1 to 64 characters, no control character.
+fn cn_ok(cn: &str) -> bool {
+    (1..=64).contains(&cn.chars().count()) && !cn.chars().any(char::is_control)
+}
+
+/// Builds a request the way the activation does, with `signature` as the token's
+/// answer, and checks everything a CA reads back from it.
+fn check_request(alg: KeyAlg, point: &[u8; 65], cn: &str, signature: Vec<u8>) {
+    use x509_cert::der::{Decode, Encode};
+    let mut signed = Vec::new();
+    let result = csr::build(alg, point, cn, |info| {
+        signed = info.to_vec();
+        Ok(signature.clone())
+    });
+    let der = match result {
+        Ok(der) => der,
+        Err(e) => {
+            let expected = if cn_ok(cn) {
+                "token_signature_invalid"
+            } else {
+                "invalid_argument"
+            };
+            assert_eq!(e.code(), expected, "{e:?}");
+            return;
+        }
+    };
+    assert!(cn_ok(cn));
+    let req = x509_cert::request::CertReq::from_der(&der).unwrap();
+    assert_eq!(
+        req.info.to_der().unwrap(),
+        signed,
+        "the token signed the info"
+    );
+    assert_eq!(req.signature.raw_bytes(), &signature[..]);
+    assert_eq!(
+        req.info.public_key.subject_public_key.raw_bytes(),
+        &point[..]
+    );
+    let cn_value = req.info.subject.common_name().unwrap().unwrap();
+    assert!(matches!(
+        cn_value,
+        x509_cert::ext::pkix::name::DirectoryString::Utf8String(_)
+    ));
+    assert_eq!(cn_value.value(), cn);
+    use x509_parser::prelude::FromDer;
+    let (rest, parsed) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(&der).unwrap();
+    assert!(rest.is_empty());
+    assert_eq!(
+        parsed
+            .certification_request_info
+            .subject
+            .iter_common_name()
+            .count(),
+        1
+    );
+}
+
+fn point() -> impl Strategy<Value = [u8; 65]> {
+    prop::array::uniform32(any::<u8>()).prop_flat_map(|x| {
+        prop::array::uniform32(any::<u8>()).prop_map(move |y| {
+            let mut p = [4u8; 65];
+            p[1..33].copy_from_slice(&x);
+            p[33..].copy_from_slice(&y);
+            p
+        })
+    })
+}
+
+fn key_alg() -> impl Strategy<Value = KeyAlg> {
+    prop_oneof![Just(KeyAlg::Sm2), Just(KeyAlg::P256)]
+}
+
 #[test]
 fn the_fixtures_chain() {
     let f = fixtures();
@@ -219,5 +313,25 @@ proptest! {
     #[test]
     fn seal_objects(bytes in prop::collection::vec(any::<u8>(), 0..1024)) {
         read_seal(&bytes);
+    }
+
+    #[test]
+    fn requests_parse_back_for_any_name_and_key(alg in key_alg(), point in point(),
+                                                cn in prop_oneof![".{1,64}", ".{0,80}", "\\PC{1,64}"],
+                                                r in prop::collection::vec(any::<u8>(), 0..33),
+                                                s in prop::collection::vec(any::<u8>(), 0..33)) {
+        check_request(alg, &point, &cn, ec_signature(&r, &s));
+    }
+
+    #[test]
+    fn requests_with_any_token_signature(alg in key_alg(),
+                                         signature in prop::collection::vec(any::<u8>(), 0..80)) {
+        check_request(alg, &[4; 65], "张三", signature);
+    }
+
+    #[test]
+    fn requests_with_mutated_token_signatures(alg in key_alg(),
+                                              signature in mutated(ec_signature(&[0xA5; 32], &[0x5A; 32]))) {
+        check_request(alg, &[4; 65], "张三", signature);
     }
 }

@@ -31,15 +31,25 @@
 //! explicit about the bytes it signs; this crate assumes the same construction,
 //! `SEQUENCE { esealInfo, cert, signatureAlgorithm }`, for the 2014 form.
 //!
-//! The reader is schema driven (so nesting depth is bounded by the schema), accepts
-//! only DER (minimal lengths and integers, `BOOLEAN` as `0x00`/`0xFF`, a `critical`
-//! that is FALSE must be absent, times without fractions), consumes the whole input
-//! and refuses inputs above [`MAX_SEAL_BYTES`].
+//! Both directions go through the `der` crate with the schema as derived types (see
+//! the private `schema` module), so nesting depth is bounded by the schema. The reader
+//! accepts only DER (minimal lengths and integers, `BOOLEAN` as `0x00`/`0xFF`, a
+//! `critical` that is FALSE must be absent, times without fractions), consumes the
+//! whole input and refuses inputs above [`MAX_SEAL_BYTES`]. Times are those `der`
+//! represents: 1970 to 9999 (GeneralizedTime), 1970 to 2049 (UTCTime).
 
-use time::OffsetDateTime;
+use der::asn1::{
+    AnyRef, BitStringRef, GeneralizedTime, Ia5StringRef, OctetStringRef, PrintableStringRef,
+    UtcTime, Utf8StringRef,
+};
+use der::{DateTime, Decode, Encode, Reader, SliceReader};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-use crate::der::{self, Reader};
 use crate::error::SealError;
+use crate::schema::{
+    oid_from_dotted, Bounded, CertDigestDer, ExtDataDer, HeaderDer, Oid, PictureDer, Property2014,
+    Property2020, Seal2014, Seal2020, SealInfoDer, SignInfo2014, ToBeSigned,
+};
 
 /// SM3 with SM2 signature algorithm, `1.2.156.10197.1.501`.
 pub const OID_SM3_WITH_SM2: &str = "1.2.156.10197.1.501";
@@ -237,7 +247,6 @@ impl SealInfo {
 
     /// The DER of `SES_SealInfo` in the given form.
     pub fn encode(&self, form: Form) -> Result<Vec<u8>, SealError> {
-        let v4 = form == Form::V4;
         match (form, self.version) {
             (Form::V4, VERSION_2020) | (Form::V3, 1..=3) => {}
             (Form::V4, v) => {
@@ -251,92 +260,202 @@ impl SealInfo {
                 )))
             }
         }
-
-        let mut header = der::ia5(HEADER_ID, "header id")?;
-        header.extend(der::uint(self.version));
-        header.extend(der::ia5(&self.vid, "vid")?);
-
-        let mut property = der::uint(self.seal_type.code());
-        property.extend(der::tlv(der::TAG_UTF8_STRING, self.name.as_bytes()));
         if self.certs.len() > MAX_LIST_ENTRIES {
             return Err(SealError::encoding(format!(
                 "more than {MAX_LIST_ENTRIES} entries in the certificate list"
             )));
         }
-        if v4 {
-            property.extend(der::uint(self.certs.list_type()));
+        if self.ext.len() > MAX_LIST_ENTRIES {
+            return Err(SealError::encoding(format!(
+                "more than {MAX_LIST_ENTRIES} extensions"
+            )));
         }
-        let mut list = Vec::new();
-        match &self.certs {
-            CertList::Certs(certs) => {
-                for cert in certs {
-                    der::write_tlv(&mut list, der::TAG_OCTET_STRING, cert);
+        let oids = self
+            .ext
+            .iter()
+            .map(|e| oid_content(&e.oid))
+            .collect::<Result<Vec<_>, _>>()?;
+        let name = Utf8StringRef::new(&self.name).map_err(encoding("name"))?;
+        let dates = [self.create_date, self.valid_start, self.valid_end];
+        let out = match form {
+            Form::V4 => {
+                let list = match &self.certs {
+                    CertList::Certs(certs) => Bounded(octet_strings(certs)?).to_der(),
+                    CertList::Digests(digests) => {
+                        let objs = digests
+                            .iter()
+                            .map(|(alg, digest)| {
+                                Ok(CertDigestDer {
+                                    kind: PrintableStringRef::new(alg).map_err(|_| {
+                                        SealError::encoding("digest type must be a PrintableString")
+                                    })?,
+                                    value: octets(digest, "digest value")?,
+                                })
+                            })
+                            .collect::<Result<Vec<_>, SealError>>()?;
+                        Bounded(objs).to_der()
+                    }
                 }
+                .map_err(encoding("certList"))?;
+                let [create_date, valid_start, valid_end] =
+                    dates.map(|t| der_time(t).map(GeneralizedTime::from_date_time));
+                let property = Property2020 {
+                    kind: self.seal_type.code(),
+                    name,
+                    list_type: self.certs.list_type(),
+                    list: AnyRef::from_der(&list).map_err(encoding("certList"))?,
+                    create_date: create_date?,
+                    valid_start: valid_start?,
+                    valid_end: valid_end?,
+                };
+                self.encode_with(&oids, property)?
             }
-            CertList::Digests(digests) => {
-                if !v4 {
+            Form::V3 => {
+                let CertList::Certs(certs) = &self.certs else {
                     return Err(SealError::encoding(
                         "certificate digests cannot be written in the 2014 form",
                     ));
-                }
-                for (alg, digest) in digests {
-                    let mut obj = der::printable(alg, "digest type")?;
-                    der::write_tlv(&mut obj, der::TAG_OCTET_STRING, digest);
-                    der::write_tlv(&mut list, der::TAG_SEQUENCE, &obj);
-                }
+                };
+                let [create_date, valid_start, valid_end] = dates.map(|t| {
+                    UtcTime::from_date_time(der_time(t)?)
+                        .map_err(|_| SealError::encoding("UTCTime year out of 1970..=2049"))
+                });
+                let property = Property2014 {
+                    kind: self.seal_type.code(),
+                    name,
+                    list: Bounded(octet_strings(certs)?),
+                    create_date: create_date?,
+                    valid_start: valid_start?,
+                    valid_end: valid_end?,
+                };
+                self.encode_with(&oids, property)?
             }
-        }
-        der::write_tlv(&mut property, der::TAG_SEQUENCE, &list);
-        let time_tag = if v4 {
-            der::TAG_GENERALIZED_TIME
-        } else {
-            der::TAG_UTC_TIME
         };
-        for t in [self.create_date, self.valid_start, self.valid_end] {
-            let text = der::format_time(t, v4)?;
-            der::write_tlv(&mut property, time_tag, text.as_bytes());
-        }
-
-        let mut picture = der::ia5(&self.picture.kind, "picture type")?;
-        der::write_tlv(&mut picture, der::TAG_OCTET_STRING, &self.picture.data);
-        picture.extend(der::uint(self.picture.width_mm));
-        picture.extend(der::uint(self.picture.height_mm));
-
-        let mut content = der::tlv(der::TAG_SEQUENCE, &header);
-        content.extend(der::ia5(&self.es_id, "esID")?);
-        der::write_tlv(&mut content, der::TAG_SEQUENCE, &property);
-        der::write_tlv(&mut content, der::TAG_SEQUENCE, &picture);
-        if !self.ext.is_empty() {
-            if self.ext.len() > MAX_LIST_ENTRIES {
-                return Err(SealError::encoding(format!(
-                    "more than {MAX_LIST_ENTRIES} extensions"
-                )));
-            }
-            let mut exts = Vec::new();
-            for ext in &self.ext {
-                let mut e = der::oid(&ext.oid)?;
-                if ext.critical {
-                    der::write_tlv(&mut e, der::TAG_BOOLEAN, &[0xFF]);
-                }
-                der::write_tlv(&mut e, der::TAG_OCTET_STRING, &ext.value);
-                der::write_tlv(&mut exts, der::TAG_SEQUENCE, &e);
-            }
-            der::write_tlv(&mut content, der::TAG_SEQUENCE, &exts);
-        }
-        let out = der::tlv(der::TAG_SEQUENCE, &content);
         check_size(&out)?;
         Ok(out)
     }
 
-    fn decode(content: &[u8], form: Form) -> Result<SealInfo, SealError> {
-        let v4 = form == Form::V4;
-        let mut r = Reader::new(content);
+    /// Encodes everything but the property (`oids`: the extensions' OID contents), which depends on the form.
+    fn encode_with<'a, P>(&'a self, oids: &'a [Vec<u8>], property: P) -> Result<Vec<u8>, SealError>
+    where
+        P: Decode<'a, Error = der::Error> + Encode,
+    {
+        let ext = self
+            .ext
+            .iter()
+            .zip(oids)
+            .map(|(e, oid)| {
+                Ok(ExtDataDer {
+                    oid: Oid(oid),
+                    critical: e.critical.then_some(true),
+                    value: octets(&e.value, "extnValue")?,
+                })
+            })
+            .collect::<Result<Vec<_>, SealError>>()?;
+        let info = SealInfoDer {
+            header: HeaderDer {
+                id: ia5(HEADER_ID, "header id")?,
+                version: self.version,
+                vid: ia5(&self.vid, "vid")?,
+            },
+            es_id: ia5(&self.es_id, "esID")?,
+            property,
+            picture: PictureDer {
+                kind: ia5(&self.picture.kind, "picture type")?,
+                data: octets(&self.picture.data, "picture data")?,
+                width: self.picture.width_mm,
+                height: self.picture.height_mm,
+            },
+            ext: (!ext.is_empty()).then_some(Bounded(ext)),
+        };
+        info.to_der().map_err(encoding("eSealInfo"))
+    }
 
-        let mut header = r.sequence("header")?;
-        if header.ia5("header id")? != HEADER_ID {
+    fn decode(info: AnyRef<'_>, form: Form) -> Result<SealInfo, SealError> {
+        let what = malformed("eSealInfo");
+        let (common, seal_type, name, certs, dates) = match form {
+            Form::V4 => {
+                let d: SealInfoDer<'_, Property2020<'_>> = info.decode_as().map_err(what)?;
+                let p = &d.property;
+                let certs = match p.list_type {
+                    1 => CertList::Certs(
+                        p.list
+                            .decode_as::<Bounded<&OctetStringRef>>()
+                            .map_err(malformed("certList"))?
+                            .0
+                            .into_iter()
+                            .map(|c| c.as_bytes().to_vec())
+                            .collect(),
+                    ),
+                    2 => CertList::Digests(
+                        p.list
+                            .decode_as::<Bounded<CertDigestDer<'_>>>()
+                            .map_err(malformed("certDigestList"))?
+                            .0
+                            .into_iter()
+                            .map(|o| (o.kind.as_str().to_string(), o.value.as_bytes().to_vec()))
+                            .collect(),
+                    ),
+                    t => return Err(SealError::malformed(format!("unknown certListType {t}"))),
+                };
+                let dates = [p.create_date, p.valid_start, p.valid_end].map(|t| t.to_date_time());
+                (
+                    Common::of(&d, form)?,
+                    p.kind,
+                    p.name.as_str().to_string(),
+                    certs,
+                    dates,
+                )
+            }
+            Form::V3 => {
+                let d: SealInfoDer<'_, Property2014<'_>> = info.decode_as().map_err(what)?;
+                let p = &d.property;
+                let certs = p.list.0.iter().map(|c| c.as_bytes().to_vec()).collect();
+                let dates = [p.create_date, p.valid_start, p.valid_end].map(|t| t.to_date_time());
+                (
+                    Common::of(&d, form)?,
+                    p.kind,
+                    p.name.as_str().to_string(),
+                    CertList::Certs(certs),
+                    dates,
+                )
+            }
+        };
+        let [create_date, valid_start, valid_end] = dates.map(offset_time);
+        Ok(SealInfo {
+            version: common.version,
+            vid: common.vid,
+            es_id: common.es_id,
+            seal_type: SealType::from(seal_type),
+            name,
+            certs,
+            create_date: create_date?,
+            valid_start: valid_start?,
+            valid_end: valid_end?,
+            picture: common.picture,
+            ext: common.ext,
+        })
+    }
+}
+
+/// The fields both forms share, read and checked.
+struct Common {
+    version: u32,
+    vid: String,
+    es_id: String,
+    picture: Picture,
+    ext: Vec<ExtData>,
+}
+
+impl Common {
+    fn of<'a, P>(d: &SealInfoDer<'a, P>, form: Form) -> Result<Common, SealError>
+    where
+        P: Decode<'a, Error = der::Error> + Encode,
+    {
+        if d.header.id.as_str() != HEADER_ID {
             return Err(SealError::malformed("header id is not \"ES\""));
         }
-        let version = header.uint("header version")?;
+        let version = d.header.version;
         match (form, version) {
             (Form::V4, VERSION_2020) | (Form::V3, 1..=3) => {}
             (Form::V4, v) => {
@@ -350,101 +469,29 @@ impl SealInfo {
                 )))
             }
         }
-        let vid = header.ia5("vid")?;
-        header.finish("header")?;
-
-        let es_id = r.ia5("esID")?;
-
-        let mut p = r.sequence("property")?;
-        let seal_type = SealType::from(p.uint("property type")?);
-        let name = p.utf8("name")?;
-        let list_type = if v4 { p.uint("certListType")? } else { 1 };
-        let mut list = p.sequence("certList")?;
-        let certs = match list_type {
-            1 => {
-                let mut certs = Vec::new();
-                while !list.is_empty() {
-                    check_entries(certs.len(), "certList")?;
-                    certs.push(list.octets("certList entry")?.to_vec());
-                }
-                CertList::Certs(certs)
-            }
-            2 => {
-                let mut digests = Vec::new();
-                while !list.is_empty() {
-                    check_entries(digests.len(), "certDigestList")?;
-                    let mut obj = list.sequence("CertDigestObj")?;
-                    let alg = obj.printable("digest type")?;
-                    let value = obj.octets("digest value")?.to_vec();
-                    obj.finish("CertDigestObj")?;
-                    digests.push((alg, value));
-                }
-                CertList::Digests(digests)
-            }
-            t => return Err(SealError::malformed(format!("unknown certListType {t}"))),
-        };
-        let mut dates = [OffsetDateTime::UNIX_EPOCH; 3];
-        for (slot, what) in dates
-            .iter_mut()
-            .zip(["createDate", "validStart", "validEnd"])
-        {
-            *slot = if v4 {
-                p.generalized_time(what)?
-            } else {
-                p.utc_time(what)?
-            };
-        }
-        let [create_date, valid_start, valid_end] = dates;
-        p.finish("property")?;
-
-        let mut pic = r.sequence("picture")?;
-        let picture = Picture {
-            kind: pic.ia5("picture type")?,
-            data: pic.octets("picture data")?.to_vec(),
-            width_mm: pic.uint("picture width")?,
-            height_mm: pic.uint("picture height")?,
-        };
-        pic.finish("picture")?;
-
         let mut ext = Vec::new();
-        if !r.is_empty() {
-            let mut exts = r.sequence("extDatas")?;
-            while !exts.is_empty() {
-                check_entries(ext.len(), "extDatas")?;
-                let mut e = exts.sequence("ExtData")?;
-                let oid = e.oid("extnID")?;
-                let critical = if e.peek_tag() == Some(der::TAG_BOOLEAN) {
-                    if !e.boolean("critical")? {
-                        return Err(SealError::malformed(
-                            "critical FALSE must be omitted in DER",
-                        ));
-                    }
-                    true
-                } else {
-                    false
-                };
-                let value = e.octets("extnValue")?.to_vec();
-                e.finish("ExtData")?;
-                ext.push(ExtData {
-                    oid,
-                    critical,
-                    value,
-                });
+        for e in d.ext.iter().flat_map(|list| &list.0) {
+            if e.critical == Some(false) {
+                return Err(SealError::malformed(
+                    "critical FALSE must be omitted in DER",
+                ));
             }
+            ext.push(ExtData {
+                oid: e.oid.dotted().map_err(SealError::malformed)?,
+                critical: e.critical.is_some(),
+                value: e.value.as_bytes().to_vec(),
+            });
         }
-        r.finish("eSealInfo")?;
-
-        Ok(SealInfo {
+        Ok(Common {
             version,
-            vid,
-            es_id,
-            seal_type,
-            name,
-            certs,
-            create_date,
-            valid_start,
-            valid_end,
-            picture,
+            vid: d.header.vid.as_str().to_string(),
+            es_id: d.es_id.as_str().to_string(),
+            picture: Picture {
+                kind: d.picture.kind.as_str().to_string(),
+                data: d.picture.data.as_bytes().to_vec(),
+                width_mm: d.picture.width,
+                height_mm: d.picture.height,
+            },
             ext,
         })
     }
@@ -472,16 +519,32 @@ impl Seal {
 
     /// Encodes the seal in DER, in the form `self.form` says.
     pub fn encode(&self) -> Result<Vec<u8>, SealError> {
-        let info = self.info.encode(self.form)?;
-        let mut tail = der::tlv(der::TAG_OCTET_STRING, &self.maker_cert);
-        tail.extend(der::oid(&self.sign_alg)?);
-        tail.extend(der::bit_string_bytes(&self.signed_value));
-        let mut content = info;
-        match self.form {
-            Form::V4 => content.extend(tail),
-            Form::V3 => der::write_tlv(&mut content, der::TAG_SEQUENCE, &tail),
+        let info_der = self.info.encode(self.form)?;
+        let info = AnyRef::from_der(&info_der).map_err(encoding("eSealInfo"))?;
+        let cert = octets(&self.maker_cert, "cert")?;
+        let alg_content = oid_content(&self.sign_alg)?;
+        let alg = Oid(&alg_content);
+        let signed_value =
+            BitStringRef::from_bytes(&self.signed_value).map_err(encoding("signedValue"))?;
+        let out = match self.form {
+            Form::V4 => Seal2020 {
+                info,
+                cert,
+                alg,
+                signed_value,
+            }
+            .to_der(),
+            Form::V3 => Seal2014 {
+                info,
+                sign_info: SignInfo2014 {
+                    cert,
+                    alg,
+                    signed_value,
+                },
+            }
+            .to_der(),
         }
-        let out = der::tlv(der::TAG_SEQUENCE, &content);
+        .map_err(encoding("SESeal"))?;
         check_size(&out)?;
         Ok(out)
     }
@@ -496,54 +559,41 @@ impl Seal {
                 "seal is larger than {MAX_SEAL_BYTES} bytes"
             )));
         }
-        let mut top = Reader::new(input);
-        let outer = top.read(der::TAG_SEQUENCE, "SESeal")?;
-        top.finish("SESeal")?;
-
-        let mut counter = Reader::new(outer.content);
-        let mut fields = 0;
-        while !counter.is_empty() && fields <= 4 {
-            counter.read_any()?;
-            fields += 1;
-        }
-
-        let mut r = Reader::new(outer.content);
-        let info_tlv = r.read(der::TAG_SEQUENCE, "eSealInfo")?;
-        let (form, mut sign) = match fields {
-            4 => (Form::V4, r.clone()),
-            2 => (Form::V3, r.sequence("signInfo")?),
-            n => {
-                let n = if n > 4 {
-                    "more than 4".to_string()
-                } else {
-                    n.to_string()
-                };
-                return Err(SealError::malformed(format!(
+        let (form, info, cert, alg, signed_value) =
+            match count_fields(input).map_err(malformed("SESeal"))? {
+                4 => {
+                    let s = Seal2020::from_der(input).map_err(malformed("SESeal"))?;
+                    (Form::V4, s.info, s.cert, s.alg, s.signed_value)
+                }
+                2 => {
+                    let s = Seal2014::from_der(input).map_err(malformed("SESeal"))?;
+                    let sign = s.sign_info;
+                    (Form::V3, s.info, sign.cert, sign.alg, sign.signed_value)
+                }
+                n => {
+                    return Err(SealError::malformed(format!(
                     "SESeal has {n} fields (expected 4 for GB/T 38540-2020 or 2 for GM/T 0031-2014)"
-                )));
-            }
-        };
-        let cert_tlv = sign.read(der::TAG_OCTET_STRING, "cert")?;
-        let alg_tlv = sign.read(der::TAG_OID, "signAlgID")?;
-        let sign_alg = Reader::new(alg_tlv.raw).oid("signAlgID")?;
-        let signed_value = sign.bit_string_bytes("signedValue")?.to_vec();
-        sign.finish("signature fields")?;
-
-        let info = SealInfo::decode(info_tlv.content, form)?;
-
-        let mut tbs_content =
-            Vec::with_capacity(info_tlv.raw.len() + cert_tlv.raw.len() + alg_tlv.raw.len());
-        tbs_content.extend_from_slice(info_tlv.raw);
-        tbs_content.extend_from_slice(cert_tlv.raw);
-        tbs_content.extend_from_slice(alg_tlv.raw);
-
+                )))
+                }
+            };
+        let signed_value = signed_value
+            .as_bytes()
+            .ok_or_else(|| {
+                SealError::malformed("signedValue: unused bits in a signature BIT STRING")
+            })?
+            .to_vec();
+        let sign_alg = alg.dotted().map_err(SealError::malformed)?;
+        // Encoding again what was read in DER gives the bytes as received.
+        let raw_tbs = ToBeSigned { info, cert, alg }
+            .to_der()
+            .map_err(malformed("signed content"))?;
         Ok(Seal {
             form,
-            info,
-            maker_cert: cert_tlv.content.to_vec(),
+            info: SealInfo::decode(info, form)?,
+            maker_cert: cert.as_bytes().to_vec(),
             sign_alg,
             signed_value,
-            raw_tbs: Some(der::tlv(der::TAG_SEQUENCE, &tbs_content)),
+            raw_tbs: Some(raw_tbs),
         })
     }
 
@@ -568,27 +618,103 @@ impl Seal {
 }
 
 fn tbs(info_der: &[u8], maker_cert: &[u8], sign_alg_oid: &str) -> Result<Vec<u8>, SealError> {
-    let mut content = info_der.to_vec();
-    der::write_tlv(&mut content, der::TAG_OCTET_STRING, maker_cert);
-    content.extend(der::oid(sign_alg_oid)?);
-    let out = der::tlv(der::TAG_SEQUENCE, &content);
+    let alg = oid_content(sign_alg_oid)?;
+    let out = ToBeSigned {
+        info: AnyRef::from_der(info_der).map_err(encoding("eSealInfo"))?,
+        cert: octets(maker_cert, "cert")?,
+        alg: Oid(&alg),
+    }
+    .to_der()
+    .map_err(encoding("signed content"))?;
     check_size(&out)?;
     Ok(out)
+}
+
+/// How many elements the outer SEQUENCE holds (each only framed, not decoded).
+fn count_fields(input: &[u8]) -> der::Result<usize> {
+    let mut reader = SliceReader::new(input)?;
+    let count = reader.sequence(|fields| {
+        let mut count = 0;
+        while !fields.is_finished() {
+            fields.tlv_bytes()?;
+            count += 1;
+        }
+        Ok::<_, der::Error>(count)
+    })?;
+    reader.finish()?;
+    Ok(count)
+}
+
+/// A `der` error while reading `what`, as a typed malformed-seal error.
+fn malformed(what: &'static str) -> impl Fn(der::Error) -> SealError {
+    move |e| {
+        let reason = match e.kind() {
+            der::ErrorKind::Utf8(_) => "invalid UTF-8 in a UTF8String".to_string(),
+            der::ErrorKind::Overlength => {
+                "a length not in its minimal form or too large, or a list of more than \
+                 256 entries"
+                    .to_string()
+            }
+            kind => kind.to_string(),
+        };
+        match e.position() {
+            Some(at) => SealError::malformed(format!("{what}: {reason} (at byte {at})")),
+            None => SealError::malformed(format!("{what}: {reason}")),
+        }
+    }
+}
+
+/// A `der` error while writing `what`, as a typed encoding error.
+fn encoding(what: &'static str) -> impl Fn(der::Error) -> SealError {
+    move |e| SealError::encoding(format!("{what}: {e}"))
+}
+
+fn ia5<'a>(s: &'a str, what: &str) -> Result<Ia5StringRef<'a>, SealError> {
+    Ia5StringRef::new(s)
+        .map_err(|_| SealError::encoding(format!("{what} must be IA5 (ASCII) text")))
+}
+
+fn octets<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a OctetStringRef, SealError> {
+    OctetStringRef::new(bytes).map_err(encoding(what))
+}
+
+fn octet_strings(certs: &[Vec<u8>]) -> Result<Vec<&OctetStringRef>, SealError> {
+    certs.iter().map(|c| octets(c, "certList entry")).collect()
+}
+
+fn oid_content(dotted: &str) -> Result<Vec<u8>, SealError> {
+    oid_from_dotted(dotted)
+        .ok_or_else(|| SealError::encoding(format!("invalid OBJECT IDENTIFIER {dotted:?}")))
+}
+
+/// A time in UTC to the second (sub-second precision is dropped), for DER.
+fn der_time(t: OffsetDateTime) -> Result<DateTime, SealError> {
+    let t = t.to_offset(UtcOffset::UTC);
+    let out_of_range = || SealError::encoding(format!("year {} out of 1970..=9999", t.year()));
+    let year = u16::try_from(t.year()).map_err(|_| out_of_range())?;
+    DateTime::new(
+        year,
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+    )
+    .map_err(|_| out_of_range())
+}
+
+fn offset_time(t: DateTime) -> Result<OffsetDateTime, SealError> {
+    let bad = |_| SealError::malformed("invalid date");
+    let month = Month::try_from(t.month()).map_err(bad)?;
+    let date = Date::from_calendar_date(i32::from(t.year()), month, t.day()).map_err(bad)?;
+    let time = Time::from_hms(t.hour(), t.minutes(), t.seconds()).map_err(bad)?;
+    Ok(PrimitiveDateTime::new(date, time).assume_utc())
 }
 
 fn check_size(encoded: &[u8]) -> Result<(), SealError> {
     if encoded.len() > MAX_SEAL_BYTES {
         return Err(SealError::encoding(format!(
             "encoding is larger than {MAX_SEAL_BYTES} bytes"
-        )));
-    }
-    Ok(())
-}
-
-fn check_entries(count: usize, what: &str) -> Result<(), SealError> {
-    if count >= MAX_LIST_ENTRIES {
-        return Err(SealError::malformed(format!(
-            "{what} has more than {MAX_LIST_ENTRIES} entries"
         )));
     }
     Ok(())

@@ -18,9 +18,9 @@
 #![warn(missing_docs)]
 
 pub mod asn1;
-mod der;
 pub mod error;
 pub mod image;
+mod schema;
 
 pub use asn1::{
     CertList, ExtData, Form, Picture, Seal, SealInfo, SealType, MAX_LIST_ENTRIES, MAX_SEAL_BYTES,

@@ -454,3 +454,268 @@ fn openssl_parses_the_encoding() {
     assert!(text.contains(":SM2-with-SM3"), "{text}");
     assert!(text.contains("BOOLEAN           :255"), "{text}");
 }
+
+/// The TLVs of a hand-built 2020 seal, each replaceable by a broken one.
+#[derive(Clone)]
+struct Parts {
+    version: Vec<u8>,
+    es_id: Vec<u8>,
+    name: Vec<u8>,
+    list_type: Vec<u8>,
+    list: Vec<u8>,
+    create_date: Vec<u8>,
+    picture: Vec<u8>,
+    width: Vec<u8>,
+    ext: Vec<u8>,
+    alg: Vec<u8>,
+    signed_value: Vec<u8>,
+}
+
+impl Default for Parts {
+    fn default() -> Self {
+        Parts {
+            version: t(0x02, &[&[4]]),
+            es_id: t(0x16, &[b"E-1"]),
+            name: t(0x0C, &["印章".as_bytes()]),
+            list_type: t(0x02, &[&[2]]),
+            list: t(
+                0x30,
+                &[&t(0x30, &[&t(0x13, &[b"sm3"]), &t(0x04, &[&[7; 32]])])],
+            ),
+            create_date: t(0x18, &[b"20240229235959Z"]),
+            picture: t(0x04, &[b"\x89PNG"]),
+            width: t(0x02, &[&[0x00, 0x80]]),
+            ext: t(
+                0x30,
+                &[&t(
+                    0x30,
+                    &[
+                        &t(0x06, &[&[0x2A, 0x03]]),
+                        &t(0x01, &[&[0xFF]]),
+                        &t(0x04, &[b"v"]),
+                    ],
+                )],
+            ),
+            alg: t(0x06, &[&[0x2A, 0x81, 0x1C, 0xCF, 0x55, 0x01, 0x83, 0x75]]),
+            signed_value: t(0x03, &[&[0x00], b"signature"]),
+        }
+    }
+}
+
+impl Parts {
+    fn seal(&self) -> Vec<u8> {
+        let header = t(
+            0x30,
+            &[&t(0x16, &[b"ES"]), &self.version, &t(0x16, &[b"V"])],
+        );
+        let property = t(
+            0x30,
+            &[
+                &t(0x02, &[&[1]]),
+                &self.name,
+                &self.list_type,
+                &self.list,
+                &self.create_date,
+                &t(0x18, &[b"20240301000000Z"]),
+                &t(0x18, &[b"20990101000000Z"]),
+            ],
+        );
+        let picture = t(
+            0x30,
+            &[
+                &t(0x16, &[b"PNG"]),
+                &self.picture,
+                &self.width,
+                &t(0x02, &[&[40]]),
+            ],
+        );
+        let info = t(
+            0x30,
+            &[&header, &self.es_id, &property, &picture, &self.ext],
+        );
+        t(
+            0x30,
+            &[&info, &t(0x04, &[b"maker"]), &self.alg, &self.signed_value],
+        )
+    }
+}
+
+#[test]
+fn hand_built_2020_parts_decode() {
+    let seal = Seal::decode(&Parts::default().seal()).unwrap();
+    assert_eq!(seal.info.picture.width_mm, 128);
+    assert_eq!(
+        seal.info.certs,
+        CertList::Digests(vec![("sm3".into(), vec![7; 32])])
+    );
+    assert_eq!(seal.info.create_date, datetime!(2024-02-29 23:59:59 UTC));
+    assert_eq!(seal.info.ext[0].oid, "1.2.3");
+    assert!(seal.info.ext[0].critical);
+    // Both the hand-built and the re-encoded bytes are DER: they are the same.
+    assert_eq!(seal.encode().unwrap(), Parts::default().seal());
+}
+
+/// Every way a field can break a DER rule, each refused with a typed error.
+#[test]
+fn der_rule_breaks_are_refused() {
+    type Edit = fn(&mut Parts);
+    let cases: &[(&str, Edit)] = &[
+        // Lengths.
+        ("non-minimal short length", |p| {
+            p.name = [&[0x0C, 0x81, 0x06][..], "印章".as_bytes()].concat()
+        }),
+        ("non-minimal long length", |p| {
+            p.picture = [&[0x04, 0x82, 0x00, 0x04][..], b"\x89PNG"].concat()
+        }),
+        ("indefinite length", |p| {
+            p.list = [&[0x30, 0x80][..], &p.list[2..], &[0, 0]].concat()
+        }),
+        ("five length bytes", |p| {
+            p.picture = vec![0x04, 0x85, 0, 0, 0, 0, 4, 1, 2, 3, 4]
+        }),
+        ("length beyond the data", |p| {
+            p.picture = vec![0x04, 0x7F, 1]
+        }),
+        ("high tag number", |p| {
+            p.es_id = vec![0x1F, 0x16, 0x01, b'E']
+        }),
+        ("constructed OCTET STRING (BER)", |p| {
+            p.picture = t(0x24, &[&t(0x04, &[b"\x89PNG"])])
+        }),
+        // INTEGERs.
+        ("empty INTEGER", |p| p.width = vec![0x02, 0x00]),
+        ("non-minimal INTEGER", |p| {
+            p.width = vec![0x02, 0x02, 0x00, 0x01]
+        }),
+        ("negative INTEGER", |p| p.width = vec![0x02, 0x01, 0x80]),
+        ("non-minimal negative INTEGER", |p| {
+            p.width = vec![0x02, 0x02, 0xFF, 0x80]
+        }),
+        ("INTEGER above u32", |p| {
+            p.width = vec![0x02, 0x05, 0x01, 0, 0, 0, 0]
+        }),
+        ("header version non-minimal", |p| {
+            p.version = vec![0x02, 0x02, 0x00, 0x04]
+        }),
+        ("unknown certListType", |p| p.list_type = t(0x02, &[&[3]])),
+        ("certListType 1 with digests", |p| {
+            p.list_type = t(0x02, &[&[1]])
+        }),
+        // BOOLEAN and DEFAULT.
+        ("BOOLEAN 0x01", |p| {
+            p.ext = t(
+                0x30,
+                &[&t(
+                    0x30,
+                    &[&t(0x06, &[&[0x2A]]), &[0x01, 0x01, 0x01], &t(0x04, &[])],
+                )],
+            )
+        }),
+        ("BOOLEAN of two bytes", |p| {
+            p.ext = t(
+                0x30,
+                &[&t(
+                    0x30,
+                    &[
+                        &t(0x06, &[&[0x2A]]),
+                        &[0x01, 0x02, 0xFF, 0xFF],
+                        &t(0x04, &[]),
+                    ],
+                )],
+            )
+        }),
+        ("critical FALSE present", |p| {
+            p.ext = t(
+                0x30,
+                &[&t(
+                    0x30,
+                    &[&t(0x06, &[&[0x2A]]), &[0x01, 0x01, 0x00], &t(0x04, &[])],
+                )],
+            )
+        }),
+        ("extension without a value", |p| {
+            p.ext = t(0x30, &[&t(0x30, &[&t(0x06, &[&[0x2A]])])])
+        }),
+        // OBJECT IDENTIFIERs.
+        ("empty OID", |p| p.alg = vec![0x06, 0x00]),
+        ("truncated OID", |p| p.alg = vec![0x06, 0x02, 0x2A, 0x86]),
+        ("non-minimal OID arc", |p| {
+            p.alg = vec![0x06, 0x03, 0x2A, 0x80, 0x01]
+        }),
+        ("non-minimal first OID arc", |p| {
+            p.alg = vec![0x06, 0x02, 0x80, 0x01]
+        }),
+        ("OID arc above u64", |p| {
+            p.alg = t(0x06, &[&[0x2A], &[0xFF; 9], &[0x7F]])
+        }),
+        // Strings.
+        ("non-ASCII IA5String", |p| {
+            p.es_id = t(0x16, &[&[b'E', 0xC3]])
+        }),
+        ("invalid UTF-8", |p| p.name = t(0x0C, &[&[0xFF, 0x41]])),
+        ("PrintableString with '*'", |p| {
+            p.list = t(0x30, &[&t(0x30, &[&t(0x13, &[b"sm3*"]), &t(0x04, &[])])])
+        }),
+        ("wrong string type", |p| p.es_id = t(0x0C, &[b"E-1"])),
+        // Times.
+        ("29 February of a common year", |p| {
+            p.create_date = t(0x18, &[b"20230229000000Z"])
+        }),
+        ("month 13", |p| {
+            p.create_date = t(0x18, &[b"20241301000000Z"])
+        }),
+        ("hour 24", |p| {
+            p.create_date = t(0x18, &[b"20240101240000Z"])
+        }),
+        ("second 60", |p| {
+            p.create_date = t(0x18, &[b"20241231235960Z"])
+        }),
+        ("short time", |p| {
+            p.create_date = t(0x18, &[b"2024010100000Z"])
+        }),
+        ("time without Z", |p| {
+            p.create_date = t(0x18, &[b"20240101000000"])
+        }),
+        ("time with a fraction", |p| {
+            p.create_date = t(0x18, &[b"20240101000000.5Z"])
+        }),
+        ("time with an offset", |p| {
+            p.create_date = t(0x18, &[b"20240101000000+0800"])
+        }),
+        ("non-digit in a time", |p| {
+            p.create_date = t(0x18, &[b"2024010100000+Z"])
+        }),
+        ("UTCTime in the 2020 form", |p| {
+            p.create_date = t(0x17, &[b"240101000000Z"])
+        }),
+        // Not a DER rule: the der crate's times start in 1970 (the hand-written
+        // reader before it took years from 0).
+        ("year before 1970", |p| {
+            p.create_date = t(0x18, &[b"19691231235959Z"])
+        }),
+        // BIT STRING.
+        ("unused bits in the signature", |p| {
+            p.signed_value = t(0x03, &[&[0x01, 0xFE]])
+        }),
+        ("empty BIT STRING", |p| p.signed_value = vec![0x03, 0x00]),
+        ("signature as an OCTET STRING", |p| {
+            p.signed_value = t(0x04, &[b"sig"])
+        }),
+        // Structure.
+        ("empty extension list element", |p| {
+            p.ext = t(0x30, &[&t(0x30, &[])])
+        }),
+        ("extensions not a SEQUENCE", |p| p.ext = t(0x31, &[])),
+        ("extra field after extDatas", |p| {
+            p.ext = [p.ext.clone(), t(0x05, &[])].concat()
+        }),
+    ];
+    for (what, edit) in cases {
+        let mut parts = Parts::default();
+        edit(&mut parts);
+        match Seal::decode(&parts.seal()) {
+            Ok(_) => panic!("{what}: accepted"),
+            Err(e) => assert_eq!(e.code(), "seal_malformed", "{what}: {e}"),
+        }
+    }
+}

@@ -2,7 +2,9 @@
 //! what a reader calls on a decoded seal), `sniff` and `normalise`, on arbitrary
 //! bytes, on mutations of a valid seal and of a valid PNG, and on pictures whose
 //! headers declare random dimensions. The property: never a panic, always `Ok` or a
-//! typed error with a stable code.
+//! typed error with a stable code. And the round trip: any seal of either form
+//! encodes, decodes to the same fields, encodes again to the same bytes and signs
+//! the same bytes.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 128 here, for CI); run longer
 //! with `PROPTEST_CASES=100000 cargo test -p certkey-seal --test proptest_seal`.
@@ -10,11 +12,12 @@
 use std::io::Cursor;
 
 use certkey_seal::{
-    normalise, sniff, CertList, Form, ImageLimits, Picture, Seal, SealInfo, SealType,
+    normalise, sniff, CertList, ExtData, Form, ImageLimits, Picture, Seal, SealInfo, SealType,
     OID_ECDSA_WITH_SHA256,
 };
 use proptest::prelude::*;
 use time::macros::datetime;
+use time::OffsetDateTime;
 
 fn config(default: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -185,6 +188,103 @@ fn check_normalise(bytes: &[u8], w_mm: u32, h_mm: u32) {
     }
 }
 
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..max)
+}
+
+/// IA5 text: any ASCII, control characters included.
+fn ia5(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(0u8..0x80, 0..max).prop_map(|b| b.into_iter().map(char::from).collect())
+}
+
+/// A dotted OID: first arc 0 to 2, second below 40 unless the first is 2, then any
+/// arcs (64-bit included).
+fn oid() -> impl Strategy<Value = String> {
+    (
+        0u64..3,
+        any::<u64>(),
+        prop::collection::vec(prop_oneof![0u64..200, any::<u64>()], 0..6),
+    )
+        .prop_map(|(first, second, rest)| {
+            let second = if first < 2 { second % 40 } else { second / 81 };
+            let mut s = format!("{first}.{second}");
+            for arc in rest {
+                s.push_str(&format!(".{arc}"));
+            }
+            s
+        })
+}
+
+/// A time in whole seconds from 1970 up to the end of `last_year`.
+fn time_until(last_year: i32) -> impl Strategy<Value = OffsetDateTime> {
+    let end = time::Date::from_calendar_date(last_year, time::Month::December, 31)
+        .unwrap()
+        .with_hms(23, 59, 59)
+        .unwrap()
+        .assume_utc()
+        .unix_timestamp();
+    (0..=end).prop_map(|s| OffsetDateTime::from_unix_timestamp(s).unwrap())
+}
+
+fn cert_list(form: Form) -> BoxedStrategy<CertList> {
+    let certs = prop::collection::vec(bytes(300), 0..4).prop_map(CertList::Certs);
+    match form {
+        Form::V3 => certs.boxed(),
+        Form::V4 => prop_oneof![
+            certs,
+            prop::collection::vec(("[A-Za-z0-9 '()+,./:=?-]{0,12}", bytes(40)), 0..4)
+                .prop_map(CertList::Digests),
+        ]
+        .boxed(),
+    }
+}
+
+/// Any seal either form can hold.
+fn any_seal() -> impl Strategy<Value = Seal> {
+    prop_oneof![Just(Form::V4), Just(Form::V3)].prop_flat_map(|form| {
+        let (version, last_year) = match form {
+            Form::V4 => (Just(4u32).boxed(), 9999),
+            Form::V3 => ((1u32..=3).boxed(), 2049),
+        };
+        let info = (
+            (version, ia5(12), ia5(24), any::<u32>(), ".{0,24}"),
+            cert_list(form),
+            prop::array::uniform3(time_until(last_year)),
+            (ia5(5), bytes(400), any::<u32>(), any::<u32>()),
+            prop::collection::vec((oid(), any::<bool>(), bytes(40)), 0..4),
+        )
+            .prop_map(
+                |((version, vid, es_id, seal_type, name), certs, dates, pic, ext)| SealInfo {
+                    version,
+                    vid,
+                    es_id,
+                    seal_type: SealType::from(seal_type),
+                    name,
+                    certs,
+                    create_date: dates[0],
+                    valid_start: dates[1],
+                    valid_end: dates[2],
+                    picture: Picture {
+                        kind: pic.0,
+                        data: pic.1,
+                        width_mm: pic.2,
+                        height_mm: pic.3,
+                    },
+                    ext: ext
+                        .into_iter()
+                        .map(|(oid, critical, value)| ExtData {
+                            oid,
+                            critical,
+                            value,
+                        })
+                        .collect(),
+                },
+            );
+        (info, bytes(300), oid(), bytes(80))
+            .prop_map(move |(info, cert, alg, sig)| Seal::new(form, info, cert, alg, sig))
+    })
+}
+
 proptest! {
     #![proptest_config(config(128))]
 
@@ -243,5 +343,23 @@ proptest! {
     #[test]
     fn normalise_small_real_pictures(w in 1u32..48, h in 1u32..48, mm in 10u32..=100) {
         check_normalise(&png(w, h), mm, mm);
+    }
+
+    #[test]
+    fn any_seal_round_trips(seal in any_seal()) {
+        let der = seal.encode().unwrap();
+        let back = Seal::decode(&der).unwrap();
+        prop_assert_eq!(&back, &seal);
+        prop_assert_eq!(back.encode().unwrap(), der);
+        let signed = seal.signed_bytes().unwrap();
+        prop_assert_eq!(back.signed_bytes().unwrap(), signed.clone());
+        if seal.form == Form::V4 {
+            prop_assert_eq!(seal.info.to_be_signed(&seal.maker_cert, &seal.sign_alg).unwrap(), signed);
+        }
+    }
+
+    #[test]
+    fn mutated_generated_seals(bytes in any_seal().prop_flat_map(|s| mutated(s.encode().unwrap()))) {
+        read(&bytes);
     }
 }

@@ -12,9 +12,13 @@ use cryptoki::object::{
     Attribute, AttributeType, CertificateType, KeyType, ObjectClass, ObjectHandle,
 };
 use cryptoki::session::Session;
+use der::asn1::{AnyRef, BitString, OctetStringRef};
+use der::oid::ObjectIdentifier;
+use der::{Any, Decode, Encode, Tag};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sm3::Sm3;
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
 use crate::catalog::{Catalog, SignatureFormat, Sm2Family, VendorProfile};
 use crate::cert::{OID_SM2_CURVE, SM2_DEFAULT_DISTID};
@@ -31,8 +35,8 @@ pub const P256_EC_PARAMS: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 
 /// Length of a CKA_ID made by [`new_id`].
 pub const ID_LEN: usize = 16;
 
-/// DER of the AlgorithmIdentifier OID id-ecPublicKey (1.2.840.10045.2.1).
-const ID_EC_PUBLIC_KEY: [u8; 9] = [0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+/// The AlgorithmIdentifier OID id-ecPublicKey (1.2.840.10045.2.1).
+const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_EC_PUBLIC_KEY);
 /// OID of prime256v1, dotted.
 const OID_P256: &str = "1.2.840.10045.3.1.7";
 /// OID of id-ecPublicKey, dotted.
@@ -714,7 +718,12 @@ pub fn write_certificate(
 ) -> Result<ObjectHandle> {
     let parsed = crate::cert::parse(der)?;
     let tbs = &parsed.cert.tbs_certificate;
-    let serial = crate::csr::der_tlv(0x02, tbs.raw_serial());
+    // The serial's content octets as the certificate holds them, framed as an INTEGER.
+    let serial = AnyRef::new(Tag::Integer, tbs.raw_serial())
+        .and_then(|any| any.to_der())
+        .map_err(|e| Error::CertificateInvalid {
+            reason: format!("serial number: {e}"),
+        })?;
     let template = [
         Attribute::Class(ObjectClass::CERTIFICATE),
         Attribute::CertificateType(CertificateType::X_509),
@@ -790,7 +799,7 @@ fn write_data_object(
                 return Err(err);
             }
             template.pop();
-            template.push(Attribute::ObjectId(crate::csr::der_tlv(0x04, id)));
+            template.push(Attribute::ObjectId(id_octet_string(id)?));
             session
                 .create_object(&template)
                 .map_err(|e| ckr::convert(e, "C_CreateObject"))
@@ -922,7 +931,7 @@ pub fn objects_with_id(session: &Session, id: &[u8]) -> Result<Vec<ObjectHandle>
         session,
         &[
             Attribute::Class(ObjectClass::DATA),
-            Attribute::ObjectId(crate::csr::der_tlv(0x04, id)),
+            Attribute::ObjectId(id_octet_string(id)?),
         ],
     )?;
     for h in data {
@@ -966,17 +975,41 @@ pub fn new_id(session: &Session) -> Vec<u8> {
     h.finalize().iter().take(ID_LEN).copied().collect()
 }
 
-/// DER SubjectPublicKeyInfo of a point: id-ecPublicKey with the named curve
+/// The CKA_OBJECT_ID [`write_data`] gives a data object: the DER OCTET STRING of its
+/// CKA_ID.
+fn id_octet_string(id: &[u8]) -> Result<Vec<u8>> {
+    OctetStringRef::new(id)
+        .and_then(|o| o.to_der())
+        .map_err(|e| Error::InvalidArgument {
+            name: "id".into(),
+            reason: format!("cannot be encoded in DER: {e}"),
+        })
+}
+
+/// SubjectPublicKeyInfo of a point: id-ecPublicKey with the named curve
 /// prime256v1 or sm2p256v1, and the uncompressed point.
-pub fn spki_der(alg: KeyAlg, point: &[u8; 65]) -> Vec<u8> {
-    let mut alg_id = ID_EC_PUBLIC_KEY.to_vec();
-    alg_id.extend_from_slice(alg.ec_params());
-    let mut bits = Vec::with_capacity(66);
-    bits.push(0); // no unused bits
-    bits.extend_from_slice(point);
-    let mut body = crate::csr::der_tlv(0x30, &alg_id);
-    body.extend(crate::csr::der_tlv(0x03, &bits));
-    crate::csr::der_tlv(0x30, &body)
+pub fn spki(alg: KeyAlg, point: &[u8; 65]) -> Result<SubjectPublicKeyInfoOwned> {
+    let encoding = |e: der::Error| Error::InvalidArgument {
+        name: "public key".into(),
+        reason: format!("cannot be encoded in DER: {e}"),
+    };
+    Ok(SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned {
+            oid: ID_EC_PUBLIC_KEY,
+            parameters: Some(Any::from_der(alg.ec_params()).map_err(encoding)?),
+        },
+        subject_public_key: BitString::from_bytes(point).map_err(encoding)?,
+    })
+}
+
+/// DER SubjectPublicKeyInfo of a point (see [`spki`]).
+pub fn spki_der(alg: KeyAlg, point: &[u8; 65]) -> Result<Vec<u8>> {
+    spki(alg, point)?
+        .to_der()
+        .map_err(|e| Error::InvalidArgument {
+            name: "public key".into(),
+            reason: format!("cannot be encoded in DER: {e}"),
+        })
 }
 
 #[cfg(test)]
@@ -1051,13 +1084,13 @@ mod tests {
     #[test]
     fn spki_is_what_openssl_writes() {
         // The prefix of every SM2 SPKI OpenSSL writes (MFkwEwYHKoZIzj0CAQYIKoEcz1UBgi0DQgAE).
-        let spki = spki_der(KeyAlg::Sm2, &[4u8; 65]);
+        let spki = spki_der(KeyAlg::Sm2, &[4u8; 65]).unwrap();
         assert_eq!(
             &spki[..26],
             &hex::decode("3059301306072a8648ce3d020106082a811ccf5501822d034200").unwrap()[..]
         );
         assert_eq!(spki.len(), 91);
-        let spki = spki_der(KeyAlg::P256, &[4u8; 65]);
+        let spki = spki_der(KeyAlg::P256, &[4u8; 65]).unwrap();
         assert_eq!(
             &spki[..26],
             &hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap()[..]

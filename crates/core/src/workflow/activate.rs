@@ -323,7 +323,7 @@ pub fn activate(ui: &dyn Interaction, token: &Token, service: &ServiceClient) ->
     };
     let der = issued.certificate.0.clone();
     let parsed = crate::cert::parse(&der)?;
-    if parsed.cert.public_key().raw != keys::spki_der(alg, &key.point).as_slice() {
+    if parsed.cert.public_key().raw != keys::spki_der(alg, &key.point)?.as_slice() {
         return Err(Error::ServiceResponse {
             reason: "the issued certificate is not for the key made on this token".into(),
         });

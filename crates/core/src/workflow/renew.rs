@@ -317,7 +317,7 @@ pub fn renew(
     };
     let der = issued.certificate.0.clone();
     let parsed = crate::cert::parse(&der)?;
-    if parsed.cert.public_key().raw != keys::spki_der(new_key.alg, &new_key.point).as_slice() {
+    if parsed.cert.public_key().raw != keys::spki_der(new_key.alg, &new_key.point)?.as_slice() {
         return Err(Error::ServiceResponse {
             reason: "the renewed certificate is not for the new key on this token".into(),
         });
@@ -385,7 +385,7 @@ fn finish(
     p.step(Step::Verify)?;
     // The new key signs and the new certificate's key verifies it (sign checks the
     // signature against the key's point; the point is the certificate's key).
-    if keys::spki_der(new.key.alg, &new.key.point)
+    if keys::spki_der(new.key.alg, &new.key.point)?
         != crate::cert::parse(&new.der)?.cert.public_key().raw
     {
         return Err(Error::ModuleMisbehaved {
