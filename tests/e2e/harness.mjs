@@ -2,8 +2,9 @@
 // and WebKitWebDriver, against a real certkey-ca (SQLite, loopback) and softkey.
 // Plain WebDriver over fetch: nothing is downloaded at run time.
 //
-// Environment: CERTKEY_TARGET_DIR (default <repo>/target) holds the debug build of
-// certkey-app, certkey-ca, certkey-softkey and libcertkey_softkey.so;
+// Environment: CERTKEY_TARGET_DIR (default <repo>/target) holds the build (debug, or
+// the profile CERTKEY_PROFILE names) of certkey-app, certkey-ca, certkey-softkey and
+// libcertkey_softkey.so;
 // TAURI_DRIVER names tauri-driver (default: on PATH).
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -15,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TARGET = process.env.CERTKEY_TARGET_DIR ?? process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
-export const BIN = (name) => join(TARGET, 'debug', name);
+export const TARGET_DIR = TARGET;
+export const BIN = (name) => join(TARGET, process.env.CERTKEY_PROFILE ?? 'debug', name);
 export const MODULE = BIN('libcertkey_softkey.so');
 export const SHOTS = join(ROOT, 'tests', 'e2e', 'screenshots');
 const PASSPHRASE = 'e2e passphrase for the test CA';
@@ -49,7 +51,7 @@ async function waitFor(what, check, timeoutMs = 30000, everyMs = 100) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
-function run(cmd, args, env = {}) {
+export function run(cmd, args, env = {}) {
   return execFileSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
 }
 
@@ -181,8 +183,8 @@ export class World {
     return run(BIN('certkey'), ['--no-auto-modules', ...args], { ...this.env, ...env });
   }
 
-  /** Xvfb on a free display, then tauri-driver; resolves when both answer. */
-  async startDisplayAndDriver() {
+  /** Xvfb on a free display; resolves when it answers. */
+  async startDisplay() {
     let display = 90 + Math.floor(Math.random() * 400);
     while (existsSync(`/tmp/.X11-unix/X${display}`) || existsSync(`/tmp/.X${display}-lock`)) display++;
     this.display = `:${display}`;
@@ -192,6 +194,11 @@ export class World {
       if (xvfb.exitCode !== null) throw new Error(`Xvfb exited: ${xvfb.log()}`);
       return existsSync(`/tmp/.X11-unix/X${display}`);
     });
+  }
+
+  /** Xvfb on a free display, then tauri-driver; resolves when both answer. */
+  async startDisplayAndDriver() {
+    await this.startDisplay();
     const port = await freePort();
     const native = await freePort();
     this.driverUrl = `http://127.0.0.1:${port}`;
@@ -370,4 +377,4 @@ async function request(base, method, path, body, timeoutMs = 60000) {
 
 class WebDriverError extends Error {}
 
-export { waitFor };
+export { freePort, waitFor };
