@@ -35,7 +35,8 @@
 //! the private `schema` module), so nesting depth is bounded by the schema. The reader
 //! accepts only DER (minimal lengths and integers, `BOOLEAN` as `0x00`/`0xFF`, a
 //! `critical` that is FALSE must be absent, times without fractions), consumes the
-//! whole input and refuses inputs above [`MAX_SEAL_BYTES`]. Times are those `der`
+//! whole input and refuses inputs above [`MAX_SEAL_BYTES`]. OBJECT IDENTIFIERs have at
+//! most [`MAX_OID_CONTENT`] content bytes and arcs below 2^64. Times are those `der`
 //! represents: 1970 to 9999 (GeneralizedTime), 1970 to 2049 (UTCTime).
 
 use der::asn1::{
@@ -62,6 +63,10 @@ pub const MAX_SEAL_BYTES: usize = 1024 * 1024;
 
 /// The most entries a certificate list or an extension list may hold.
 pub const MAX_LIST_ENTRIES: usize = 256;
+
+/// The longest OBJECT IDENTIFIER read or written, in content bytes (a registered OID
+/// such as `1.2.156.10197.1.501` has 8). Longer ones are refused before they are read.
+pub const MAX_OID_CONTENT: usize = 64;
 
 /// The header version of the GB/T 38540-2020 form.
 pub const VERSION_2020: u32 = 4;
@@ -346,7 +351,7 @@ impl SealInfo {
             .zip(oids)
             .map(|(e, oid)| {
                 Ok(ExtDataDer {
-                    oid: Oid(oid),
+                    oid: checked_oid(oid)?,
                     critical: e.critical.then_some(true),
                     value: octets(&e.value, "extnValue")?,
                 })
@@ -477,7 +482,7 @@ impl Common {
                 ));
             }
             ext.push(ExtData {
-                oid: e.oid.dotted().map_err(SealError::malformed)?,
+                oid: e.oid.dotted(),
                 critical: e.critical.is_some(),
                 value: e.value.as_bytes().to_vec(),
             });
@@ -523,7 +528,7 @@ impl Seal {
         let info = AnyRef::from_der(&info_der).map_err(encoding("eSealInfo"))?;
         let cert = octets(&self.maker_cert, "cert")?;
         let alg_content = oid_content(&self.sign_alg)?;
-        let alg = Oid(&alg_content);
+        let alg = checked_oid(&alg_content)?;
         let signed_value =
             BitStringRef::from_bytes(&self.signed_value).map_err(encoding("signedValue"))?;
         let out = match self.form {
@@ -582,7 +587,7 @@ impl Seal {
                 SealError::malformed("signedValue: unused bits in a signature BIT STRING")
             })?
             .to_vec();
-        let sign_alg = alg.dotted().map_err(SealError::malformed)?;
+        let sign_alg = alg.dotted();
         // Encoding again what was read in DER gives the bytes as received.
         let raw_tbs = ToBeSigned { info, cert, alg }
             .to_der()
@@ -622,7 +627,7 @@ fn tbs(info_der: &[u8], maker_cert: &[u8], sign_alg_oid: &str) -> Result<Vec<u8>
     let out = ToBeSigned {
         info: AnyRef::from_der(info_der).map_err(encoding("eSealInfo"))?,
         cert: octets(maker_cert, "cert")?,
-        alg: Oid(&alg),
+        alg: checked_oid(&alg)?,
     }
     .to_der()
     .map_err(encoding("signed content"))?;
@@ -682,9 +687,14 @@ fn octet_strings(certs: &[Vec<u8>]) -> Result<Vec<&OctetStringRef>, SealError> {
     certs.iter().map(|c| octets(c, "certList entry")).collect()
 }
 
+/// The content octets of a dotted OID (at most [`MAX_OID_CONTENT`] bytes).
 fn oid_content(dotted: &str) -> Result<Vec<u8>, SealError> {
-    oid_from_dotted(dotted)
-        .ok_or_else(|| SealError::encoding(format!("invalid OBJECT IDENTIFIER {dotted:?}")))
+    oid_from_dotted(dotted).map_err(|why| SealError::encoding(format!("{why}: {dotted:?}")))
+}
+
+/// Content octets from [`oid_content`] as an [`Oid`] (checked again, cheaply).
+fn checked_oid(content: &[u8]) -> Result<Oid<'_>, SealError> {
+    Oid::new(content).map_err(SealError::encoding)
 }
 
 /// A time in UTC to the second (sub-second precision is dropped), for DER.

@@ -7,8 +7,11 @@
 //! as `0x00`/`0xFF`, times as `YYYYMMDDHHMMSSZ`/`YYMMDDHHMMSSZ`, no trailing bytes in
 //! any SEQUENCE. Two value types are this crate's own: [`Bounded`] (a SEQUENCE OF
 //! that stops at [`MAX_LIST_ENTRIES`] while decoding) and [`Oid`] (an OBJECT
-//! IDENTIFIER of any arcs, where `der`'s `ObjectIdentifier` holds at most 39 bytes,
-//! 32-bit arcs and a second arc below 40, so neither `2.999.x` nor `2.25.<uuid>`).
+//! IDENTIFIER of at most [`MAX_OID_CONTENT`] bytes and arcs below 2^64, where `der`'s
+//! `ObjectIdentifier` holds at most 39 bytes, 32-bit arcs and a second arc below 40,
+//! so not `2.999.x`). Neither holds `2.25.<uuid>`: its arc has 128 bits.
+
+use std::fmt::Write as _;
 
 use der::asn1::{
     AnyRef, BitStringRef, GeneralizedTime, Ia5StringRef, OctetStringRef, PrintableStringRef,
@@ -19,7 +22,7 @@ use der::{
     Writer,
 };
 
-use crate::asn1::MAX_LIST_ENTRIES;
+use crate::asn1::{MAX_LIST_ENTRIES, MAX_OID_CONTENT};
 
 /// `SES_Header ::= SEQUENCE { id IA5String, version INTEGER, vid IA5String }`.
 #[derive(Sequence)]
@@ -171,10 +174,12 @@ impl<T: der::Encode> EncodeValue for Bounded<T> {
     }
 }
 
-/// An OBJECT IDENTIFIER as its content octets, checked on decoding: not empty, not
-/// truncated, every arc minimal and below 2^64.
+/// An OBJECT IDENTIFIER as its content octets, checked whenever one is made
+/// ([`Oid::new`], decoding): at most [`MAX_OID_CONTENT`] bytes, not empty, not
+/// truncated, every arc minimal and below 2^64. The field is private so that no
+/// unchecked one exists.
 #[derive(Clone, Copy)]
-pub(crate) struct Oid<'a>(pub &'a [u8]);
+pub(crate) struct Oid<'a>(&'a [u8]);
 
 impl FixedTag for Oid<'_> {
     const TAG: Tag = Tag::ObjectIdentifier;
@@ -184,11 +189,12 @@ impl<'a> DecodeValue<'a> for Oid<'a> {
     type Error = der::Error;
 
     fn decode_value<R: Reader<'a>>(reader: &mut R, header: Header) -> der::Result<Self> {
-        let content = reader.read_slice(header.length())?;
-        if oid_to_dotted(content).is_err() {
+        // Refused before a byte of it is read: a hostile length never gets further.
+        if usize::try_from(header.length())? > MAX_OID_CONTENT {
             return Err(reader.error(ErrorKind::OidMalformed));
         }
-        Ok(Oid(content))
+        let content = reader.read_slice(header.length())?;
+        Oid::new(content).map_err(|_| reader.error(ErrorKind::OidMalformed))
     }
 }
 
@@ -202,91 +208,104 @@ impl EncodeValue for Oid<'_> {
     }
 }
 
-impl Oid<'_> {
-    /// The dotted form, e.g. `1.2.156.10197.1.501`.
-    pub fn dotted(&self) -> Result<String, &'static str> {
-        oid_to_dotted(self.0)
+impl<'a> Oid<'a> {
+    /// Content octets checked to be an OBJECT IDENTIFIER this crate takes.
+    pub fn new(content: &'a [u8]) -> Result<Self, &'static str> {
+        check_oid(content)?;
+        Ok(Oid(content))
     }
-}
 
-/// The dotted form of OBJECT IDENTIFIER content octets.
-fn oid_to_dotted(content: &[u8]) -> Result<String, &'static str> {
-    if content.is_empty() {
-        return Err("empty OBJECT IDENTIFIER");
-    }
-    if content.last().is_some_and(|&b| b & 0x80 != 0) {
-        return Err("truncated OBJECT IDENTIFIER");
-    }
-    let mut out = String::new();
-    let mut value: u64 = 0;
-    let mut start = true;
-    for &b in content {
-        if start && b == 0x80 {
-            return Err("non-minimal OBJECT IDENTIFIER arc");
-        }
-        value = value
-            .checked_mul(128)
-            .map(|v| v | u64::from(b & 0x7F))
-            .ok_or("OBJECT IDENTIFIER arc too large")?;
-        start = b & 0x80 == 0;
-        if start {
-            if out.is_empty() {
+    /// The dotted form, e.g. `1.2.156.10197.1.501`, built only when asked for.
+    pub fn dotted(&self) -> String {
+        let mut out = String::new();
+        for (i, arc) in arcs(self.0).enumerate() {
+            // Checked on making: every arc fits.
+            let arc = arc.unwrap_or_default();
+            if i == 0 {
                 // The first subidentifier holds two arcs: 40 * first + second.
-                let (first, second) = match value {
+                let (first, second) = match arc {
                     v if v < 40 => (0, v),
                     v if v < 80 => (1, v - 40),
                     v => (2, v - 80),
                 };
-                out = format!("{first}.{second}");
+                let _ = write!(out, "{first}.{second}");
             } else {
-                out.push_str(&format!(".{value}"));
+                let _ = write!(out, ".{arc}");
             }
-            value = 0;
         }
+        out
     }
-    Ok(out)
+}
+
+/// Checks OBJECT IDENTIFIER content octets without allocating.
+fn check_oid(content: &[u8]) -> Result<(), &'static str> {
+    if content.is_empty() {
+        return Err("empty OBJECT IDENTIFIER");
+    }
+    if content.len() > MAX_OID_CONTENT {
+        return Err("OBJECT IDENTIFIER longer than 64 bytes");
+    }
+    if content.last().is_some_and(|&b| b & 0x80 != 0) {
+        return Err("truncated OBJECT IDENTIFIER");
+    }
+    arcs(content).try_for_each(|arc| arc.map(|_| ()))
+}
+
+/// The subidentifiers of OBJECT IDENTIFIER content octets (the first holds the first
+/// two arcs), each an error when it is not minimal or does not fit 64 bits. A
+/// truncated last subidentifier is not yielded: [`check_oid`] refuses it first.
+fn arcs(content: &[u8]) -> impl Iterator<Item = Result<u64, &'static str>> + '_ {
+    content
+        .split_inclusive(|b| b & 0x80 == 0)
+        .filter(|group| group.last().is_some_and(|b| b & 0x80 == 0))
+        .map(|group| {
+            if group[0] == 0x80 {
+                return Err("non-minimal OBJECT IDENTIFIER arc");
+            }
+            group.iter().try_fold(0u64, |value, &b| {
+                value
+                    .checked_mul(128)
+                    .map(|v| v | u64::from(b & 0x7F))
+                    .ok_or("OBJECT IDENTIFIER arc too large")
+            })
+        })
 }
 
 /// The content octets of a dotted OBJECT IDENTIFIER such as `1.2.156.10197.1.501`:
 /// at least two arcs, canonical decimal, first arc 0 to 2, second below 40 unless
-/// the first is 2.
-pub(crate) fn oid_from_dotted(dotted: &str) -> Option<Vec<u8>> {
-    let mut arcs = Vec::new();
-    for part in dotted.split('.') {
+/// the first is 2, every arc below 2^64, at most [`MAX_OID_CONTENT`] bytes.
+pub(crate) fn oid_from_dotted(dotted: &str) -> Result<Vec<u8>, &'static str> {
+    const INVALID: &str = "not a dotted OBJECT IDENTIFIER";
+    let mut parts = dotted.split('.').map(|part| {
         let canonical = !part.is_empty()
             && part.bytes().all(|b| b.is_ascii_digit())
             && (part == "0" || !part.starts_with('0'));
-        if !canonical {
-            return None;
+        match canonical {
+            true => part.parse::<u64>().map_err(|_| INVALID),
+            false => Err(INVALID),
         }
-        arcs.push(part.parse::<u64>().ok()?);
-    }
-    let (first, second, rest) = match arcs.as_slice() {
-        [a, b, rest @ ..] => (*a, *b, rest),
-        _ => return None,
+    });
+    let (first, second) = match (parts.next(), parts.next()) {
+        (Some(first), Some(second)) => (first?, second?),
+        _ => return Err(INVALID),
     };
     if first > 2 || (first < 2 && second >= 40) {
-        return None;
+        return Err(INVALID);
     }
-    let head = (first * 40).checked_add(second)?;
+    let head = (first * 40).checked_add(second).ok_or(INVALID)?;
     let mut content = Vec::new();
-    for arc in std::iter::once(head).chain(rest.iter().copied()) {
+    for arc in std::iter::once(Ok(head)).chain(parts) {
+        let arc = arc?;
         // Base 128, most significant group first, the continuation bit on all but
         // the last.
-        let groups = (0..10)
-            .rev()
-            .map(|i| (arc >> (7 * i)) as u8 & 0x7F)
-            .skip_while(|&g| g == 0)
-            .collect::<Vec<u8>>();
-        match groups.split_last() {
-            Some((last, high)) => {
-                content.extend(high.iter().map(|g| g | 0x80));
-                content.push(*last);
-            }
-            None => content.push(0),
+        let groups = (1..10).rev().filter(|i| arc >> (7 * i) != 0);
+        content.extend(groups.map(|i| (arc >> (7 * i)) as u8 & 0x7F | 0x80));
+        content.push(arc as u8 & 0x7F);
+        if content.len() > MAX_OID_CONTENT {
+            return Err("OBJECT IDENTIFIER longer than 64 bytes");
         }
     }
-    Some(content)
+    Ok(content)
 }
 
 #[cfg(test)]
@@ -304,13 +323,17 @@ mod tests {
             "2.25.18446744073709551615",
         ] {
             let content = oid_from_dotted(s).unwrap();
-            assert_eq!(oid_to_dotted(&content).unwrap(), s);
+            assert_eq!(Oid::new(&content).unwrap().dotted(), s);
         }
         assert_eq!(
             oid_from_dotted("1.2.840.10045.4.3.2").unwrap(),
             [0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02]
         );
         assert_eq!(oid_from_dotted("2.999.3").unwrap(), [0x88, 0x37, 0x03]);
+        assert_eq!(
+            oid_from_dotted("1.2.2097152.16384").unwrap(),
+            [0x2A, 0x81, 0x80, 0x80, 0x00, 0x81, 0x80, 0x00]
+        );
     }
 
     #[test]
@@ -318,9 +341,10 @@ mod tests {
         for bad in [
             "", "1", "3.1", "1.40", "1..2", "1.02", "a.b", "1.2.", "+1.2",
         ] {
-            assert!(oid_from_dotted(bad).is_none(), "{bad}");
+            assert!(oid_from_dotted(bad).is_err(), "{bad}");
         }
-        assert!(oid_from_dotted("2.18446744073709551615").is_none());
+        assert!(oid_from_dotted("2.18446744073709551615").is_err());
+        assert!(oid_from_dotted("1.2.18446744073709551616").is_err());
         for bad in [
             &[][..],
             &[0x2A, 0x86],
@@ -330,11 +354,38 @@ mod tests {
                 0x2A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F,
             ],
         ] {
-            assert!(oid_to_dotted(bad).is_err(), "{bad:02X?}");
+            assert!(Oid::new(bad).is_err(), "{bad:02X?}");
             let mut tlv = vec![0x06, bad.len() as u8];
             tlv.extend_from_slice(bad);
             assert!(Oid::from_der(&tlv).is_err(), "{bad:02X?}");
         }
+    }
+
+    /// An OID of `len` content bytes, dotted and as content: `1.2` then arcs of 1.
+    fn oid_of_len(len: usize) -> (String, Vec<u8>) {
+        let dotted = format!("1.2{}", ".1".repeat(len - 1));
+        let mut content = vec![0x2A];
+        content.resize(len, 0x01);
+        (dotted, content)
+    }
+
+    #[test]
+    fn oids_stop_at_64_bytes() {
+        let (dotted, content) = oid_of_len(MAX_OID_CONTENT);
+        assert_eq!(oid_from_dotted(&dotted).unwrap(), content);
+        let mut tlv = vec![0x06, content.len() as u8];
+        tlv.extend_from_slice(&content);
+        assert_eq!(Oid::from_der(&tlv).unwrap().dotted(), dotted);
+
+        let (dotted, content) = oid_of_len(MAX_OID_CONTENT + 1);
+        assert!(oid_from_dotted(&dotted).is_err());
+        assert!(Oid::new(&content).is_err());
+        let mut tlv = vec![0x06, content.len() as u8];
+        tlv.extend_from_slice(&content);
+        assert_eq!(
+            Oid::from_der(&tlv).err().map(|e| e.kind()),
+            Some(ErrorKind::OidMalformed)
+        );
     }
 
     #[test]

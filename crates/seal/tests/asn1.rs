@@ -4,8 +4,8 @@
 use std::process::Command;
 
 use certkey_seal::{
-    CertList, ExtData, Form, Picture, Seal, SealError, SealInfo, SealType, MAX_SEAL_BYTES,
-    OID_ECDSA_WITH_SHA256, OID_SM3_WITH_SM2,
+    CertList, ExtData, Form, Picture, Seal, SealError, SealInfo, SealType, MAX_OID_CONTENT,
+    MAX_SEAL_BYTES, OID_ECDSA_WITH_SHA256, OID_SM3_WITH_SM2,
 };
 use time::macros::datetime;
 
@@ -718,4 +718,55 @@ fn der_rule_breaks_are_refused() {
             Err(e) => assert_eq!(e.code(), "seal_malformed", "{what}: {e}"),
         }
     }
+}
+
+/// An OBJECT IDENTIFIER TLV of `len` content bytes: `1.2` then arcs of 1, and its
+/// dotted form.
+fn long_oid(len: usize) -> (Vec<u8>, String) {
+    let mut content = vec![0x2A];
+    content.resize(len, 0x01);
+    (t(0x06, &[&content]), format!("1.2{}", ".1".repeat(len - 1)))
+}
+
+#[test]
+fn oids_of_more_than_64_bytes_are_refused() {
+    assert_eq!(MAX_OID_CONTENT, 64);
+    let ext = |oid: &[u8]| t(0x30, &[&t(0x30, &[oid, &t(0x04, &[b"v"])])]);
+
+    let (oid, dotted) = long_oid(MAX_OID_CONTENT);
+    let parts = Parts {
+        alg: oid.clone(),
+        ext: ext(&oid),
+        ..Parts::default()
+    };
+    let seal = Seal::decode(&parts.seal()).unwrap();
+    assert_eq!(seal.sign_alg, dotted);
+    assert_eq!(seal.info.ext[0].oid, dotted);
+    assert_eq!(seal.encode().unwrap(), parts.seal());
+
+    let (long, long_dotted) = long_oid(MAX_OID_CONTENT + 1);
+    for parts in [
+        Parts {
+            alg: long.clone(),
+            ..Parts::default()
+        },
+        Parts {
+            ext: ext(&long),
+            ..Parts::default()
+        },
+    ] {
+        let err = Seal::decode(&parts.seal()).unwrap_err();
+        assert!(matches!(err, SealError::SealMalformed(_)), "{err:?}");
+        assert_eq!(err.code(), "seal_malformed");
+    }
+
+    // Nor are they written.
+    let mut s = sample_seal();
+    s.sign_alg = long_dotted.clone();
+    assert_eq!(s.encode().unwrap_err().code(), "seal_encoding");
+    let mut s = sample_seal();
+    s.info.ext[0].oid = long_dotted;
+    assert_eq!(s.encode().unwrap_err().code(), "seal_encoding");
+    s.info.ext[0].oid = dotted;
+    assert!(s.encode().is_ok());
 }
