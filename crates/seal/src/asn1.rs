@@ -43,7 +43,7 @@ use der::asn1::{
     AnyRef, BitStringRef, GeneralizedTime, Ia5StringRef, OctetStringRef, PrintableStringRef,
     UtcTime, Utf8StringRef,
 };
-use der::{DateTime, Decode, Encode, Reader, SliceReader};
+use der::{DateTime, Decode, Encode, Header, Length, Reader, SliceReader, Tag};
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 use crate::error::SealError;
@@ -219,7 +219,8 @@ pub struct Seal {
     pub sign_alg: String,
     /// The maker's signature: DER `SEQUENCE { r INTEGER, s INTEGER }`.
     pub signed_value: Vec<u8>,
-    /// For a decoded seal: the DER the signature covers, as received.
+    /// For a decoded seal: the DER the signature covers, made of the received bytes
+    /// (see [`Seal::signed_bytes`]).
     raw_tbs: Option<Vec<u8>>,
 }
 
@@ -564,23 +565,37 @@ impl Seal {
                 "seal is larger than {MAX_SEAL_BYTES} bytes"
             )));
         }
-        let (form, info, cert, alg, signed_value) =
-            match count_fields(input).map_err(malformed("SESeal"))? {
-                4 => {
-                    let s = Seal2020::from_der(input).map_err(malformed("SESeal"))?;
-                    (Form::V4, s.info, s.cert, s.alg, s.signed_value)
-                }
-                2 => {
-                    let s = Seal2014::from_der(input).map_err(malformed("SESeal"))?;
-                    let sign = s.sign_info;
-                    (Form::V3, s.info, sign.cert, sign.alg, sign.signed_value)
-                }
-                n => {
-                    return Err(SealError::malformed(format!(
+        let (count, fields) = received_fields(input).map_err(malformed("SESeal"))?;
+        // `covered`: the TLVs of eSealInfo, cert and signAlgID exactly as received.
+        let (form, info, cert, alg, signed_value, covered) = match (count, fields.as_slice()) {
+            (4, &[info_tlv, cert_tlv, alg_tlv, _]) => {
+                let s = Seal2020::from_der(input).map_err(malformed("SESeal"))?;
+                let covered = [info_tlv, cert_tlv, alg_tlv];
+                (Form::V4, s.info, s.cert, s.alg, s.signed_value, covered)
+            }
+            (2, &[info_tlv, sign_tlv]) => {
+                let s = Seal2014::from_der(input).map_err(malformed("SESeal"))?;
+                let (_, sign_fields) = received_fields(sign_tlv).map_err(malformed("signInfo"))?;
+                let &[cert_tlv, alg_tlv, _] = sign_fields.as_slice() else {
+                    return Err(SealError::malformed("signInfo: not three fields"));
+                };
+                let sign = s.sign_info;
+                let covered = [info_tlv, cert_tlv, alg_tlv];
+                (
+                    Form::V3,
+                    s.info,
+                    sign.cert,
+                    sign.alg,
+                    sign.signed_value,
+                    covered,
+                )
+            }
+            (n, _) => {
+                return Err(SealError::malformed(format!(
                     "SESeal has {n} fields (expected 4 for GB/T 38540-2020 or 2 for GM/T 0031-2014)"
                 )))
-                }
-            };
+            }
+        };
         let signed_value = signed_value
             .as_bytes()
             .ok_or_else(|| {
@@ -588,10 +603,7 @@ impl Seal {
             })?
             .to_vec();
         let sign_alg = alg.dotted();
-        // Encoding again what was read in DER gives the bytes as received.
-        let raw_tbs = ToBeSigned { info, cert, alg }
-            .to_der()
-            .map_err(malformed("signed content"))?;
+        let raw_tbs = sequence_of(&covered).map_err(malformed("signed content"))?;
         Ok(Seal {
             form,
             info: SealInfo::decode(info, form)?,
@@ -606,10 +618,11 @@ impl Seal {
     /// `SEQUENCE { eSealInfo, cert, signAlgID }` (the same construction is assumed
     /// for the 2014 form).
     ///
-    /// For a decoded seal these are built from the bytes as received (identical to a
-    /// re-encoding, since only DER is accepted); changing the public fields of a
-    /// decoded seal does not change them. For a built seal they are encoded from
-    /// the fields.
+    /// For a decoded seal these are the TLVs of `eSealInfo`, `cert` and `signAlgID`
+    /// copied from the input as received, under a new SEQUENCE header: nothing
+    /// decoded is encoded again, so the bytes verified are the bytes received.
+    /// Changing the public fields of a decoded seal does not change them. For a built
+    /// seal they are encoded from the fields.
     pub fn signed_bytes(&self) -> Result<Vec<u8>, SealError> {
         match &self.raw_tbs {
             Some(raw) => Ok(raw.clone()),
@@ -635,19 +648,40 @@ fn tbs(info_der: &[u8], maker_cert: &[u8], sign_alg_oid: &str) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// How many elements the outer SEQUENCE holds (each only framed, not decoded).
-fn count_fields(input: &[u8]) -> der::Result<usize> {
-    let mut reader = SliceReader::new(input)?;
-    let count = reader.sequence(|fields| {
+/// The most top-level fields [`received_fields`] hands out (the 2020 form has four).
+const MAX_TOP_FIELDS: usize = 4;
+
+/// How many elements the SEQUENCE `tlv` holds, and the first [`MAX_TOP_FIELDS`] of
+/// them as slices of `tlv` (each only framed, not decoded).
+fn received_fields(tlv: &[u8]) -> der::Result<(usize, Vec<&[u8]>)> {
+    let mut reader = SliceReader::new(tlv)?;
+    let fields = reader.sequence(|fields| {
         let mut count = 0;
+        let mut first = Vec::with_capacity(MAX_TOP_FIELDS);
         while !fields.is_finished() {
-            fields.tlv_bytes()?;
+            let field = fields.tlv_bytes()?;
+            if first.len() < MAX_TOP_FIELDS {
+                first.push(field);
+            }
             count += 1;
         }
-        Ok::<_, der::Error>(count)
+        Ok::<_, der::Error>((count, first))
     })?;
     reader.finish()?;
-    Ok(count)
+    Ok(fields)
+}
+
+/// `SEQUENCE { .. }` around `tlvs` as they are: a DER header, then their bytes copied,
+/// not decoded and encoded again.
+fn sequence_of(tlvs: &[&[u8]]) -> der::Result<Vec<u8>> {
+    let len = tlvs
+        .iter()
+        .try_fold(Length::ZERO, |len, tlv| len + Length::try_from(tlv.len())?)?;
+    let mut out = Header::new(Tag::Sequence, len).to_der()?;
+    for tlv in tlvs {
+        out.extend_from_slice(tlv);
+    }
+    Ok(out)
 }
 
 /// A `der` error while reading `what`, as a typed malformed-seal error.

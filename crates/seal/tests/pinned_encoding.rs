@@ -10,6 +10,8 @@ use certkey_seal::{
 };
 use time::macros::datetime;
 
+mod common;
+
 /// Deterministic filler: `n` bytes of a pattern seeded by `seed`.
 fn filler(seed: u8, n: usize) -> Vec<u8> {
     (0..n)
@@ -137,5 +139,14 @@ fn signed_bytes_are_pinned() {
         if pinned {
             assert!(tbs == fixture(&format!("{name}.tbs")), "{name}");
         }
+    }
+}
+
+#[test]
+fn decoded_seals_sign_the_bytes_as_received() {
+    for (name, _, _) in seals() {
+        let bytes = fixture(name);
+        let decoded = Seal::decode(&bytes).unwrap();
+        common::assert_signed_bytes_are_received(&bytes, &decoded.signed_bytes().unwrap());
     }
 }

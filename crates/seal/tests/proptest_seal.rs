@@ -4,7 +4,8 @@
 //! headers declare random dimensions. The property: never a panic, always `Ok` or a
 //! typed error with a stable code. And the round trip: any seal of either form
 //! encodes, decodes to the same fields, encodes again to the same bytes and signs
-//! the same bytes.
+//! the same bytes. Whatever decodes signs exactly the bytes of the input its
+//! signature covers.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 128 here, for CI); run longer
 //! with `PROPTEST_CASES=100000 cargo test -p certkey-seal --test proptest_seal`.
@@ -18,6 +19,8 @@ use certkey_seal::{
 use proptest::prelude::*;
 use time::macros::datetime;
 use time::OffsetDateTime;
+
+mod common;
 
 fn config(default: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -96,8 +99,10 @@ fn valid_seal(form: Form) -> Vec<u8> {
 fn read(bytes: &[u8]) {
     match Seal::decode(bytes) {
         Ok(seal) => {
-            if let Err(e) = seal.signed_bytes() {
-                assert!(typed(&e), "{e:?}");
+            // What a decoded seal's signature covers is the input's own bytes.
+            match seal.signed_bytes() {
+                Ok(signed) => common::assert_signed_bytes_are_received(bytes, &signed),
+                Err(e) => assert!(typed(&e), "{e:?}"),
             }
             let _ = seal.info.certs.len();
             let _ = sniff(&seal.info.picture.data);
@@ -350,6 +355,7 @@ proptest! {
         let der = seal.encode().unwrap();
         let back = Seal::decode(&der).unwrap();
         prop_assert_eq!(&back, &seal);
+        common::assert_signed_bytes_are_received(&der, &back.signed_bytes().unwrap());
         prop_assert_eq!(back.encode().unwrap(), der);
         let signed = seal.signed_bytes().unwrap();
         prop_assert_eq!(back.signed_bytes().unwrap(), signed.clone());
