@@ -37,7 +37,10 @@
 //! `critical` that is FALSE must be absent, times without fractions), consumes the
 //! whole input and refuses inputs above [`MAX_SEAL_BYTES`]. OBJECT IDENTIFIERs have at
 //! most [`MAX_OID_CONTENT`] content bytes and arcs below 2^64. Times are those `der`
-//! represents: 1970 to 9999 (GeneralizedTime), 1970 to 2049 (UTCTime).
+//! represents: 1970 to 9999 (GeneralizedTime), 1970 to 2049 (UTCTime). A UTCTime
+//! year `YY` of 50 to 69 (1950 to 1969 under RFC 5280) is therefore refused as
+//! `seal_malformed`, as is a GeneralizedTime before 1970: accepted, since no seal
+//! predates 1970.
 
 use der::asn1::{
     AnyRef, BitStringRef, GeneralizedTime, Ia5StringRef, OctetStringRef, PrintableStringRef,

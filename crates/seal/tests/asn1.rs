@@ -770,3 +770,29 @@ fn oids_of_more_than_64_bytes_are_refused() {
     s.info.ext[0].oid = dotted;
     assert!(s.encode().is_ok());
 }
+
+/// UTCTime years 50 to 99 are 1950 to 1999 (RFC 5280); `der` holds times from 1970
+/// on, so 50 to 69 are refused as malformed (accepted behaviour, in the crate doc).
+#[test]
+fn utc_time_years_50_to_69_are_refused() {
+    let (der, _) = hand_built_2014();
+    let at = der.windows(13).position(|w| w == b"991231235959Z").unwrap();
+    let with = |time: &[u8; 13]| {
+        let mut d = der.clone();
+        d[at..at + 13].copy_from_slice(time);
+        Seal::decode(&d)
+    };
+    for time in [b"500101000000Z", b"600615120000Z", b"691231235959Z"] {
+        let err = with(time).unwrap_err();
+        assert_eq!(
+            err.code(),
+            "seal_malformed",
+            "{}",
+            String::from_utf8_lossy(time)
+        );
+    }
+    let seal = with(b"700101000000Z").unwrap();
+    assert_eq!(seal.info.create_date, datetime!(1970-01-01 00:00:00 UTC));
+    let seal = with(b"491231235959Z").unwrap();
+    assert_eq!(seal.info.create_date, datetime!(2049-12-31 23:59:59 UTC));
+}
