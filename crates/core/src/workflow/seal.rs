@@ -26,6 +26,12 @@
 //! self-made maker certificate signs a seal just as well as the CA's: only the chain
 //! tells them apart. [`write`] checks the chain of the CA's answer against the
 //! service's own `/cacerts` before writing.
+//!
+//! A seal carrying a critical extension (`ExtData` with `critical` TRUE) this client
+//! does not know ([`unknown_critical_extensions`]) is refused wherever a seal is
+//! checked, whatever its signature: [`maker_signature_valid`] is false for it, the
+//! service's answer is refused, [`show`] lists it as not a seal it can accept, and a
+//! renewal does not carry it over. No extension is known today.
 
 use certkey_protocol::v1::{seal_signed_message, SealRequest};
 use certkey_protocol::{Base64, CertType};
@@ -139,10 +145,12 @@ pub struct SealShown {
     /// Why the maker is not trusted (a code of [`Untrusted`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maker_untrusted_reason: Option<Untrusted>,
-    /// What the seal says; absent when it does not decode (see `error`).
+    /// What the seal says; absent when it does not decode or must be refused (see
+    /// `error`).
     #[serde(flatten)]
     pub details: Option<SealDetails>,
-    /// Why the object is not a readable seal.
+    /// Why the object is not a seal this client can read and accept (e.g. it does
+    /// not decode, or it carries a critical extension this client does not know).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Error>,
 }
@@ -302,10 +310,45 @@ fn ec_key(der: &[u8]) -> Option<(bool, Vec<u8>)> {
     Some((sm2, spki.subject_public_key.data.to_vec()))
 }
 
+/// The critical extensions this client understands, by dotted OID. None: CertKey's
+/// seals carry no extensions (the CA writes none, and shared/REFERENCE.md names
+/// none), so any critical extension is unknown.
+pub const KNOWN_CRITICAL_EXTENSIONS: &[&str] = &[];
+
+/// The OIDs of the seal's critical extensions this client does not know (not in
+/// [`KNOWN_CRITICAL_EXTENSIONS`]). A reader must refuse a seal that has any: it
+/// cannot tell what they restrict. Unknown extensions that are not critical are
+/// ignored.
+pub fn unknown_critical_extensions(seal: &Seal) -> Vec<&str> {
+    seal.info
+        .ext
+        .iter()
+        .filter(|e| e.critical && !KNOWN_CRITICAL_EXTENSIONS.contains(&e.oid.as_str()))
+        .map(|e| e.oid.as_str())
+        .collect()
+}
+
+/// Why the seal must be refused whatever its signature, in words; `None` when
+/// nothing in it forbids accepting it (see [`unknown_critical_extensions`]).
+pub fn seal_refusal(seal: &Seal) -> Option<String> {
+    let unknown = unknown_critical_extensions(seal);
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "the seal carries a critical extension this client does not know ({})",
+            unknown.join(", ")
+        )
+    })
+}
+
 /// Whether the seal maker's signature verifies over the seal: SM3withSM2 (default
 /// user id) with an SM2 maker key, or ECDSA-SHA256 with a P-256 maker key. Any
-/// other combination, or anything that does not parse, is `false`.
+/// other combination, or anything that does not parse, is `false`; so is a seal
+/// that must be refused whatever its signature ([`seal_refusal`]: a critical
+/// extension this client does not know).
 pub fn maker_signature_valid(seal: &Seal) -> bool {
+    if seal_refusal(seal).is_some() {
+        return false;
+    }
     let Ok(tbs) = seal.signed_bytes() else {
         return false;
     };
@@ -473,20 +516,19 @@ fn prepare(
 /// decodes, the maker's signature verifies, bound to this certificate, has a picture.
 fn check_existing(
     der: &[u8],
-    cert: &HolderCert,
+    holder: &[u8],
     trusted: &[Vec<u8>],
     now: OffsetDateTime,
 ) -> Result<Seal> {
     let bad = |reason: String| Error::ServiceResponse { reason };
-    let seal = Seal::decode(der)
-        .map_err(|e| bad(format!("the seal does not decode ({}): {e}", e.code())))?;
+    let seal = decode_answer(der)?;
     if !maker_signature_valid(&seal) {
         return Err(bad(
             "the seal maker's signature does not verify with its certificate".into(),
         ));
     }
     check_maker_trusted(&seal, trusted, now)?;
-    if !lists_certificate(&seal, &cert.der) || seal.info.picture.data.is_empty() {
+    if !lists_certificate(&seal, holder) || seal.info.picture.data.is_empty() {
         return Err(bad("the seal is not bound to this certificate".into()));
     }
     Ok(seal)
@@ -505,24 +547,35 @@ fn check_maker_trusted(seal: &Seal, trusted: &[Vec<u8>], now: OffsetDateTime) ->
         })
 }
 
+/// A seal the service sent, decoded and not one to refuse whatever its signature
+/// ([`seal_refusal`]).
+fn decode_answer(der: &[u8]) -> Result<Seal> {
+    let bad = |reason: String| Error::ServiceResponse { reason };
+    let seal = Seal::decode(der)
+        .map_err(|e| bad(format!("the seal does not decode ({}): {e}", e.code())))?;
+    match seal_refusal(&seal) {
+        Some(why) => Err(bad(why)),
+        None => Ok(seal),
+    }
+}
+
 fn check_answer(
     der: &[u8],
-    cert: &HolderCert,
+    holder: &[u8],
     name: &str,
     (w, h): (u32, u32),
     trusted: &[Vec<u8>],
     now: OffsetDateTime,
 ) -> Result<Seal> {
     let bad = |reason: String| Error::ServiceResponse { reason };
-    let seal = Seal::decode(der)
-        .map_err(|e| bad(format!("the seal does not decode ({}): {e}", e.code())))?;
+    let seal = decode_answer(der)?;
     if !maker_signature_valid(&seal) {
         return Err(bad(
             "the seal maker's signature does not verify with its certificate".into(),
         ));
     }
     check_maker_trusted(&seal, trusted, now)?;
-    if !lists_certificate(&seal, &cert.der) {
+    if !lists_certificate(&seal, holder) {
         return Err(bad("the seal is not bound to this certificate".into()));
     }
     let i = &seal.info;
@@ -667,9 +720,9 @@ fn request_and_write(
     // for `seal show` when the service is out of reach later).
     let trusted = super::ca_list::fetch(service, crate::config::state_dir().as_deref(), now)?;
     let seal = if existing {
-        check_existing(&der, cert, &trusted, now)?
+        check_existing(&der, &cert.der, &trusted, now)?
     } else {
-        check_answer(&der, cert, name, (w, h), &trusted, now)?
+        check_answer(&der, &cert.der, name, (w, h), &trusted, now)?
     };
     check_memory(token, der.len() + SEAL_OVERHEAD / 4)?;
 
@@ -737,15 +790,9 @@ pub(crate) fn carry_over(
         .filter(|(_, id, _)| id == old_id)
         .map(|(_, _, der)| der)
         .collect();
-    let trusted = old_seals.iter().find_map(|(_, _, value)| {
-        let seal = (value.len() <= MAX_SEAL_OBJECT)
-            .then(|| Seal::decode(value).ok())
-            .flatten()?;
-        (maker_signature_valid(&seal)
-            && old_certs.iter().any(|c| lists_certificate(&seal, c))
-            && !seal.info.picture.data.is_empty())
-        .then_some(seal)
-    });
+    let trusted = old_seals
+        .iter()
+        .find_map(|(_, _, value)| old_seal(value, &old_certs));
     let trusted = match trusted {
         Some(seal) if made_by_holders_ca(service, &new.der, &seal.maker_cert)? => Some(seal),
         _ => None,
@@ -779,6 +826,20 @@ pub(crate) fn carry_over(
     Ok(())
 }
 
+/// The value of a seal object of a replaced certificate as a seal [`carry_over`] may
+/// act on: it decodes, must not be refused ([`seal_refusal`]), its maker's signature
+/// verifies, it lists one of `old_certs` and has a picture.
+fn old_seal(value: &[u8], old_certs: &[Vec<u8>]) -> Option<Seal> {
+    let seal = (value.len() <= MAX_SEAL_OBJECT)
+        .then(|| Seal::decode(value).ok())
+        .flatten()?;
+    (seal_refusal(&seal).is_none()
+        && maker_signature_valid(&seal)
+        && old_certs.iter().any(|c| lists_certificate(&seal, c))
+        && !seal.info.picture.data.is_empty())
+    .then_some(seal)
+}
+
 /// One C_CreateObject: the seal is on the key whole or not at all. A full key is
 /// `token_memory_full`.
 fn write_object(session: &Session, id: &[u8], label: &str, der: &[u8]) -> Result<()> {
@@ -789,8 +850,21 @@ fn write_object(session: &Session, id: &[u8], label: &str, der: &[u8]) -> Result
     }
 }
 
+/// What [`show`] says of a seal it must refuse whatever its signature (see
+/// [`seal_refusal`]): `unknown_critical_extension` and the extensions' OIDs.
+fn refused(seal: &Seal) -> Error {
+    Error::InvalidArgument {
+        name: "seal".into(),
+        reason: format!(
+            "unknown_critical_extension: {}",
+            seal_refusal(seal).unwrap_or_default()
+        ),
+    }
+}
+
 /// Every seal on the key, decoded and checked, in CKA_ID order. No login: seal
-/// objects are public. An object that does not decode is listed with its error.
+/// objects are public. An object that does not decode, or carries a critical
+/// extension this client does not know, is listed with its error and no details.
 /// `trusted` are the trusted CA certificates (DER; see [`super::ca_list::load`]): a
 /// maker certificate must chain to one of them, possibly through CA certificates on
 /// the key.
@@ -836,6 +910,9 @@ pub fn show(token: &Token, now: OffsetDateTime, trusted: &[Vec<u8>]) -> Result<V
             Seal::decode(&value)
         };
         match decoded {
+            Ok(seal) if seal_refusal(&seal).is_some() => {
+                shown.error = Some(refused(&seal));
+            }
             Ok(seal) => {
                 shown.signature_valid = maker_signature_valid(&seal);
                 shown.bound_to_certificate = on_token.iter().any(|c| lists_certificate(&seal, c));
@@ -864,7 +941,7 @@ pub fn show(token: &Token, now: OffsetDateTime, trusted: &[Vec<u8>]) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certkey_seal::{Picture, SealInfo};
+    use certkey_seal::{ExtData, Picture, SealInfo};
     use time::macros::datetime;
 
     fn info(cn: Option<&str>, o: Option<&str>, hint: Option<CertType>) -> CertificateInfo {
@@ -962,6 +1039,15 @@ mod tests {
     }
 
     fn seal_with(sign: impl Fn(&[u8]) -> Vec<u8>, maker: Vec<u8>, alg: &str) -> Seal {
+        seal_with_ext(sign, maker, alg, Vec::new())
+    }
+
+    fn seal_with_ext(
+        sign: impl Fn(&[u8]) -> Vec<u8>,
+        maker: Vec<u8>,
+        alg: &str,
+        ext: Vec<ExtData>,
+    ) -> Seal {
         let info = SealInfo {
             version: certkey_seal::VERSION_2020,
             vid: "T".into(),
@@ -981,7 +1067,7 @@ mod tests {
                 width_mm: 20,
                 height_mm: 20,
             },
-            ext: Vec::new(),
+            ext,
         };
         let tbs = info.to_be_signed(&maker, alg).unwrap();
         let sig = sign(&tbs);
@@ -998,5 +1084,138 @@ mod tests {
         // Garbage maker certificate: never a valid signature, never a panic.
         assert!(!maker_signature_valid(&seal));
         assert_eq!(picture_px(&[0x89]), None);
+    }
+
+    /// A DER TLV (short or two-byte lengths).
+    fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+        let content = parts.concat();
+        let mut out = vec![tag];
+        match content.len() {
+            n @ 0..=0x7F => out.push(n as u8),
+            n @ 0x80..=0xFF => out.extend([0x81, n as u8]),
+            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend(content);
+        out
+    }
+
+    /// A P-256 seal maker: its signing key and a certificate of its public key (the
+    /// certificate's own signature is filler: only its key is read).
+    fn p256_maker() -> (p256::ecdsa::SigningKey, Vec<u8>) {
+        let key = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+        let point = key.verifying_key().to_sec1_bytes();
+        let oid = |content: &[u8]| tlv(0x06, &[content]);
+        let ecdsa_sha256 = tlv(
+            0x30,
+            &[&oid(&[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02])],
+        );
+        let name = tlv(
+            0x30,
+            &[&tlv(
+                0x31,
+                &[&tlv(
+                    0x30,
+                    &[&oid(&[0x55, 0x04, 0x03]), &tlv(0x0C, &[b"Maker"])],
+                )],
+            )],
+        );
+        let spki = tlv(
+            0x30,
+            &[
+                &tlv(
+                    0x30,
+                    &[
+                        &oid(&[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01]),
+                        &oid(&[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]),
+                    ],
+                ),
+                &tlv(0x03, &[&[0], &point]),
+            ],
+        );
+        let tbs = tlv(
+            0x30,
+            &[
+                &tlv(0xA0, &[&tlv(0x02, &[&[2]])]),
+                &tlv(0x02, &[&[1]]),
+                &ecdsa_sha256,
+                &name,
+                &tlv(
+                    0x30,
+                    &[
+                        &tlv(0x17, &[b"260101000000Z"]),
+                        &tlv(0x17, &[b"360101000000Z"]),
+                    ],
+                ),
+                &name,
+                &spki,
+            ],
+        );
+        let cert = tlv(
+            0x30,
+            &[&tbs, &ecdsa_sha256, &tlv(0x03, &[&[0], &[0x30, 0x00]])],
+        );
+        (key, cert)
+    }
+
+    /// A seal signed by a P-256 maker, with `ext`, as received (decoded).
+    fn signed_seal(ext: Vec<ExtData>) -> Seal {
+        use p256::ecdsa::signature::Signer;
+        let (key, maker) = p256_maker();
+        let sign = |tbs: &[u8]| {
+            let sig: p256::ecdsa::Signature = key.sign(tbs);
+            sig.to_der().as_bytes().to_vec()
+        };
+        seal_with_ext(sign, maker, certkey_seal::OID_ECDSA_WITH_SHA256, ext)
+    }
+
+    fn extension(oid: &str, critical: bool) -> ExtData {
+        ExtData {
+            oid: oid.into(),
+            critical,
+            value: b"v".to_vec(),
+        }
+    }
+
+    #[test]
+    fn unknown_critical_extensions_make_a_seal_invalid() {
+        assert!(KNOWN_CRITICAL_EXTENSIONS.is_empty());
+        let plain = signed_seal(Vec::new());
+        assert!(maker_signature_valid(&plain));
+        assert_eq!(seal_refusal(&plain), None);
+        assert!(old_seal(&plain.encode().unwrap(), &[b"holder".to_vec()]).is_some());
+
+        // An extension that is not critical may be ignored.
+        let optional = signed_seal(vec![extension("1.2.156.10197.6.1.4.2.1", false)]);
+        assert!(maker_signature_valid(&optional));
+        assert!(unknown_critical_extensions(&optional).is_empty());
+
+        // A critical one this client does not know: refused however well signed.
+        let critical = signed_seal(vec![
+            extension("1.2.156.10197.6.1.4.2.1", false),
+            extension("2.999.7", true),
+        ]);
+        assert_eq!(unknown_critical_extensions(&critical), ["2.999.7"]);
+        assert!(!maker_signature_valid(&critical));
+        let why = seal_refusal(&critical).unwrap();
+        assert!(
+            why.contains("critical extension") && why.contains("2.999.7"),
+            "{why}"
+        );
+        let der = critical.encode().unwrap();
+        assert!(old_seal(&der, &[b"holder".to_vec()]).is_none());
+        // `show` lists it with the reason and nothing else.
+        let e = refused(&critical);
+        assert_eq!(e.code(), "invalid_argument");
+        assert!(e.to_string().contains("unknown_critical_extension"), "{e}");
+        assert!(e.to_string().contains("2.999.7"), "{e}");
+        // The service's answer is refused for it, before its maker or binding.
+        let now = datetime!(2026-06-01 00:00 UTC);
+        for e in [
+            check_answer(&der, b"holder", "张三", (20, 20), &[], now).unwrap_err(),
+            check_existing(&der, b"holder", &[], now).unwrap_err(),
+        ] {
+            assert_eq!(e.code(), "service_response");
+            assert!(e.to_string().contains("critical extension"), "{e}");
+        }
     }
 }
