@@ -13,7 +13,7 @@ error-pkcs11 = { $function } returned { $ckr_name } (0x{ $ckr_hex }){ $ckr_hint 
     }
 error-module_misbehaved = the PKCS#11 module misbehaved: { $reason }
 error-module_not_responding = PKCS#11 module { $module } has not answered for { $seconds } s: pull the key out and put it back, or reinstall the driver
-error-module_busy = PKCS#11 module { $module } is busy with another operation on one of its keys: wait until it ends, then try again
+error-module_busy = PKCS#11 module { $module } takes one request at a time and is still busy (another operation on one of its keys, or a slow read): wait until it ends, then try again
 error-certificate_invalid = the certificate does not parse: { $reason }
 error-token_not_found = no key with serial { $serial } is present
 error-token_ambiguous = serial { $serial } is present on several modules: { $modules }; pick one with --no-auto-modules --module

@@ -13,7 +13,7 @@ error-pkcs11 = { $function } 返回 { $ckr_name } (0x{ $ckr_hex }){ $ckr_hint ->
     }
 error-module_misbehaved = 驱动模块行为异常：{ $reason }
 error-module_not_responding = 驱动模块 { $module } 已 { $seconds } 秒无响应，请拔出 Key 后重新插入，或重新安装该驱动
-error-module_busy = 驱动模块 { $module } 正在为另一项业务工作（同一驱动下的 Key）：请等它结束后再试
+error-module_busy = 驱动模块 { $module } 一次只能处理一项请求，目前仍在忙（同一驱动下的另一项业务，或读取较慢）：请等它结束后再试
 error-certificate_invalid = 证书无法解析：{ $reason }
 error-token_not_found = 未找到序列号为 { $serial } 的 Key，请确认已插入
 error-token_ambiguous = 序列号 { $serial } 同时出现在多个驱动中：{ $modules }；请用 --no-auto-modules --module 指定一个

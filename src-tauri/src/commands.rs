@@ -125,8 +125,9 @@ pub async fn start_operation(
     Ok(id)
 }
 
-/// How long an operation waits for a module that takes one caller at a time.
-const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long an operation or export waits for a module that takes one caller at a
+/// time (longer than the watch may take to read a key).
+const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn run(
     state: &AppState,

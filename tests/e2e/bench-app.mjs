@@ -41,12 +41,17 @@ function quantile(values, q) {
 }
 const ms = (v) => v.toFixed(0);
 
+/** Whether `css` matches in the window now (a script: no element handle that a
+ *  changing page could make stale). */
+async function present(session, css) {
+  return session.script('return document.querySelector(arguments[0]) !== null;', [css]);
+}
+
 /** Polls the window (every 10 ms) until `css` matches; returns the time it did. */
 async function seen(session, css, timeoutMs = 30000) {
   const start = now();
   for (;;) {
-    const found = await session.cmd('POST', '/elements', { using: 'css selector', value: css });
-    if (found.length > 0) return now();
+    if (await present(session, css)) return now();
     if (now() - start > timeoutMs) throw new Error(`${css} not shown within ${timeoutMs} ms`);
     await sleep(10);
   }
@@ -54,8 +59,7 @@ async function seen(session, css, timeoutMs = 30000) {
 
 async function gone(session, css) {
   for (let i = 0; i < 3000; i++) {
-    const found = await session.cmd('POST', '/elements', { using: 'css selector', value: css });
-    if (found.length === 0) return;
+    if (!(await present(session, css))) return;
     await sleep(10);
   }
   throw new Error(`${css} still shown`);
@@ -108,21 +112,29 @@ function tree(root) {
   return out;
 }
 
-/** CPU seconds (user + system) used by the processes of a tree so far. */
+const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** CPU seconds (user + system) each process of a tree has used so far, by pid. */
 function cpuSeconds(pids) {
-  const tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  let ticks = 0;
+  const used = new Map();
   for (const p of pids) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // utime and stime are fields 14 and 15 (1-based); f[0] is field 3.
-      ticks += Number(f[11]) + Number(f[12]);
+      used.set(p, (Number(f[11]) + Number(f[12])) / TICK);
     } catch {
       // Gone meanwhile.
     }
   }
-  return ticks / tick;
+  return used;
+}
+
+/** CPU used between two samples by the processes present in both. */
+function cpuBetween(before, after) {
+  let s = 0;
+  for (const [p, t] of after) if (before.has(p)) s += t - before.get(p);
+  return s;
 }
 
 /** PSS and RSS in MiB summed over a tree, with the processes' names. */
@@ -153,15 +165,18 @@ async function idle(world) {
   await sleep(warm * 1000);
   const appCpu0 = cpuSeconds(tree(app.pid));
   const minCpu0 = cpuSeconds(tree(minimal.pid));
+  const t0 = now();
   await sleep((IDLE_S - warm) * 1000);
   const appTree = tree(app.pid);
   const minTree = tree(minimal.pid);
-  const window = IDLE_S - warm;
+  const appCpu1 = cpuSeconds(appTree);
+  const minCpu1 = cpuSeconds(minTree);
+  const window = (now() - t0) / 1000;
   const result = {
     warm,
-    window,
-    app: { cpu: (100 * (cpuSeconds(appTree) - appCpu0)) / window, ...memory(appTree) },
-    minimal: { cpu: (100 * (cpuSeconds(minTree) - minCpu0)) / window, ...memory(minTree) },
+    window: Math.round(window),
+    app: { cpu: (100 * cpuBetween(appCpu0, appCpu1)) / window, ...memory(appTree) },
+    minimal: { cpu: (100 * cpuBetween(minCpu0, minCpu1)) / window, ...memory(minTree) },
   };
   app.kill('SIGTERM');
   minimal.kill('SIGTERM');
@@ -206,8 +221,8 @@ try {
     await gone(session, `[data-testid="key-${SERIAL}"]`);
     // Out of step with the poll: insertions land anywhere in its interval.
     await sleep(300 + Math.random() * 250);
-    const t0 = now();
     world.softkey('insert', '--serial', SERIAL);
+    const t0 = now();
     shown.push((await seen(session, `[data-testid="key-${SERIAL}"]`)) - t0);
   }
   await session.close();
@@ -215,8 +230,8 @@ try {
   for (let i = 0; i < INSERTIONS; i++) {
     world.softkey('remove', '--serial', SERIAL);
     await sleep(100 + Math.random() * 250);
-    const t0 = now();
     world.softkey('insert', '--serial', SERIAL);
+    const t0 = now();
     while (!listRun(world).listed) {
       if (now() - t0 > 30000) throw new Error('certkey list never lists the key');
     }
@@ -233,6 +248,8 @@ try {
   const dirty = run('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no']).trim() ? '-dirty' : '';
   const webkit = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'libwebkit2gtk-4.1-0'], { encoding: 'utf8' }).stdout || 'unknown';
   const nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
+  const appVersion = /^version = "([^"]+)"/m.exec(readFileSync(join(ROOT, 'Cargo.toml'), 'utf8'))?.[1] ?? 'unknown';
+  const driverVersion = process.env.TAURI_DRIVER_VERSION ?? 'unknown';
   const when = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
   const i = idleResult;
   const section = `${SECTION}
@@ -245,17 +262,18 @@ from a real certkey-ca; everything runs on loopback under Xvfb.
 - Reproduce: \`scripts/bench-app\` (RUNS=${RUNS}, INSERTIONS=${INSERTIONS}, IDLE_S=${IDLE_S})
 - Date: ${when}
 - Machine: ${nproc} CPUs, ${cpu}; ${osName}
-- Versions: certkey-app 0.1.0 (commit ${commit}${dirty}, release build); WebKitGTK ${webkit}; tauri-driver 2.1.0
+- Versions: certkey-app ${appVersion} (commit ${commit}${dirty}, release build); WebKitGTK ${webkit}; tauri-driver ${driverVersion}
 - Start-up: from the WebDriver request for a new window (tauri-driver starts the
   program) to the first key card in the DOM (app) or the page's text (minimal
   window), polled every 10 ms; \`certkey list --json\`: process start to exit. Caches
   warm (one start of each first), runs alternating.
-- Insertion: from \`certkey-softkey insert\` returning to the key card in the DOM
+- Insertion: from \`certkey-softkey insert\` having returned to the key card in the DOM
   (polled every 10 ms over WebDriver); the CLI peer runs \`certkey list --json\`
   back to back until the key is listed. Each insertion comes 300–550 ms after the
   window showed the key gone, out of step with the app's 250 ms poll.
 - Idle: both windows left alone ${IDLE_S} s on their own displays; CPU is the CPU
-  time of the whole process tree over the last ${i.window} s divided by that time; PSS
+  time of the whole process tree (the processes alive at both ends) over the last
+  ${i.window} s divided by that time; PSS
   and RSS are summed over the tree from \`/proc/*/smaps_rollup\` at the end.
 
 | start-up, median of ${RUNS} | ms |
@@ -290,7 +308,8 @@ its module every 250 ms and re-reads nothing, so its CPU stays near the peer's.
     let end = lines.findIndex((l, j) => j > start && l.startsWith('## '));
     if (end < 0) end = lines.length;
     const rest = lines.slice(end).join('\n');
-    out = `${lines.slice(0, start).join('\n')}\n${section}${rest ? `\n${rest}` : ''}`;
+    const head = lines.slice(0, start).join('\n');
+    out = `${head ? `${head}\n` : ''}${section}${rest ? `\n${rest}` : ''}`;
   }
   writeFileSync(benchMd, out.endsWith('\n') ? out : `${out}\n`);
   console.error(`bench-app: wrote "${SECTION}" in ${benchMd}`);

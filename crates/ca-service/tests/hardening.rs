@@ -844,61 +844,63 @@ fn so_pin_on_record_opens_the_key(svc: &Service, store: &Path, serial: &str, cod
 }
 
 fn a_production_killed_while_producing_can_be_retried(db_url: Option<&str>) {
-    // Killed just before C_InitToken: the key is untouched, the row says `producing`.
-    // `certkey-ca produce` again on the same key completes.
-    let store = tempfile::tempdir().unwrap();
-    let svc = producing_service(db_url, store.path());
-    produce_killed_at(&svc, db_url, store.path(), "C_InitToken");
-    assert_eq!(producing(&svc, db_url), 1);
-    let status = softkey_ctl(store.path(), &["status", "--json"]);
-    assert_eq!(status["slots"][0]["initialized"], false, "{status}");
-    let (ok, err, p) = cli_produce_p256(&svc, db_url, store.path());
-    assert!(ok, "{err}");
-    assert_eq!(producing(&svc, db_url), 0);
-    so_pin_on_record_opens_the_key(
-        &svc,
-        store.path(),
-        p["token_serial"].as_str().unwrap(),
-        p["activation_code"].as_str().unwrap(),
-    );
-
-    // Killed after C_InitToken (at the next call, C_OpenSession): the key holds the SO
-    // PIN on record but no user PIN. The admin API's production retries and completes.
-    let store = tempfile::tempdir().unwrap();
-    let svc = producing_service(db_url, store.path());
-    produce_killed_at(&svc, db_url, store.path(), "C_OpenSession");
-    assert_eq!(producing(&svc, db_url), 1);
-    let status = softkey_ctl(store.path(), &["status", "--json"]);
-    assert_eq!(status["slots"][0]["initialized"], true, "{status}");
-    let mut order = production_order("某某有限公司");
-    order["key_algorithm"] = json!("p256");
-    order["cert_type"] = json!("person");
-    let (s, p) = call(
-        reqwest::Method::POST,
-        &format!("{}/admin/production", svc.base),
-        Some(&order),
-        Some(&svc.admin),
-    );
-    assert_eq!(s, 200, "{p}");
-    assert_eq!(producing(&svc, db_url), 0);
-    // Produced once: another production of it is refused.
-    let (s, e) = call(
-        reqwest::Method::POST,
-        &format!("{}/admin/production", svc.base),
-        Some(&order),
-        Some(&svc.admin),
-    );
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (409, Some("already_produced")),
-        "{e}"
-    );
-    so_pin_on_record_opens_the_key(
-        &svc,
-        store.path(),
-        p["token_serial"].as_str().unwrap(),
-        p["activation_code"].as_str().unwrap(),
-    );
+    // Killed just before C_InitToken (the key untouched) or just after it (at the next
+    // call, C_OpenSession: the key holds the SO PIN on record but no user PIN); the row
+    // says `producing`. Retried from the CLI or the admin API, each completes once,
+    // and the SO PIN on record opens the key.
+    for (kill_at, initialised) in [("C_InitToken", false), ("C_OpenSession", true)] {
+        for via_admin in [false, true] {
+            let case = format!(
+                "killed at {kill_at}, retried through the {}",
+                if via_admin { "admin API" } else { "CLI" }
+            );
+            let store = tempfile::tempdir().unwrap();
+            let svc = producing_service(db_url, store.path());
+            produce_killed_at(&svc, db_url, store.path(), kill_at);
+            assert_eq!(producing(&svc, db_url), 1, "{case}");
+            let status = softkey_ctl(store.path(), &["status", "--json"]);
+            assert_eq!(
+                status["slots"][0]["initialized"], initialised,
+                "{case}: {status}"
+            );
+            let p = if via_admin {
+                let mut order = production_order("某某有限公司");
+                order["key_algorithm"] = json!("p256");
+                order["cert_type"] = json!("person");
+                let (s, p) = call(
+                    reqwest::Method::POST,
+                    &format!("{}/admin/production", svc.base),
+                    Some(&order),
+                    Some(&svc.admin),
+                );
+                assert_eq!(s, 200, "{case}: {p}");
+                // Produced once: another production of it is refused.
+                let (s, e) = call(
+                    reqwest::Method::POST,
+                    &format!("{}/admin/production", svc.base),
+                    Some(&order),
+                    Some(&svc.admin),
+                );
+                assert_eq!(
+                    (s, e["error"]["code"].as_str()),
+                    (409, Some("already_produced")),
+                    "{case}: {e}"
+                );
+                p
+            } else {
+                let (ok, err, p) = cli_produce_p256(&svc, db_url, store.path());
+                assert!(ok, "{case}: {err}");
+                p
+            };
+            assert_eq!(producing(&svc, db_url), 0, "{case}");
+            so_pin_on_record_opens_the_key(
+                &svc,
+                store.path(),
+                p["token_serial"].as_str().unwrap(),
+                p["activation_code"].as_str().unwrap(),
+            );
+        }
+    }
 }
 
 fn cli_produce_p256(svc: &Service, db_url: Option<&str>, store: &Path) -> (bool, String, Value) {

@@ -93,7 +93,7 @@ enum Command {
     /// Everything about one key or all keys: flags, PIN state, memory, mechanisms,
     /// certificates, key and data objects.
     Info {
-        /// Only the key with this serial number.
+        /// Only this key: its serial number, `slot:ID` or `label:TEXT`.
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
         /// Log in with the user PIN (CERTKEY_PIN, else asked without echo) to see

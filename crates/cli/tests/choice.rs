@@ -201,6 +201,31 @@ fn the_key_and_the_ca_are_chosen_by_what_the_operation_needs() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["token_serial"], first.as_str());
 
+    // A key without a serial (SoftHSM2's blank token in its free slot) is named by its
+    // slot too.
+    let blank = inv["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["serial"] == "")
+        .map(|t| t["slot"].as_u64().unwrap())
+        .expect("SoftHSM2's blank token, without a serial, is listed");
+    let out = run(
+        &["--json", "info", "--token", &format!("slot:{blank}")],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Only keys in that slot (one per module: slot numbers are per module), the
+    // serial-less one among them.
+    let tokens = v["tokens"].as_array().unwrap();
+    assert!(tokens.iter().all(|t| t["slot"] == blank), "{v}");
+    assert!(tokens.iter().any(|t| t["serial"] == ""), "{v}");
+    assert!(
+        tokens.len() < inv["tokens"].as_array().unwrap().len(),
+        "{v}"
+    );
+
     // The CA is chosen by the certificate's issuer: the seal goes to the local CA.
     let image = cfg_dir.path().join("seal.png");
     ring_png(&image);

@@ -1226,6 +1226,28 @@ fn a_seal_by_a_foreign_maker_is_not_trusted() {
     assert_eq!(v["seals"][0]["maker_trusted"], true, "{v}");
     assert_eq!(v["ca_list"]["source"], "service", "{v}");
     let issuing = ca.issuing("sm2");
+    // The listing checks the seal too (no network: against the configured bundle).
+    let bundle = dir.path().join("issuing.pem");
+    std::fs::write(&bundle, pem(&issuing)).unwrap();
+    let bundle = bundle.to_str().unwrap().to_string();
+    let listed_seal = |ca: &Ca| {
+        let out = run(ca, &["--json", "--ca-bundle", &bundle, "list"], &env(&[]));
+        let v = json_of(&out);
+        let cert = v["tokens"][0]["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("certificate {id} listed: {v}"));
+        cert["seal"].clone()
+    };
+    let seal = listed_seal(&ca);
+    assert_eq!(seal["valid"], true, "{seal}");
+    assert!(
+        seal["name"].as_str().is_some_and(|n| !n.is_empty()),
+        "{seal}"
+    );
     let port = ca.url.rsplit(':').next().unwrap().to_string();
     let cache = state.join("cacerts").join(format!("127.0.0.1_{port}.json"));
     assert!(cache.exists(), "{}", cache.display());
@@ -1244,6 +1266,10 @@ fn a_seal_by_a_foreign_maker_is_not_trusted() {
     assert_eq!(s["bound_to_certificate"], true, "{v}");
     assert_eq!(s["maker_trusted"], false, "{v}");
     assert_eq!(s["maker_untrusted_reason"], "self_issued", "{v}");
+    // Listed as a seal object that is not valid, never as the holder's seal.
+    let seal = listed_seal(&ca);
+    assert_eq!(seal["valid"], false, "{seal}");
+    assert_eq!(seal["problem"], "maker_self_issued", "{seal}");
     let out = run(&ca, &["seal", "show"], &env(&[]));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let t = String::from_utf8_lossy(&out.stdout).to_string();
@@ -1291,6 +1317,7 @@ fn a_seal_by_a_foreign_maker_is_not_trusted() {
     assert_eq!(s["bound_to_certificate"], true, "{v}");
     assert_eq!(s["maker_trusted"], false, "{v}");
     assert_eq!(s["maker_untrusted_reason"], "issuer_not_trusted", "{v}");
+    assert_eq!(listed_seal(&ca)["problem"], "maker_issuer_not_trusted");
     let out = run(&ca, &["seal", "show"], &env(&[]));
     let t = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(

@@ -274,13 +274,19 @@ impl Directory {
     /// could not be asked (network, an unexpected answer), that CA's error: the answer
     /// is unknown, not "no".
     pub fn pending_order(&self, token_serial: &str) -> Result<bool> {
-        let clients: Vec<Result<ServiceClient>> = match &self.explicit {
-            Some(x) => vec![ServiceClient::new(&x.url, x.tls_roots.as_deref())],
-            None => self.entries.iter().map(CaEntry::client).collect(),
+        let clients: Vec<ServiceClient> = match &self.explicit {
+            Some(x) => vec![ServiceClient::new(&x.url, x.tls_roots.as_deref())?],
+            // An entry that cannot make a client (its own configuration error) is
+            // reported where it is used, not here.
+            None => self
+                .entries
+                .iter()
+                .filter_map(|e| e.client().ok())
+                .collect(),
         };
         let mut unknown = None;
         for client in clients {
-            match client.and_then(|c| c.activation_lookup(token_serial)) {
+            match client.activation_lookup(token_serial) {
                 Ok(o) if o.state != OrderState::Completed => return Ok(true),
                 Ok(_) => {}
                 // The CA answered: it has no order for this key.

@@ -50,8 +50,9 @@ pub enum Error {
         /// How long it has been busy, whole seconds.
         seconds: u64,
     },
-    /// A module that takes one caller at a time is busy with another operation.
-    #[error("PKCS#11 module {module} is busy with another operation")]
+    /// A module that takes one caller at a time stayed busy (another operation on
+    /// one of its keys, or a long read).
+    #[error("PKCS#11 module {module} is busy")]
     ModuleBusy {
         /// The module path.
         module: String,

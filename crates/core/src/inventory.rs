@@ -33,7 +33,8 @@ pub struct LoginRequest {
 pub struct ScanOptions {
     /// Read each token's mechanism list.
     pub mechanisms: bool,
-    /// Only tokens with this serial (others are skipped, not read).
+    /// Only the token so named (others are skipped, not read): a serial, `slot:ID` or
+    /// `label:TEXT`, as [`crate::workflow::token::Selector`] reads it.
     pub token: Option<String>,
     /// The time against which validity is judged.
     pub now: OffsetDateTime,
@@ -88,12 +89,78 @@ pub struct CertificateEntry {
     pub has_public_key: bool,
     /// The signature checked against the issuer (token or CA bundle).
     pub signature_check: Option<SignatureCheck>,
-    /// The name of the electronic seal stored for this certificate, if any.
-    pub seal: Option<String>,
+    /// The electronic seal stored for this certificate, if any, checked.
+    pub seal: Option<SealEntry>,
     /// Why the certificate could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub error: Option<Error>,
+}
+
+/// The electronic seal stored for a certificate, checked without the network (the
+/// makers trusted are the CAs of the configured bundles; `certkey seal show` also asks
+/// the CA service for its list). A seal object planted with a name of its own shows as
+/// not valid, never under that name as the holder's seal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SealEntry {
+    /// The seal's name as the seal itself states it, when it decodes.
+    pub name: Option<String>,
+    /// It decodes, its maker's signature verifies, it lists this certificate and its
+    /// maker chains to a CA of the bundles.
+    pub valid: bool,
+    /// Why it is not valid (stable codes): `seal_malformed`,
+    /// `unknown_critical_extension`, `signature_invalid`, `not_bound`, or why the maker
+    /// is not trusted (`maker_no_trusted_ca`,
+    /// `maker_issuer_not_trusted`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub problem: Option<String>,
+}
+
+impl SealEntry {
+    /// Checks the seal object `value` stored for the certificate `holder` (DER):
+    /// `trusted` are the trusted CA certificates, `pool` CA certificates that may fill
+    /// a gap in the maker's path (those on the key).
+    pub fn check(
+        value: &[u8],
+        holder: &[u8],
+        trusted: &[Vec<u8>],
+        pool: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> SealEntry {
+        use crate::workflow::seal::{lists_certificate, maker_signature_valid, seal_refusal};
+        let refused = |name: Option<String>, problem: &str| SealEntry {
+            name,
+            valid: false,
+            problem: Some(problem.to_string()),
+        };
+        if value.len() > certkey_seal::MAX_SEAL_BYTES {
+            return refused(None, "seal_malformed");
+        }
+        let seal = match certkey_seal::Seal::decode(value) {
+            Ok(s) => s,
+            Err(e) => return refused(None, e.code()),
+        };
+        let name = Some(seal.info.name.clone());
+        if seal_refusal(&seal).is_some() {
+            return refused(name, "unknown_critical_extension");
+        }
+        if !maker_signature_valid(&seal) {
+            return refused(name, "signature_invalid");
+        }
+        if !lists_certificate(&seal, holder) {
+            return refused(name, "not_bound");
+        }
+        if let Err(why) = crate::cert::chain::chains_to(&seal.maker_cert, trusted, pool, now) {
+            return refused(name, &format!("maker_{}", why.code()));
+        }
+        SealEntry {
+            name,
+            valid: true,
+            problem: None,
+        }
+    }
 }
 
 /// A key object on a token.
@@ -311,7 +378,9 @@ pub(crate) fn read_token(
         .map_err(|e| ckr::convert(e, "C_GetTokenInfo"))?;
     let details = TokenDetails::from(&info);
     if let Some(want) = &opts.token {
-        if want.trim() != details.serial {
+        let named = crate::workflow::token::Selector::parse(want)
+            .is_ok_and(|sel| sel.matches(slot.id(), &details.serial, &details.label));
+        if !named {
             return Ok(None);
         }
     }
@@ -434,6 +503,10 @@ fn fill_objects(
             cert: p.cert.clone(),
         })
         .collect();
+    // For seal checks: the bundles' CAs are trusted, CA certificates on the key may
+    // fill a gap in a maker's path.
+    let trusted: Vec<Vec<u8>> = bundle.iter().map(|b| b.der.to_vec()).collect();
+    let pool: Vec<Vec<u8>> = on_token.iter().map(|c| c.der.to_vec()).collect();
     for (o, p) in certs.iter().zip(parsed.iter()) {
         let id = hex::encode(&o.id);
         let has_private_key = if has(ObjectKind::PrivateKey, &o.id) {
@@ -457,7 +530,16 @@ fn fill_objects(
                         && d.id == o.id
                         && d.application.as_deref() == Some(crate::workflow::seal::APPLICATION)
                 })
-                .map(|d| d.label.clone()),
+                .map(|d| match (&d.value, &o.value) {
+                    (Some(seal), Some(holder)) => {
+                        SealEntry::check(seal, holder, &trusted, &pool, now)
+                    }
+                    _ => SealEntry {
+                        name: None,
+                        valid: false,
+                        problem: Some("unreadable".into()),
+                    },
+                }),
             error: None,
         };
         match (p, &o.value) {

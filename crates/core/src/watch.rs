@@ -339,8 +339,12 @@ fn worker(shared: &Shared, index: usize) {
         // operation holding it pauses the polls (its keys stay as last seen).
         match module.hold(Duration::ZERO) {
             Ok(held) => {
-                poll_once(shared, index, module, &mut handled_refresh);
+                let change = poll_once(shared, index, module, &mut handled_refresh);
+                // Published once the module is free again.
                 drop(held);
+                if change {
+                    shared.changed(shared.lock());
+                }
             }
             Err(_) => tracing::trace!(module = %entry.spec.path, "busy with an operation"),
         }
@@ -348,16 +352,13 @@ fn worker(shared: &Shared, index: usize) {
     }
 }
 
-/// Whether a token read failed because the key went away meanwhile.
-fn pulled_out(e: &Error) -> bool {
-    // CKR_SLOT_ID_INVALID, CKR_DEVICE_REMOVED, CKR_SESSION_CLOSED,
-    // CKR_SESSION_HANDLE_INVALID, CKR_TOKEN_NOT_PRESENT.
-    [0x03, 0x32, 0xB0, 0xB3, 0xE0]
-        .iter()
-        .any(|c| ckr::is_ckr(e, *c))
-}
-
-fn poll_once(shared: &Shared, index: usize, module: &LoadedModule, handled_refresh: &mut u64) {
+/// One poll of module `index`; whether anything changed.
+fn poll_once(
+    shared: &Shared,
+    index: usize,
+    module: &LoadedModule,
+    handled_refresh: &mut u64,
+) -> bool {
     shared.busy(index, shared.opts.timeout);
     let refresh = shared.refresh.load(Ordering::SeqCst);
     let reread_all = refresh != *handled_refresh;
@@ -400,9 +401,22 @@ fn poll_once(shared: &Shared, index: usize, module: &LoadedModule, handled_refre
     match seen {
         Ok(_) => {
             change |= st.error.take().is_some();
+            // A token that failed again the same way is no change.
+            let repeated = |id: &u64, new: &SlotState| {
+                st.slots.get(id).is_some_and(|old| {
+                    old.report.is_none() && new.report.is_none() && old.errors == new.errors
+                })
+            };
+            let news = fresh.iter().filter(|(id, new)| !repeated(id, new)).count();
+            for (id, new) in &fresh {
+                if new.report.is_none() && !repeated(id, new) {
+                    tracing::warn!(module = %module.spec.path, slot = id, "token cannot be read");
+                }
+            }
             let before = st.slots.len();
-            st.slots.retain(|id, _| kept.contains(id));
-            change |= st.slots.len() != before || !fresh.is_empty();
+            st.slots
+                .retain(|id, _| kept.contains(id) || fresh.contains_key(id));
+            change |= st.slots.len() != before || news > 0;
             st.slots.append(&mut fresh);
         }
         Err(e) => {
@@ -411,9 +425,7 @@ fn poll_once(shared: &Shared, index: usize, module: &LoadedModule, handled_refre
             st.slots.clear();
         }
     }
-    if change {
-        shared.changed(states);
-    }
+    change
 }
 
 fn read(
@@ -441,14 +453,10 @@ fn read(
             retry_at: None,
         }),
         Ok(None) => None,
-        // Pulled out while being read: seen again at the next poll.
-        Err(e) if pulled_out(&e) => {
-            tracing::debug!(slot = slot.id(), error = %e, "token gone while read");
-            None
-        }
-        // Present but unreadable: shown in the slot's place, tried again later.
+        // Unreadable: shown in the slot's place, tried again later (a key pulled out
+        // meanwhile is gone at the next poll).
         Err(e) => {
-            tracing::warn!(module = %module.spec.path, slot = slot.id(), error = %e, "token read failed");
+            tracing::debug!(module = %module.spec.path, slot = slot.id(), error = %e, "token read failed");
             errors.push(Located {
                 module: Some(module.spec.path.clone()),
                 slot: Some(slot.id()),

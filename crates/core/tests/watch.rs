@@ -2,95 +2,18 @@
 //! coming and going, a module that hangs (softkey's `stall` fault) shown as not
 //! responding without holding up the rest, and a module that fails to load.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use certkey_core::catalog::Catalog;
-use certkey_core::pkcs11::{ModuleSource, ModuleSpec};
-use certkey_core::watch::{LiveInventory, Watch, WatchOptions};
+use certkey_core::watch::{Watch, WatchOptions};
+
+mod support;
+use support::{built, codes, serials, softkey, spec, wait_for};
 
 const A: &str = "SKWATCH0000001";
 const B: &str = "SKWATCH0000002";
-
-/// target/debug, from this test binary (target/debug/deps/watch-...).
-fn debug_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    exe.parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .expect("target/debug")
-}
-
-fn built(name: &str) -> PathBuf {
-    let p = debug_dir().join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: build the workspace first (cargo build)",
-        p.display()
-    );
-    p
-}
-
-fn spec(path: &Path) -> ModuleSpec {
-    ModuleSpec {
-        path: path.display().to_string(),
-        source: ModuleSource::CommandLine,
-    }
-}
-
-/// The softkey control tool on our store.
-fn softkey(store: &Path, args: &[&str]) {
-    let out = Command::new(built("certkey-softkey"))
-        .args(args)
-        .env("CERTKEY_SOFTKEY_DIR", store)
-        .output()
-        .expect("certkey-softkey runs");
-    assert!(
-        out.status.success(),
-        "certkey-softkey {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Waits (a correctness bound, not a performance claim) until `f` holds for the
-/// latest snapshot; returns it.
-fn wait_for(watch: &Watch, what: &str, f: impl Fn(&LiveInventory) -> bool) -> LiveInventory {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let live = watch.snapshot();
-        if f(&live) {
-            return live;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not seen; last inventory {:?}",
-            live.inventory
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn serials(live: &LiveInventory) -> Vec<String> {
-    let mut v: Vec<String> = live
-        .inventory
-        .tokens
-        .iter()
-        .map(|t| t.details.serial.clone())
-        .collect();
-    v.sort();
-    v
-}
-
-fn codes(live: &LiveInventory) -> Vec<&'static str> {
-    live.inventory
-        .errors
-        .iter()
-        .map(|e| e.error.code())
-        .collect()
-}
 
 #[test]
 fn keys_come_and_go_and_a_hung_module_is_reported_then_recovers() {

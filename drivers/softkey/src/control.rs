@@ -49,6 +49,11 @@ pub struct Control {
     /// take this many milliseconds, as a module that hangs on a reader does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_ms: Option<u64>,
+    /// Fault injection: C_Initialize refuses CKF_OS_LOCKING_OK with CKR_CANT_LOCK, as
+    /// a module that cannot lock for itself does (the application must then call it
+    /// from one thread at a time).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refuse_os_locking: bool,
 }
 
 impl Control {

@@ -126,6 +126,13 @@ unsafe fn write<T>(p: *mut T, v: T) -> Rv<()> {
 
 // ----- general ---------------------------------------------------------------------
 
+/// The `os-locking off` fault of the control file.
+fn refuses_os_locking() -> bool {
+    crate::store::Store::open()
+        .and_then(|store| crate::control::Control::read(&store))
+        .is_ok_and(|c| c.refuse_os_locking)
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
     guard(|| {
@@ -145,6 +152,9 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
             // We lock with the OS; an application that insists on its own mutexes
             // without allowing OS locking cannot use us.
             if fns[0] && args.flags & CKF_OS_LOCKING_OK == 0 {
+                return Err(CKR_CANT_LOCK);
+            }
+            if args.flags & CKF_OS_LOCKING_OK != 0 && refuses_os_locking() {
                 return Err(CKR_CANT_LOCK);
             }
         }

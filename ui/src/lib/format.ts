@@ -32,6 +32,16 @@ export function pinState(token: TokenReport): Said {
   return { id: 'app-pin-ok', tone: 'ok' };
 }
 
+/** The seal stored for a certificate: written and valid, none, or present but not
+ *  valid (core checked it: decodes, maker's signature, bound to this certificate,
+ *  maker from a trusted CA). */
+export function sealState(cert: CertificateEntry): Said {
+  const seal = cert.seal;
+  if (!seal) return { id: 'app-cert-seal-none', tone: 'info' };
+  if (seal.valid) return { id: 'app-cert-seal-present', tone: 'ok', args: { name: seal.name ?? '' } };
+  return { id: 'app-cert-seal-invalid', tone: 'danger', args: { problem: seal.problem ?? 'unknown' } };
+}
+
 /** Free memory, in KiB, when the key reports it. */
 export function freeMemoryKiB(token: TokenReport): number | null {
   const free = [token.memory.free_public, token.memory.free_private].filter(

@@ -3,6 +3,7 @@
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
 import type { LiveInventory } from '../bindings/LiveInventory';
 import { api } from './api';
+import { transient } from './errors';
 import { certInfo } from './format';
 
 export const live = $state<{ current: LiveInventory | null; error: unknown }>({
@@ -11,35 +12,44 @@ export const live = $state<{ current: LiveInventory | null; error: unknown }>({
 });
 
 /**
- * Activation offers, by serial: whether the CA has a pending order for the key, or
- * `unreachable` while the CA cannot be asked (asked again every RETRY_MS).
+ * Activation offers, by serial: whether the CA has a pending order for the key; or,
+ * when it could not be asked, the error and whether it is asked again by itself (the
+ * CA out of reach: every RETRY_MS, while the key is in).
  */
-export type Offer = boolean | 'unreachable';
+export type Offer = boolean | { error: unknown; retrying: boolean };
 export const offers = new SvelteMap<string, Offer>();
 const asked = new SvelteSet<string>();
 const RETRY_MS = 15_000;
-// Timers only, never rendered: a plain Map on purpose.
+// Timers and request numbers only, never rendered: plain Maps on purpose.
 // eslint-disable-next-line svelte/prefer-svelte-reactivity
 const retries = new Map<string, ReturnType<typeof setTimeout>>();
+// eslint-disable-next-line svelte/prefer-svelte-reactivity
+const latest = new Map<string, number>();
+let requests = 0;
 
 function ask(serial: string): void {
   asked.add(serial);
+  const mine = ++requests;
+  latest.set(serial, mine);
+  // Only the latest question about a key counts (a "try again" or a key pulled out
+  // and put back makes the earlier answers stale).
+  const current = () => latest.get(serial) === mine;
   api
     .activationAvailable(serial)
     .then((yes) => {
-      if (asked.has(serial)) offers.set(serial, yes);
+      if (current()) offers.set(serial, yes);
     })
-    .catch(() => {
-      if (!asked.has(serial)) return;
-      offers.set(serial, 'unreachable');
-      // The CA may be back later (network up, service restarted): ask again while the
-      // key is still in.
+    .catch((error: unknown) => {
+      if (!current()) return;
+      const retrying = transient(error);
+      offers.set(serial, { error, retrying });
+      if (!retrying) return;
       clearTimeout(retries.get(serial));
       retries.set(
         serial,
         setTimeout(() => {
           retries.delete(serial);
-          if (asked.has(serial)) ask(serial);
+          if (current()) ask(serial);
         }, RETRY_MS),
       );
     });
@@ -59,6 +69,8 @@ function update(next: LiveInventory): void {
       t.flags.includes('CKF_TOKEN_INITIALIZED') &&
       t.certificates.every((c) => certInfo(c)?.is_ca === true);
     if (fresh && !asked.has(t.serial)) ask(t.serial);
+    // A key that got a certificate meanwhile (activated elsewhere) is no longer asked.
+    else if (!fresh && asked.has(t.serial)) forgetOffer(t.serial);
   }
 }
 
@@ -76,6 +88,7 @@ export async function follow(): Promise<void> {
 export function forgetOffer(serial: string): void {
   asked.delete(serial);
   offers.delete(serial);
+  latest.delete(serial);
   clearTimeout(retries.get(serial));
   retries.delete(serial);
 }

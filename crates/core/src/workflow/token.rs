@@ -101,7 +101,8 @@ impl Selector {
         Ok(Selector::Serial(s.to_string()))
     }
 
-    fn matches(&self, slot: u64, serial: &str, label: &str) -> bool {
+    /// Whether the key in `slot` with this serial and label is the one named.
+    pub fn matches(&self, slot: u64, serial: &str, label: &str) -> bool {
         match self {
             Selector::Serial(want) => want == serial,
             Selector::Slot(id) => *id == slot,

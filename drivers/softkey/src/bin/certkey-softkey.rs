@@ -46,6 +46,12 @@ enum Command {
         #[arg(long)]
         serial: Option<String>,
     },
+    /// `off`: C_Initialize refuses OS locking (CKR_CANT_LOCK), as a module that must be
+    /// called by one thread at a time does; `on` (the default) accepts it again.
+    OsLocking {
+        /// `on` or `off`.
+        state: String,
+    },
     /// Make the whole module hang: C_Initialize and every C_GetSlotList take MS
     /// milliseconds; `off` makes it answer at once again.
     Stall {
@@ -131,6 +137,16 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let mut control = Control::read(&store)?;
             control.stall_ms = stall;
+            control.write(&store)
+        }
+        Command::OsLocking { state } => {
+            let refuse = match state.as_str() {
+                "on" => false,
+                "off" => true,
+                v => return Err(format!("os-locking wants `on` or `off`, not {v:?}")),
+            };
+            let mut control = Control::read(&store)?;
+            control.refuse_os_locking = refuse;
             control.write(&store)
         }
         Command::Status { json } => {
