@@ -10,21 +10,12 @@ use certkey_core::catalog::Catalog;
 use certkey_core::watch::{Watch, WatchOptions};
 
 mod support;
-use support::{built, codes, serials, softkey, spec, wait_for};
-
-const A: &str = "SKWATCH0000001";
-const B: &str = "SKWATCH0000002";
+use support::{built, codes, serials, softkey, spec, two_key_store, wait_for, A, B};
 
 #[test]
 fn keys_come_and_go_and_a_hung_module_is_reported_then_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("softkey");
-    std::fs::create_dir_all(&store).expect("store");
-    std::fs::write(
-        store.join("softkey.toml"),
-        format!("[[slot]]\nserial = \"{A}\"\n\n[[slot]]\nserial = \"{B}\"\n"),
-    )
-    .expect("softkey.toml");
+    let store = two_key_store(dir.path());
     // The module reads its store from the environment when it initialises; this test
     // binary loads it once, here.
     std::env::set_var("CERTKEY_SOFTKEY_DIR", &store);

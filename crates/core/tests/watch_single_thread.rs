@@ -9,21 +9,12 @@ use certkey_core::catalog::Catalog;
 use certkey_core::watch::{Watch, WatchOptions};
 
 mod support;
-use support::{built, serials, softkey, spec, wait_for};
-
-const A: &str = "SKWATCH0000001";
-const B: &str = "SKWATCH0000002";
+use support::{built, serials, softkey, spec, two_key_store, wait_for, A, B};
 
 #[test]
 fn a_module_without_os_locking_is_called_by_one_thread_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("softkey");
-    std::fs::create_dir_all(&store).expect("store");
-    std::fs::write(
-        store.join("softkey.toml"),
-        format!("[[slot]]\nserial = \"{A}\"\n\n[[slot]]\nserial = \"{B}\"\n"),
-    )
-    .expect("softkey.toml");
+    let store = two_key_store(dir.path());
     std::env::set_var("CERTKEY_SOFTKEY_DIR", &store);
     softkey(&store, &["os-locking", "off"]);
 

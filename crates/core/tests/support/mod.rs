@@ -8,6 +8,22 @@ use std::time::{Duration, Instant};
 use certkey_core::pkcs11::{ModuleSource, ModuleSpec};
 use certkey_core::watch::{LiveInventory, Watch};
 
+/// The serials of the two keys of [`two_key_store`].
+pub const A: &str = "SKWATCH0000001";
+pub const B: &str = "SKWATCH0000002";
+
+/// A softkey store in `dir` with two blank keys, A and B; returns its folder.
+pub fn two_key_store(dir: &Path) -> PathBuf {
+    let store = dir.join("softkey");
+    std::fs::create_dir_all(&store).expect("store");
+    std::fs::write(
+        store.join("softkey.toml"),
+        format!("[[slot]]\nserial = \"{A}\"\n\n[[slot]]\nserial = \"{B}\"\n"),
+    )
+    .expect("softkey.toml");
+    store
+}
+
 /// target/debug, from this test binary (target/debug/deps/watch-...).
 pub fn debug_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary");
