@@ -118,6 +118,7 @@ cli-untrusted-certificate_not_valid_now = the maker's certificate is not valid n
 cli-untrusted-self_issued = the maker's certificate is self-issued, not issued by a CA
 cli-untrusted-key_usage = the maker's certificate's key usage does not allow signing
 cli-untrusted-issuer_not_trusted = the maker's certificate is not issued by a trusted CA
+cli-untrusted-holder_certificate = the maker's certificate is a certificate holder's (client authentication or e-mail protection), not a seal maker's
 cli-ca-list-service = CA list: from the CA service { $service } ({ $service_count } certificates), { $bundle_count } from CA bundles
 cli-ca-list-cache = CA list: the CA service cannot be used ({ $why }); using its list cached at { $fetched_at } ({ $service_count } certificates), { $bundle_count } from CA bundles
 cli-ca-list-none = CA list: none from a CA service ({ $why }{ $cache_note }); { $bundle_count } from CA bundles (give them with --ca-bundle or the config's ca_bundle)

@@ -118,6 +118,7 @@ cli-untrusted-certificate_not_valid_now = 制章者证书当前不在有效期�
 cli-untrusted-self_issued = 制章者证书是自签发的，不是由 CA 签发的
 cli-untrusted-key_usage = 制章者证书的密钥用法不允许签名
 cli-untrusted-issuer_not_trusted = 制章者证书不是由可信 CA 签发的
+cli-untrusted-holder_certificate = 制章者证书是证书持有者的证书（用于客户端认证或电子邮件保护），不是 CA 的制章者证书
 cli-ca-list-service = CA 证书列表：来自 CA 服务 { $service }（{ $service_count } 张），CA 证书包 { $bundle_count } 张
 cli-ca-list-cache = CA 证书列表：CA 服务暂不可用（{ $why }），使用 { $fetched_at } 缓存的列表（{ $service_count } 张），CA 证书包 { $bundle_count } 张
 cli-ca-list-none = CA 证书列表：没有来自 CA 服务的列表（{ $why }{ $cache_note }），CA 证书包 { $bundle_count } 张（可用 --ca-bundle 或配置 ca_bundle 指定）

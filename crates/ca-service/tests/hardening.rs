@@ -573,8 +573,10 @@ fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
 // Pruning.
 // ---------------------------------------------------------------------------
 
-fn exec(pool: &sqlx::AnyPool, sql: &str) {
-    common::reqwest::tokio_rt().block_on(async {
+/// Runs one statement on the pool, in the runtime the pool was made in (its
+/// connections belong to that runtime).
+fn exec(rt: &tokio::runtime::Runtime, pool: &sqlx::AnyPool, sql: &str) {
+    rt.block_on(async {
         sqlx::query(sql).execute(pool).await.expect(sql);
     });
 }
@@ -592,7 +594,8 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
         .unwrap()
         .as_secs() as i64;
     let day = 86_400;
-    let pool = common::reqwest::tokio_rt().block_on(async {
+    let rt = common::reqwest::tokio_rt();
+    let pool = rt.block_on(async {
         sqlx::any::install_default_drivers();
         sqlx::AnyPool::connect(&url).await.unwrap()
     });
@@ -601,7 +604,7 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
     } else {
         "X'00'"
     };
-    exec(&pool, &format!(
+    exec(&rt, &pool, &format!(
         "INSERT INTO tokens (serial, label, so_pin, initial_pin, handler_name, handler_id, handler_phone, state, created_at) \
          VALUES ('T1', '', {blob}, {blob}, 'a', 'b', 'c', 'produced', {now})"
     ));
@@ -613,20 +616,21 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
         ("old-approved", "approved", Some(now - 40 * day)),
     ] {
         let decided = decided.map_or("NULL".to_string(), |d| d.to_string());
-        exec(&pool, &format!(
+        exec(&rt, &pool, &format!(
             "INSERT INTO unlock_tickets (ticket, token_serial, certificate_serial, client_key, handler_match, state, created_at, decided_at) \
              VALUES ('{ticket}', 'T1', '0a', {blob}, 1, '{state}', {}, {decided})",
             now - 50 * day
         ));
     }
     for (nonce, expires) in [("expired", now - 2 * 3600), ("live", now + 300)] {
-        exec(&pool, &format!(
+        exec(&rt, &pool, &format!(
             "INSERT INTO challenges (nonce, certificate_serial, expires_at, used) VALUES ('{nonce}', '0a', {expires}, 0)"
         ));
     }
     let window = now - now % 60;
     for (key, start) in [("old:1.2.3.4", window - 3 * 3600), ("live:1.2.3.4", window)] {
         exec(
+            &rt,
             &pool,
             &format!(
                 "INSERT INTO rate_limits (key, window_start, count) VALUES ('{key}', {start}, 1)"
@@ -634,7 +638,7 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
         );
     }
     let names = |table: &str, col: &str| -> Vec<String> {
-        common::reqwest::tokio_rt().block_on(async {
+        rt.block_on(async {
             let mut v: Vec<String> = sqlx::query(&format!("SELECT {col} FROM {table}"))
                 .fetch_all(&pool)
                 .await

@@ -586,6 +586,17 @@ fn listing(
     token: Option<String>,
     detailed: Option<Option<LoginRequest>>,
 ) -> Result<u8, Error> {
+    if let Some(t) = &token {
+        // A malformed `slot:` is an error, not "no such key"; the PIN goes to one key
+        // named by its serial, never to every key sharing a slot number or label.
+        let selector = workflow::token::Selector::parse(t)?;
+        if matches!(detailed, Some(Some(_))) && !matches!(selector, Selector::Serial(_)) {
+            return Err(Error::InvalidArgument {
+                name: "token".into(),
+                reason: format!("{t}: --login needs the key's serial number"),
+            });
+        }
+    }
     let s = setup(cli)?;
     let opts = ScanOptions {
         mechanisms: detailed.is_some(),

@@ -244,6 +244,7 @@ fn untrusted_text(lang: Lang, why: Untrusted) -> String {
             Untrusted::SelfIssued => "cli-untrusted-self_issued",
             Untrusted::KeyUsage => "cli-untrusted-key_usage",
             Untrusted::IssuerNotTrusted => "cli-untrusted-issuer_not_trusted",
+            Untrusted::HolderCertificate => "cli-untrusted-holder_certificate",
         },
     )
 }

@@ -225,6 +225,18 @@ fn the_key_and_the_ca_are_chosen_by_what_the_operation_needs() {
         tokens.len() < inv["tokens"].as_array().unwrap().len(),
         "{v}"
     );
+    // A PIN is never tried on every key sharing a slot number; a bad name is an error.
+    for (args, says) in [
+        (
+            vec!["info", "--token", "slot:0", "--login"],
+            "--login needs the key's serial number",
+        ),
+        (vec!["info", "--token", "slot:x"], "slot:ID needs a number"),
+    ] {
+        let out = run(&args, &[("CERTKEY_PIN", NEW_PIN.to_string())]);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
 
     // The CA is chosen by the certificate's issuer: the seal goes to the local CA.
     let image = cfg_dir.path().join("seal.png");

@@ -274,16 +274,23 @@ impl Directory {
     /// could not be asked (network, an unexpected answer), that CA's error: the answer
     /// is unknown, not "no".
     pub fn pending_order(&self, token_serial: &str) -> Result<bool> {
-        let clients: Vec<ServiceClient> = match &self.explicit {
-            Some(x) => vec![ServiceClient::new(&x.url, x.tls_roots.as_deref())?],
-            // An entry that cannot make a client (its own configuration error) is
-            // reported where it is used, not here.
-            None => self
-                .entries
-                .iter()
-                .filter_map(|e| e.client().ok())
-                .collect(),
+        let made: Vec<Result<ServiceClient>> = match &self.explicit {
+            Some(x) => vec![ServiceClient::new(&x.url, x.tls_roots.as_deref())],
+            None => self.entries.iter().map(CaEntry::client).collect(),
         };
+        // An entry that cannot make a client (its own configuration error) is passed
+        // over while another can be asked; when none can, the answer is unknown.
+        let mut clients = Vec::new();
+        let mut broken = None;
+        for c in made {
+            match c {
+                Ok(c) => clients.push(c),
+                Err(e) => broken = broken.or(Some(e)),
+            }
+        }
+        if clients.is_empty() {
+            return broken.map_or(Ok(false), Err);
+        }
         let mut unknown = None;
         for client in clients {
             match client.activation_lookup(token_serial) {

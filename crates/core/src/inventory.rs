@@ -129,15 +129,14 @@ impl SealEntry {
         pool: &[Vec<u8>],
         now: OffsetDateTime,
     ) -> SealEntry {
-        use crate::workflow::seal::{lists_certificate, maker_signature_valid, seal_refusal};
+        use crate::workflow::seal::{
+            lists_certificate, maker_signature_valid, maker_trusted, seal_refusal,
+        };
         let refused = |name: Option<String>, problem: &str| SealEntry {
             name,
             valid: false,
             problem: Some(problem.to_string()),
         };
-        if value.len() > certkey_seal::MAX_SEAL_BYTES {
-            return refused(None, "seal_malformed");
-        }
         let seal = match certkey_seal::Seal::decode(value) {
             Ok(s) => s,
             Err(e) => return refused(None, e.code()),
@@ -152,7 +151,10 @@ impl SealEntry {
         if !lists_certificate(&seal, holder) {
             return refused(name, "not_bound");
         }
-        if let Err(why) = crate::cert::chain::chains_to(&seal.maker_cert, trusted, pool, now) {
+        if now < seal.info.valid_start || seal.info.valid_end < now {
+            return refused(name, "seal_not_valid_now");
+        }
+        if let Err(why) = maker_trusted(&seal, trusted, pool, now) {
             return refused(name, &format!("maker_{}", why.code()));
         }
         SealEntry {
@@ -477,6 +479,39 @@ fn key_type_name(catalog: &Catalog, vendor: Option<&VendorProfile>, v: u64) -> S
     }
 }
 
+/// The seal stored for certificate `cert` (one per certificate: a second seal object
+/// makes neither valid).
+fn seal_of(
+    objs: &[TokenObject],
+    cert: &TokenObject,
+    trusted: &[Vec<u8>],
+    pool: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> Option<SealEntry> {
+    let seals: Vec<&TokenObject> = objs
+        .iter()
+        .filter(|d| {
+            d.kind == ObjectKind::Data
+                && d.id == cert.id
+                && d.application.as_deref() == Some(crate::workflow::seal::APPLICATION)
+        })
+        .collect();
+    let refused = |problem: &str| SealEntry {
+        name: None,
+        valid: false,
+        problem: Some(problem.into()),
+    };
+    match (seals.as_slice(), &cert.value) {
+        ([], _) => None,
+        ([one], Some(holder)) => Some(match &one.value {
+            Some(seal) => SealEntry::check(seal, holder, trusted, pool, now),
+            None => refused("unreadable"),
+        }),
+        ([_], None) => Some(refused("unreadable")),
+        _ => Some(refused("several_seals")),
+    }
+}
+
 fn fill_objects(
     report: &mut TokenReport,
     objs: Vec<TokenObject>,
@@ -523,23 +558,7 @@ fn fill_objects(
             has_private_key,
             has_public_key: has(ObjectKind::PublicKey, &o.id),
             signature_check: None,
-            seal: objs
-                .iter()
-                .find(|d| {
-                    d.kind == ObjectKind::Data
-                        && d.id == o.id
-                        && d.application.as_deref() == Some(crate::workflow::seal::APPLICATION)
-                })
-                .map(|d| match (&d.value, &o.value) {
-                    (Some(seal), Some(holder)) => {
-                        SealEntry::check(seal, holder, &trusted, &pool, now)
-                    }
-                    _ => SealEntry {
-                        name: None,
-                        valid: false,
-                        problem: Some("unreadable".into()),
-                    },
-                }),
+            seal: seal_of(&objs, o, &trusted, &pool, now),
             error: None,
         };
         match (p, &o.value) {

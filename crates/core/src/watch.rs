@@ -352,6 +352,15 @@ fn worker(shared: &Shared, index: usize) {
     }
 }
 
+/// Whether a token read failed because the key went away meanwhile:
+/// CKR_SLOT_ID_INVALID, CKR_DEVICE_REMOVED, CKR_SESSION_CLOSED,
+/// CKR_SESSION_HANDLE_INVALID, CKR_TOKEN_NOT_PRESENT.
+fn pulled_out(e: &Error) -> bool {
+    [0x03, 0x32, 0xB0, 0xB3, 0xE0]
+        .iter()
+        .any(|c| ckr::is_ckr(e, *c))
+}
+
 /// One poll of module `index`; whether anything changed.
 fn poll_once(
     shared: &Shared,
@@ -453,8 +462,12 @@ fn read(
             retry_at: None,
         }),
         Ok(None) => None,
-        // Unreadable: shown in the slot's place, tried again later (a key pulled out
-        // meanwhile is gone at the next poll).
+        // Pulled out while being read: gone at the next poll (no error to flash).
+        Err(e) if pulled_out(&e) => {
+            tracing::debug!(slot = slot.id(), error = %e, "token gone while read");
+            None
+        }
+        // Unreadable: shown in the slot's place, tried again later.
         Err(e) => {
             tracing::debug!(module = %module.spec.path, slot = slot.id(), error = %e, "token read failed");
             errors.push(Located {

@@ -39,6 +39,10 @@ export function sealState(cert: CertificateEntry): Said {
   const seal = cert.seal;
   if (!seal) return { id: 'app-cert-seal-none', tone: 'info' };
   if (seal.valid) return { id: 'app-cert-seal-present', tone: 'ok', args: { name: seal.name ?? '' } };
+  // Nothing to check the maker against (no CA bundle configured): not a forgery found.
+  if (seal.problem === 'maker_no_trusted_ca') {
+    return { id: 'app-cert-seal-unchecked', tone: 'warn', args: { name: seal.name ?? '' } };
+  }
   return { id: 'app-cert-seal-invalid', tone: 'danger', args: { problem: seal.problem ?? 'unknown' } };
 }
 

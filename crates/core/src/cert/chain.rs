@@ -31,6 +31,10 @@ pub enum Untrusted {
     KeyUsage,
     /// No path of valid CA certificates whose signatures verify leads to a trusted CA.
     IssuerNotTrusted,
+    /// (Seal makers) The maker's certificate is a certificate holder's (it allows
+    /// client authentication or e-mail protection, or the seal lists it as the
+    /// holder's): a holder could otherwise make "seals" with their own key.
+    HolderCertificate,
 }
 
 impl Untrusted {
@@ -43,6 +47,7 @@ impl Untrusted {
             Untrusted::SelfIssued => "self_issued",
             Untrusted::KeyUsage => "key_usage",
             Untrusted::IssuerNotTrusted => "issuer_not_trusted",
+            Untrusted::HolderCertificate => "holder_certificate",
         }
     }
 }

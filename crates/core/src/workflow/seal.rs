@@ -534,10 +534,30 @@ fn check_existing(
     Ok(seal)
 }
 
+/// Whether the seal's maker is a seal maker of a trusted CA: its certificate chains to
+/// one of `trusted` (through CA certificates of `pool` where needed) and is not a
+/// certificate holder's — the CA's holder certificates chain to the same CAs, and
+/// carry client authentication and e-mail protection, which a seal maker's does not.
+/// Returns the trusted CA's name.
+pub fn maker_trusted(
+    seal: &Seal,
+    trusted: &[Vec<u8>],
+    pool: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> std::result::Result<String, Untrusted> {
+    let holder_like = crate::cert::parse(&seal.maker_cert).is_ok_and(|p| {
+        matches!(p.cert.extended_key_usage(), Ok(Some(e)) if e.value.client_auth || e.value.email_protection)
+    });
+    if holder_like || lists_certificate(seal, &seal.maker_cert) {
+        return Err(Untrusted::HolderCertificate);
+    }
+    chain::chains_to(&seal.maker_cert, trusted, pool, now)
+}
+
 /// The maker's certificate of a seal the service sent chains to the service's own CA
 /// list: a seal signed by any other key is refused before it reaches the key.
 fn check_maker_trusted(seal: &Seal, trusted: &[Vec<u8>], now: OffsetDateTime) -> Result<()> {
-    chain::chains_to(&seal.maker_cert, trusted, &[], now)
+    maker_trusted(seal, trusted, &[], now)
         .map(|_| ())
         .map_err(|why| Error::ServiceResponse {
             reason: format!(
@@ -916,7 +936,7 @@ pub fn show(token: &Token, now: OffsetDateTime, trusted: &[Vec<u8>]) -> Result<V
             Ok(seal) => {
                 shown.signature_valid = maker_signature_valid(&seal);
                 shown.bound_to_certificate = on_token.iter().any(|c| lists_certificate(&seal, c));
-                match chain::chains_to(&seal.maker_cert, trusted, &pool, now) {
+                match maker_trusted(&seal, trusted, &pool, now) {
                     Ok(ca) => {
                         shown.maker_trusted = true;
                         shown.maker_trusted_by = Some(ca);
@@ -1174,6 +1194,30 @@ mod tests {
             critical,
             value: b"v".to_vec(),
         }
+    }
+
+    #[test]
+    fn a_maker_the_seal_lists_as_its_holder_is_no_seal_maker() {
+        // A holder signing a "seal" with their own key and listing their own
+        // certificate: refused before any chain is looked for.
+        let mut seal = signed_seal(Vec::new());
+        assert_eq!(
+            maker_trusted(&seal, &[], &[], datetime!(2027-01-01 0:00 UTC)),
+            Err(Untrusted::NoTrustedCa)
+        );
+        seal.info.certs = CertList::Certs(vec![seal.maker_cert.clone()]);
+        assert_eq!(
+            maker_trusted(&seal, &[], &[], datetime!(2027-01-01 0:00 UTC)),
+            Err(Untrusted::HolderCertificate)
+        );
+        // The listing reports it too, and never a panic on garbage.
+        let now = datetime!(2027-01-01 0:00 UTC);
+        let entry =
+            crate::inventory::SealEntry::check(b"\x30\x03\x02\x01\x00", b"h", &[], &[], now);
+        assert_eq!(
+            (entry.valid, entry.problem.as_deref()),
+            (false, Some("seal_malformed"))
+        );
     }
 
     #[test]
