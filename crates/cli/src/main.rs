@@ -496,6 +496,15 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             final_try_ok,
         } => {
             let login = if *login {
+                // The PIN is asked for only for a key named by its serial number.
+                if let Some(t) = token {
+                    if !matches!(Selector::parse(t)?, Selector::Serial(ref s) if !s.is_empty()) {
+                        return Err(Error::InvalidArgument {
+                            name: "token".into(),
+                            reason: format!("{t}: --login needs the key's serial number"),
+                        });
+                    }
+                }
                 Some(LoginRequest {
                     pin: read_pin(lang)?,
                     final_try_ok: *final_try_ok,
@@ -587,17 +596,19 @@ fn listing(
     detailed: Option<Option<LoginRequest>>,
 ) -> Result<u8, Error> {
     if let Some(t) = &token {
-        // A malformed `slot:` is an error, not "no such key"; the PIN goes to one key
-        // named by its serial, never to every key sharing a slot number or label.
-        let selector = workflow::token::Selector::parse(t)?;
-        if matches!(detailed, Some(Some(_))) && !matches!(selector, Selector::Serial(_)) {
-            return Err(Error::InvalidArgument {
-                name: "token".into(),
-                reason: format!("{t}: --login needs the key's serial number"),
-            });
-        }
+        // A malformed `slot:` is an error, not "no such key".
+        Selector::parse(t)?;
     }
     let s = setup(cli)?;
+    if let (Some(t), Some(Some(_))) = (&token, &detailed) {
+        // The PIN goes to exactly one key (never to every key sharing a serial).
+        workflow::token::select(
+            &s.modules,
+            &s.catalog,
+            Some(&Selector::parse(t)?),
+            Need::HolderCertificate,
+        )?;
+    }
     let opts = ScanOptions {
         mechanisms: detailed.is_some(),
         token: token.clone(),

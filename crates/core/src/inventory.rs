@@ -151,7 +151,7 @@ impl SealEntry {
         if !lists_certificate(&seal, holder) {
             return refused(name, "not_bound");
         }
-        if now < seal.info.valid_start || seal.info.valid_end < now {
+        if now < seal.info.valid_start || now >= seal.info.valid_end {
             return refused(name, "seal_not_valid_now");
         }
         if let Err(why) = maker_trusted(&seal, trusted, pool, now) {

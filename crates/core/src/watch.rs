@@ -455,6 +455,8 @@ fn read(
     let mut errors = Vec::new();
     let fingerprint = Fingerprint::of(details.clone());
     match inventory::read_token(module, slot, &shared.catalog, &bundle, &opts, &mut errors) {
+        // Pulled out while being read: gone at the next poll (no error to flash).
+        Ok(Some(_)) if errors.iter().any(|e| pulled_out(&e.error)) => None,
         Ok(Some(report)) => Some(SlotState {
             fingerprint,
             report: Some(report),

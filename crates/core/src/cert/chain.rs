@@ -88,10 +88,9 @@ pub fn chains_to(
     now: OffsetDateTime,
 ) -> Result<String, Untrusted> {
     let anchors: Vec<Parsed<'_>> = anchors.iter().filter_map(|d| parse(d).ok()).collect();
-    if anchors.is_empty() {
-        return Err(Untrusted::NoTrustedCa);
-    }
     let pool: Vec<Parsed<'_>> = pool.iter().filter_map(|d| parse(d).ok()).collect();
+    // What the certificate itself shows comes first: a self-made certificate is
+    // named as such even where no CA is known.
     let leaf = parse(cert).map_err(|_| Untrusted::CertificateInvalid)?;
     if !valid_at(&leaf.cert, now) {
         return Err(Untrusted::CertificateNotValidNow);
@@ -106,6 +105,9 @@ pub fn chains_to(
     };
     if !signs {
         return Err(Untrusted::KeyUsage);
+    }
+    if anchors.is_empty() {
+        return Err(Untrusted::NoTrustedCa);
     }
     let mut current: &X509Certificate = &leaf.cert;
     let mut seen: Vec<&[u8]> = vec![leaf.der];

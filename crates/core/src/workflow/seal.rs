@@ -545,13 +545,26 @@ pub fn maker_trusted(
     pool: &[Vec<u8>],
     now: OffsetDateTime,
 ) -> std::result::Result<String, Untrusted> {
-    let holder_like = crate::cert::parse(&seal.maker_cert).is_ok_and(|p| {
-        matches!(p.cert.extended_key_usage(), Ok(Some(e)) if e.value.client_auth || e.value.email_protection)
-    });
-    if holder_like || lists_certificate(seal, &seal.maker_cert) {
+    if maker_is_holder(seal) {
         return Err(Untrusted::HolderCertificate);
     }
     chain::chains_to(&seal.maker_cert, trusted, pool, now)
+}
+
+/// Whether the seal's maker certificate is a certificate holder's rather than a seal
+/// maker's: it allows client authentication, e-mail protection or any usage, its
+/// extended key usage cannot be read, or the seal lists it as the holder's.
+pub fn maker_is_holder(seal: &Seal) -> bool {
+    let holder_usage = match crate::cert::parse(&seal.maker_cert) {
+        Ok(p) => match p.cert.extended_key_usage() {
+            Ok(Some(e)) => e.value.client_auth || e.value.email_protection || e.value.any,
+            Ok(None) => false,
+            Err(_) => true,
+        },
+        // Not a certificate at all: no chain will be found for it either.
+        Err(_) => false,
+    };
+    holder_usage || lists_certificate(seal, &seal.maker_cert)
 }
 
 /// The maker's certificate of a seal the service sent chains to the service's own CA
@@ -848,13 +861,15 @@ pub(crate) fn carry_over(
 
 /// The value of a seal object of a replaced certificate as a seal [`carry_over`] may
 /// act on: it decodes, must not be refused ([`seal_refusal`]), its maker's signature
-/// verifies, it lists one of `old_certs` and has a picture.
+/// verifies, its maker is no certificate holder ([`maker_is_holder`]), it lists one of
+/// `old_certs` and has a picture.
 fn old_seal(value: &[u8], old_certs: &[Vec<u8>]) -> Option<Seal> {
     let seal = (value.len() <= MAX_SEAL_OBJECT)
         .then(|| Seal::decode(value).ok())
         .flatten()?;
     (seal_refusal(&seal).is_none()
         && maker_signature_valid(&seal)
+        && !maker_is_holder(&seal)
         && old_certs.iter().any(|c| lists_certificate(&seal, c))
         && !seal.info.picture.data.is_empty())
     .then_some(seal)
@@ -1122,6 +1137,11 @@ mod tests {
     /// A P-256 seal maker: its signing key and a certificate of its public key (the
     /// certificate's own signature is filler: only its key is read).
     fn p256_maker() -> (p256::ecdsa::SigningKey, Vec<u8>) {
+        p256_maker_with(&[])
+    }
+
+    /// [`p256_maker`] with `tail` (e.g. the [3] extensions) after the key.
+    fn p256_maker_with(tail: &[u8]) -> (p256::ecdsa::SigningKey, Vec<u8>) {
         let key = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
         let point = key.verifying_key().to_sec1_bytes();
         let oid = |content: &[u8]| tlv(0x06, &[content]);
@@ -1168,6 +1188,7 @@ mod tests {
                 ),
                 &name,
                 &spki,
+                tail,
             ],
         );
         let cert = tlv(
@@ -1201,15 +1222,49 @@ mod tests {
         // A holder signing a "seal" with their own key and listing their own
         // certificate: refused before any chain is looked for.
         let mut seal = signed_seal(Vec::new());
+        // (This maker's certificate names itself as its issuer.)
         assert_eq!(
             maker_trusted(&seal, &[], &[], datetime!(2027-01-01 0:00 UTC)),
-            Err(Untrusted::NoTrustedCa)
+            Err(Untrusted::SelfIssued)
         );
         seal.info.certs = CertList::Certs(vec![seal.maker_cert.clone()]);
         assert_eq!(
             maker_trusted(&seal, &[], &[], datetime!(2027-01-01 0:00 UTC)),
             Err(Untrusted::HolderCertificate)
         );
+        // A maker certificate for client authentication is a holder's.
+        let client_auth = tlv(
+            0xA3,
+            &[&tlv(
+                0x30,
+                &[&tlv(
+                    0x30,
+                    &[
+                        &tlv(0x06, &[&[0x55, 0x1D, 0x25]]),
+                        &tlv(
+                            0x04,
+                            &[&tlv(
+                                0x30,
+                                &[&tlv(
+                                    0x06,
+                                    &[&[0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02]],
+                                )],
+                            )],
+                        ),
+                    ],
+                )],
+            )],
+        );
+        let (_, holder_cert) = p256_maker_with(&client_auth);
+        let parsed = crate::cert::parse(&holder_cert).unwrap();
+        assert!(matches!(parsed.cert.extended_key_usage(), Ok(Some(e)) if e.value.client_auth));
+        let (_, maker_cert) = p256_maker();
+        let mut other = signed_seal(Vec::new());
+        assert!(!maker_is_holder(&other));
+        other.maker_cert = holder_cert;
+        assert!(maker_is_holder(&other));
+        other.maker_cert = maker_cert;
+        assert!(!maker_is_holder(&other));
         // The listing reports it too, and never a panic on garbage.
         let now = datetime!(2027-01-01 0:00 UTC);
         let entry =
