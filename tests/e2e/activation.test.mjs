@@ -79,7 +79,7 @@ test('a new key is activated in the window', async () => {
   // The new PIN first (the code is spent only once a valid PIN is ready); a weak PIN
   // is refused as it is typed.
   await app.find('[data-testid="new-pin"]', 30000);
-  assert.equal(await app.focused(), 'new-pin', 'the PIN field has the focus');
+  assert.equal(await app.focusedAfterMove('new-pin'), 'new-pin', 'the PIN field has the focus');
   await app.type('[data-testid="new-pin"]', '123456');
   await app.type('[data-testid="new-pin-2"]', '123456');
   assert.equal(await app.attr('[data-testid="rule-sequence"]', 'data-ok'), 'false');

@@ -336,6 +336,17 @@ export class Session {
     return this.script('const e = document.activeElement; return e ? (e.dataset.testid || e.id || e.tagName) : null;');
   }
 
+  /** Which element has the focus once it has moved to `expected` (the window moves it
+   *  at the next animation frame after showing a dialog), or after two seconds. */
+  async focusedAfterMove(expected) {
+    let now = await this.focused();
+    for (let i = 0; i < 40 && now !== expected; i++) {
+      await sleep(50);
+      now = await this.focused();
+    }
+    return now;
+  }
+
   /** A screenshot of the whole window into tests/e2e/screenshots/<name>.png. */
   async screenshot(name) {
     // Two animation frames, so the picture shows the current state.

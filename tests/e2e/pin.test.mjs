@@ -40,13 +40,13 @@ test('the PIN is changed at the final try, with the keyboard', async () => {
 
   await app.click(`${card} [data-testid="change-pin"]`);
   await app.waitText('[data-testid="pin-state-before"]', '最后一次');
-  assert.equal(await app.focused(), 'start-pin-change', 'the start button has the focus');
+  assert.equal(await app.focusedAfterMove('start-pin-change'), 'start-pin-change', 'the start button has the focus');
   await app.screenshot('pin-02-before-start');
   await app.keys(ENTER);
 
   // The final try needs an explicit yes; the safe answer has the focus.
   await app.find('[data-testid="final-try-go"]', 30000);
-  assert.equal(await app.focused(), 'final-try-stop');
+  assert.equal(await app.focusedAfterMove('final-try-stop'), 'final-try-stop');
   await app.screenshot('pin-03-final-try-confirm');
   await app.click('[data-testid="final-try-go"]');
 
