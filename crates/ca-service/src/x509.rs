@@ -33,11 +33,11 @@
 )]
 
 use der::asn1::{AnyRef, BitStringRef, GeneralizedTime, ObjectIdentifier, OctetString, UtcTime};
-use der::{Any, DateTime, Decode, Encode, Sequence, Tag, Tagged};
+use der::{Any, Decode, Encode, Sequence, Tag, Tagged};
 use sha1::{Digest, Sha1};
 use signature::Verifier as _;
 use spki::{AlgorithmIdentifierOwned, AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::certificate::Version;
 use x509_cert::ext::pkix::{
@@ -642,23 +642,8 @@ pub struct Validity {
 
 fn to_x509_time(t: OffsetDateTime, which: &str) -> Result<Time> {
     let bad = |why: &str| X509Error::InvalidParameter(format!("{which}: {why}"));
-    let t = t
-        .checked_to_offset(UtcOffset::UTC)
-        .ok_or_else(|| bad("out of range"))?;
-    let year = u16::try_from(t.year()).map_err(|_| bad("year out of range"))?;
-    if !(1970..=9999).contains(&year) {
-        return Err(bad("year must be within 1970..=9999"));
-    }
-    let dt = DateTime::new(
-        year,
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-    )
-    .map_err(|_| bad("invalid date"))?;
-    if year < 2050 {
+    let dt = certkey_seal::der_datetime(t).ok_or_else(|| bad("year must be within 1970..=9999"))?;
+    if dt.year() < 2050 {
         UtcTime::from_date_time(dt)
             .map(Time::UtcTime)
             .map_err(|_| bad("not representable as UTCTime"))

@@ -734,11 +734,12 @@ fn checked_oid(content: &[u8]) -> Result<Oid<'_>, SealError> {
     Oid::new(content).map_err(SealError::encoding)
 }
 
-/// A time in UTC to the second (sub-second precision is dropped), for DER.
-fn der_time(t: OffsetDateTime) -> Result<DateTime, SealError> {
-    let t = t.to_offset(UtcOffset::UTC);
-    let out_of_range = || SealError::encoding(format!("year {} out of 1970..=9999", t.year()));
-    let year = u16::try_from(t.year()).map_err(|_| out_of_range())?;
+/// `t` in UTC to the second (sub-second precision is dropped) as a DER date-time;
+/// `None` outside what DER times hold (years 1970 to 9999). certkey-ca's certificate
+/// times use it too.
+pub fn der_datetime(t: OffsetDateTime) -> Option<DateTime> {
+    let t = t.checked_to_offset(UtcOffset::UTC)?;
+    let year = u16::try_from(t.year()).ok()?;
     DateTime::new(
         year,
         u8::from(t.month()),
@@ -747,7 +748,13 @@ fn der_time(t: OffsetDateTime) -> Result<DateTime, SealError> {
         t.minute(),
         t.second(),
     )
-    .map_err(|_| out_of_range())
+    .ok()
+}
+
+/// A time in UTC to the second, for DER.
+fn der_time(t: OffsetDateTime) -> Result<DateTime, SealError> {
+    der_datetime(t)
+        .ok_or_else(|| SealError::encoding(format!("year {} out of 1970..=9999", t.year())))
 }
 
 fn offset_time(t: DateTime) -> Result<OffsetDateTime, SealError> {

@@ -23,8 +23,8 @@ pub mod image;
 mod schema;
 
 pub use asn1::{
-    CertList, ExtData, Form, Picture, Seal, SealInfo, SealType, MAX_LIST_ENTRIES, MAX_OID_CONTENT,
-    MAX_SEAL_BYTES, OID_ECDSA_WITH_SHA256, OID_SM3_WITH_SM2, VERSION_2020,
+    der_datetime, CertList, ExtData, Form, Picture, Seal, SealInfo, SealType, MAX_LIST_ENTRIES,
+    MAX_OID_CONTENT, MAX_SEAL_BYTES, OID_ECDSA_WITH_SHA256, OID_SM3_WITH_SM2, VERSION_2020,
 };
 pub use error::SealError;
 pub use image::{normalise, sniff, ImageLimits, NormalisedImage};
