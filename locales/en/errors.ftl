@@ -13,6 +13,15 @@ error-pkcs11 = { $function } returned { $ckr_name } (0x{ $ckr_hex }){ $ckr_hint 
     }
 error-module_misbehaved = the PKCS#11 module misbehaved: { $reason }
 error-module_not_responding = PKCS#11 module { $module } has not answered for { $seconds } s: pull the key out and put it back, or reinstall the driver
+error-module_crashed = PKCS#11 module { $module } crashed{ $signal ->
+        [none] { $status ->
+            [none] {""}
+           *[other] {" "}(exit status { $status })
+        }
+        [11] {" "}(segmentation fault)
+        [6] {" "}(abort)
+       *[other] {" "}(signal { $signal })
+    }: its keys are not shown; CertKey tries again in { $retry_s } s. If it keeps crashing, update or reinstall the driver
 error-module_busy = PKCS#11 module { $module } takes one request at a time and is still busy (another operation on one of its keys, or a slow read): wait until it ends, then try again
 error-certificate_invalid = the certificate does not parse: { $reason }
 error-token_not_found = no key with serial { $serial } is present

@@ -13,6 +13,15 @@ error-pkcs11 = { $function } 返回 { $ckr_name } (0x{ $ckr_hex }){ $ckr_hint ->
     }
 error-module_misbehaved = 驱动模块行为异常：{ $reason }
 error-module_not_responding = 驱动模块 { $module } 已 { $seconds } 秒无响应，请拔出 Key 后重新插入，或重新安装该驱动
+error-module_crashed = 驱动模块 { $module } 崩溃了{ $signal ->
+        [none] { $status ->
+            [none] {""}
+           *[other] （退出状态 { $status }）
+        }
+        [11] （段错误）
+        [6] （异常终止）
+       *[other] （信号 { $signal }）
+    }，暂不显示其上的 Key；{ $retry_s } 秒后自动重试。若反复崩溃，请更新或重新安装该驱动
 error-module_busy = 驱动模块 { $module } 一次只能处理一项请求，目前仍在忙（同一驱动下的另一项业务，或读取较慢）：请等它结束后再试
 error-certificate_invalid = 证书无法解析：{ $reason }
 error-token_not_found = 未找到序列号为 { $serial } 的 Key，请确认已插入

@@ -53,11 +53,12 @@ pub async fn export_certificate(
     let folder = download_dir();
     blocking(move || {
         let state = app.state::<AppState>();
-        // Only the module the key was seen in is called (another may hang).
-        let module = state.watch.module_for(&serial)?;
+        // Only the module the key was seen in is loaded (another may hang).
+        let module = state.modules.lease(&state.watch.module_for(&serial)?)?;
         let held = module.hold(HOLD_WAIT)?;
-        let der = inventory::export_certificate_among(&[module], &serial, &id_bytes)?;
+        let der = inventory::export_certificate_among(&[&module], &serial, &id_bytes)?;
         drop(held);
+        drop(module);
         std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
         let path = write_new(
             &folder,
@@ -126,7 +127,7 @@ pub async fn start_operation(
 }
 
 /// How long an operation or export waits for a module that takes one caller at a
-/// time (longer than the watch may take to read a key).
+/// time and is in use by another operation or export of this app.
 const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn run(
@@ -137,11 +138,12 @@ fn run(
     let serial = match request {
         OperationRequest::Activate { serial } | OperationRequest::ChangePin { serial } => serial,
     };
-    // Only the module the key was seen in is called (another may hang); a module
-    // that takes one caller at a time is held for the whole operation.
-    let module = state.watch.module_for(serial)?;
+    // Only the module the key was seen in is loaded (another may hang), for the
+    // operation's length; a module that takes one caller at a time is held for the
+    // whole operation.
+    let module = state.modules.lease(&state.watch.module_for(serial)?)?;
     let _held = module.hold(HOLD_WAIT)?;
-    let modules = [module];
+    let modules = [&*module];
     match request {
         OperationRequest::Activate { serial } => {
             let token = token::select_among(

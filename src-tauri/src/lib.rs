@@ -4,10 +4,13 @@
 //! Long operations run on their own thread ([`operation`]), stream their steps to the
 //! window through a Tauri Channel and wait for the window's answers to their
 //! questions. The key list is kept live by core's [`certkey_core::watch`] and pushed
-//! to the window as the `inventory-changed` event.
+//! to the window as the `inventory-changed` event; each module is watched by this
+//! program run as a helper process (`--watch-module PATH`), so that a module that
+//! crashes ends only its helper.
 
 pub mod bindings;
 mod commands;
+mod modules;
 pub mod operation;
 mod state;
 
@@ -25,6 +28,16 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some(state::WATCH_MODULE_ARG) {
+        // A module watch helper: no window; reports on stdout until the app goes.
+        if let Err(e) = certkey_core::watch::serve_stdio() {
+            tracing::error!(error = %e, module = ?args.next(), "the module watch failed");
+            eprintln!("certkey-app --watch-module: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let result = tauri::Builder::default()
         .setup(|app| {
             let handle = app.handle().clone();

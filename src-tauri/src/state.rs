@@ -4,10 +4,15 @@ use certkey_core::catalog::Catalog;
 use certkey_core::config::Config;
 use certkey_core::directory::Directory;
 use certkey_core::setup::{self, Extra};
-use certkey_core::watch::{LiveInventory, Watch, WatchOptions};
+use certkey_core::watch::{HelperCommand, IsolatedWatch, LiveInventory, WatchOptions};
 use certkey_core::{Error, Located};
 
+use crate::modules::Leases;
 use crate::operation::Operations;
+
+/// The argument that makes this program a module watch helper
+/// (`certkey-app --watch-module PATH`): no window, reports on stdout.
+pub const WATCH_MODULE_ARG: &str = "--watch-module";
 
 /// Everything the commands share.
 pub struct AppState {
@@ -15,8 +20,10 @@ pub struct AppState {
     pub config: Config,
     /// The vendor catalog.
     pub catalog: Catalog,
-    /// The live inventory; owns the loaded modules.
-    pub watch: Watch,
+    /// The live inventory, each module watched by a helper process.
+    pub watch: IsolatedWatch,
+    /// Modules loaded for the operations in progress.
+    pub modules: Leases,
     /// What went wrong at start (an unreadable config, a CA bundle that does not
     /// parse); shown with the inventory.
     pub startup_errors: Vec<Located>,
@@ -27,8 +34,9 @@ pub struct AppState {
 impl AppState {
     /// Loads the configuration and the modules and starts watching them.
     pub fn load(publish: impl Fn(LiveInventory) + Send + Sync + 'static) -> AppState {
-        // No module is loaded here (this runs before the window shows): the watch
-        // loads each on its own thread.
+        // No module is loaded here (this runs before the window shows), nor in this
+        // process at all until an operation needs one: each is watched by a helper
+        // process, this program run with --watch-module.
         let (config, catalog, specs, bundle, startup_errors) =
             match setup::prepare(&Extra::default()) {
                 Ok(s) => (s.config, s.catalog, s.specs, s.bundle, s.errors),
@@ -43,9 +51,18 @@ impl AppState {
                     )
                 }
             };
+        let program = std::env::current_exe().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot find this program; helpers started by name");
+            "certkey-app".into()
+        });
+        let helper = HelperCommand {
+            program,
+            args: vec![WATCH_MODULE_ARG.to_string()],
+        };
         let shown = startup_errors.clone();
-        let watch = Watch::start(
+        let watch = IsolatedWatch::start(
             specs,
+            helper,
             catalog.clone(),
             bundle,
             WatchOptions::default(),
@@ -58,6 +75,7 @@ impl AppState {
             config,
             catalog,
             watch,
+            modules: Leases::default(),
             startup_errors,
             operations: Operations::default(),
         }

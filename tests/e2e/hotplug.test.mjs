@@ -1,6 +1,7 @@
 // Story: help-desk staff plug keys in and out while the window is open. Each change
-// shows without a click; a driver module that hangs is shown as not responding while
-// the window stays usable, and the keys come back when it answers again.
+// shows without a click; a driver module that hangs is shown as not responding, and
+// one that crashes as crashed, while the window stays usable; the keys come back when
+// the module works again.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -22,7 +23,7 @@ before(async () => {
 
 after(() => world.stop());
 
-test('keys come and go, and a hanging module never freezes the window', async () => {
+test('keys come and go, and a hanging or crashing module never takes the window down', async () => {
   const app = world.app;
   const cardA = `[data-testid="key-${A}"]`;
   const cardB = `[data-testid="key-${B}"]`;
@@ -57,4 +58,26 @@ test('keys come and go, and a hanging module never freezes the window', async ()
   await app.gone('[data-testid="module-error"]', 40000);
   await sleep(100);
   await app.screenshot('hotplug-03-recovered');
+
+  // The module crashes (in every process that loads it): only the helper process
+  // watching it goes down; the window stays and says so in both languages.
+  world.softkey('crash-after', '0');
+  await app.find('[data-testid="module-error"]', 30000);
+  await app.gone(cardA);
+  await app.waitText('[data-testid="module-error"]', '崩溃');
+  await app.screenshot('hotplug-04-module-crashed');
+  await app.click('[data-testid="lang-en"]');
+  await app.waitText('[data-testid="module-error"]', 'crashed');
+  await app.screenshot('hotplug-05-module-crashed-en');
+  await app.click('[data-testid="lang-zh-CN"]');
+  await app.waitText('h1', '我的证书');
+
+  // The driver is fixed: the next restart of its watch brings the keys back (after
+  // at most the back-off's 30 s pause).
+  world.softkey('crash-after', 'off');
+  await app.find(cardA, 60000);
+  await app.gone('[data-testid="module-error"]', 60000);
+  assert.ok(await app.exists(cardB), 'both keys are back');
+  await sleep(100);
+  await app.screenshot('hotplug-06-recovered-from-crash');
 });

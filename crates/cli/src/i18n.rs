@@ -63,6 +63,18 @@ mod tests {
                 seconds: 4,
             },
             Error::ModuleBusy { module: s("/m.so") },
+            Error::ModuleCrashed {
+                module: s("/m.so"),
+                signal: Some(11),
+                status: None,
+                retry_s: 5,
+            },
+            Error::ModuleCrashed {
+                module: s("/m.so"),
+                signal: None,
+                status: Some(3),
+                retry_s: 60,
+            },
             Error::ModuleLoadFailed {
                 path: s("/m.so"),
                 reason: s("bad ELF"),
@@ -214,9 +226,10 @@ mod tests {
             Error::Cancelled => 25,
             Error::ModuleNotResponding { .. } => 26,
             Error::ModuleBusy { .. } => 27,
+            Error::ModuleCrashed { .. } => 28,
         }
     }
-    const VARIANTS: usize = 28;
+    const VARIANTS: usize = 29;
 
     #[test]
     fn every_core_error_has_a_message_in_both_languages_that_formats_cleanly() {

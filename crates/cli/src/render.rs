@@ -122,7 +122,11 @@ fn signature_text(lang: Lang, s: &Option<SignatureCheck>) -> String {
 }
 
 fn token_heading(out: &mut String, lang: Lang, tok: &TokenReport) {
-    let initialised = tok.details.flags.contains(&"CKF_TOKEN_INITIALIZED");
+    let initialised = tok
+        .details
+        .flags
+        .iter()
+        .any(|f| f == "CKF_TOKEN_INITIALIZED");
     let label = if !initialised {
         t(lang, "cli-token-blank")
     } else if tok.details.label.is_empty() {

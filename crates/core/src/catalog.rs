@@ -199,8 +199,9 @@ struct CatalogFile {
     ca: Vec<crate::directory::CaEntry>,
 }
 
-/// The merged catalog.
-#[derive(Debug, Clone)]
+/// The merged catalog. Its serialised form (for the module watch helpers) is read
+/// back only through [`Catalog::from_json`], which validates it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Catalog {
     families: BTreeMap<String, Sm2Family>,
     vendors: Vec<VendorProfile>,
@@ -220,6 +221,17 @@ impl Catalog {
                 cas: Vec::new(),
             }
         })
+    }
+
+    /// Reads back and validates a catalog serialised as JSON.
+    pub fn from_json(value: serde_json::Value) -> Result<Self> {
+        let bad = |reason: String| Error::ConfigInvalid {
+            path: "<watch setup>".to_string(),
+            reason,
+        };
+        let cat: Catalog = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        cat.validate().map_err(bad)?;
+        Ok(cat)
     }
 
     /// Parses and validates a catalog text; `origin` names it in errors.

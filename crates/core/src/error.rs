@@ -1,14 +1,14 @@
 //! Typed errors with stable codes. Front ends translate by [`Error::code`]; the
 //! fields are the parameters of the message.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Result alias for certkey-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Every failure certkey-core reports. The serialised form is
 /// `{"code": "...", <fields>}`; codes never change meaning.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Error {
@@ -49,6 +49,23 @@ pub enum Error {
         module: String,
         /// How long it has been busy, whole seconds.
         seconds: u64,
+    },
+    /// The process watching a module ended abnormally (the module crashed it); its
+    /// keys are not shown until the watch, restarted after a pause, reads them again.
+    #[error("PKCS#11 module {module} crashed the process watching it")]
+    ModuleCrashed {
+        /// The module path.
+        module: String,
+        /// The signal that ended the process (11: segmentation fault, 6: abort).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        signal: Option<i32>,
+        /// Its exit status, when it exited on its own.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        status: Option<i32>,
+        /// Seconds until the next try.
+        retry_s: u64,
     },
     /// A module that takes one caller at a time stayed busy (another operation on
     /// one of its keys, or a long read).
@@ -270,6 +287,7 @@ impl Error {
             Error::ModuleMisbehaved { .. } => "module_misbehaved",
             Error::ModuleNotResponding { .. } => "module_not_responding",
             Error::ModuleBusy { .. } => "module_busy",
+            Error::ModuleCrashed { .. } => "module_crashed",
             Error::CertificateInvalid { .. } => "certificate_invalid",
             Error::TokenNotFound { .. } => "token_not_found",
             Error::TokenAmbiguous { .. } => "token_ambiguous",
@@ -306,7 +324,7 @@ impl Error {
 
 /// An error together with the place it happened, so that a listing can report it
 /// beside the parts that did work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Located {
     /// Module path, when the error belongs to a module.

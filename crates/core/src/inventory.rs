@@ -6,7 +6,7 @@
 //! objects, in its own entry) while everything else is still listed.
 
 use cryptoki::slot::Slot;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::catalog::{Catalog, VendorProfile};
@@ -55,7 +55,7 @@ impl Default for ScanOptions {
 }
 
 /// A module as loaded (or not).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ModuleReport {
     /// Path.
@@ -69,7 +69,7 @@ pub struct ModuleReport {
 }
 
 /// A certificate on a token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CertificateEntry {
     /// CKA_ID, lowercase hex.
@@ -101,7 +101,7 @@ pub struct CertificateEntry {
 /// makers trusted are the CAs of the configured bundles; `certkey seal show` also asks
 /// the CA service for its list). A seal object planted with a name of its own shows as
 /// not valid, never under that name as the holder's seal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SealEntry {
     /// The seal's name as the seal itself states it, when it decodes.
@@ -166,7 +166,7 @@ impl SealEntry {
 }
 
 /// A key object on a token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyEntry {
     /// `private_key`, `public_key` or `secret_key`.
@@ -182,7 +182,7 @@ pub struct KeyEntry {
 }
 
 /// A data object on a token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DataEntry {
     /// CKA_ID, lowercase hex.
@@ -198,7 +198,7 @@ pub struct DataEntry {
 }
 
 /// One token: identity (module, serial), info, and what it holds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenReport {
     /// Module path.

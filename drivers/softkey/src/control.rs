@@ -54,6 +54,11 @@ pub struct Control {
     /// from one thread at a time).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refuse_os_locking: bool,
+    /// Fault injection: after this many C_GetSlotList calls in one process, the next
+    /// one aborts the process, as a vendor library crashing (often while a key is
+    /// pulled out) takes its caller down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_after: Option<u64>,
 }
 
 impl Control {

@@ -91,6 +91,8 @@ pub struct Runtime {
     next_session: CK_SESSION_HANDLE,
     control: Control,
     control_stamp: Option<Stamp>,
+    /// C_GetSlotList calls in this process (for the `crash-after` fault).
+    slot_lists: u64,
 }
 
 fn mech_sm2(cfg: &SlotConfig) -> config::Sm2Constants {
@@ -130,6 +132,7 @@ impl Runtime {
             next_session: 1,
             control: Control::default(),
             control_stamp: None,
+            slot_lists: 0,
         };
         rt.refresh_control();
         if let Some(ms) = rt.control.stall_ms {
@@ -319,6 +322,16 @@ impl Runtime {
             // The module "hangs" (holding its lock, as a stuck driver does).
             std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
             self.refresh_control();
+        }
+        self.slot_lists += 1;
+        if self
+            .control
+            .crash_after
+            .is_some_and(|n| self.slot_lists > n)
+        {
+            // The `crash-after` fault: the library takes its caller down.
+            eprintln!("certkey-softkey: crash-after fault: aborting the process");
+            std::process::abort();
         }
         (0..self.slots.len())
             .filter(|i| !present_only || self.present(*i))

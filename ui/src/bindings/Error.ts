@@ -40,7 +40,23 @@ module: string,
 /**
  * How long it has been busy, whole seconds.
  */
-seconds: number, } | { "code": "module_busy", 
+seconds: number, } | { "code": "module_crashed", 
+/**
+ * The module path.
+ */
+module: string, 
+/**
+ * The signal that ended the process (11: segmentation fault, 6: abort).
+ */
+signal?: number, 
+/**
+ * Its exit status, when it exited on its own.
+ */
+status?: number, 
+/**
+ * Seconds until the next try.
+ */
+retry_s: number, } | { "code": "module_busy", 
 /**
  * The module path.
  */

@@ -15,7 +15,7 @@ use super::{name, parse, Parsed};
 const MAX_DEPTH: usize = 6;
 
 /// Why a certificate does not chain to a trusted CA (stable codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Untrusted {
     /// No trusted CA certificate is known at all (no CA list, no bundle).

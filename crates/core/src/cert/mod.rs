@@ -7,7 +7,7 @@ pub mod name;
 pub mod verify;
 
 use certkey_protocol::{days_left, CertType, RenewalStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sm3::Sm3;
 use time::format_description::well_known::Rfc3339;
@@ -26,7 +26,7 @@ pub const OID_SM3_WITH_SM2: &str = "1.2.156.10197.1.501";
 pub const SM2_DEFAULT_DISTID: &str = "1234567812345678";
 
 /// What CertKey shows of a certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CertificateInfo {
     /// Subject, RFC 4514, most specific first.
@@ -54,7 +54,7 @@ pub struct CertificateInfo {
     /// `SM3withSM2`, `ECDSA-SHA256`, `RSA-SHA256`, ..., or the OID.
     pub signature_algorithm: String,
     /// keyUsage bits by name (`digital_signature`, `non_repudiation`, ...).
-    pub key_usage: Vec<&'static str>,
+    pub key_usage: Vec<String>,
     /// extendedKeyUsage by name (`client_auth`, ...) or OID.
     pub extended_key_usage: Vec<String>,
     /// basicConstraints cA.
@@ -182,7 +182,7 @@ pub fn signature_algorithm(oid: &str) -> String {
     .to_string()
 }
 
-fn key_usage(c: &X509Certificate) -> Vec<&'static str> {
+fn key_usage(c: &X509Certificate) -> Vec<String> {
     let Ok(Some(ku)) = c.key_usage() else {
         return Vec::new();
     };
@@ -200,7 +200,7 @@ fn key_usage(c: &X509Certificate) -> Vec<&'static str> {
     ]
     .into_iter()
     .filter(|(_, on)| *on)
-    .map(|(n, _)| n)
+    .map(|(n, _)| n.to_string())
     .collect()
 }
 

@@ -1,14 +1,14 @@
 //! Checking a certificate's signature against its issuer. ECDSA and RSA go through
 //! x509-parser (ring); SM3withSM2 through the `sm2` crate with the default user id.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sm2::dsa::signature::Verifier;
 use x509_parser::certificate::X509Certificate;
 
 use super::{name, Parsed, OID_SM3_WITH_SM2, SM2_DEFAULT_DISTID};
 
 /// Where the issuer certificate came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum IssuerSource {
@@ -21,7 +21,7 @@ pub enum IssuerSource {
 }
 
 /// Result of checking a certificate's signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignatureCheck {

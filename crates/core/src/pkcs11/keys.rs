@@ -15,7 +15,7 @@ use cryptoki::session::Session;
 use der::asn1::{AnyRef, BitString, OctetStringRef};
 use der::oid::ObjectIdentifier;
 use der::{Any, Decode, Encode, Tag};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sm3::Sm3;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
@@ -77,7 +77,7 @@ const SM2_GY: [u8; 32] = [
 ];
 
 /// The key algorithms CertKey makes and uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyAlg {
     /// SM2 (sm2p256v1) with SM3withSM2 signatures.

@@ -1,6 +1,6 @@
 //! The mechanism list of a slot, named through the catalog for vendor values.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, VendorProfile};
 use crate::Result;
@@ -8,7 +8,7 @@ use crate::Result;
 use super::raw::RawModule;
 
 /// One mechanism a token supports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Mechanism {
     /// CK_MECHANISM_TYPE as `0x...`.
@@ -20,7 +20,7 @@ pub struct Mechanism {
     /// ulMaxKeySize.
     pub max_key_size: Option<u64>,
     /// CKF_ flags of the mechanism, lowercase without prefix (`sign`, `verify`...).
-    pub flags: Vec<&'static str>,
+    pub flags: Vec<String>,
 }
 
 /// Names of the CKF_ bits of CK_MECHANISM_INFO.flags, lowercase without prefix.
@@ -71,7 +71,7 @@ pub fn list(
                         FLAG_NAMES
                             .iter()
                             .filter(|(_, bit)| i.flags & bit != 0)
-                            .map(|(n, _)| *n)
+                            .map(|(n, _)| n.to_string())
                             .collect()
                     })
                     .unwrap_or_default(),

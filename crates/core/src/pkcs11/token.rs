@@ -1,12 +1,12 @@
 //! CK_SLOT_INFO and CK_TOKEN_INFO as plain, serialisable values with every flag decoded.
 
 use cryptoki::slot::{Limit, SlotInfo, TokenInfo};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::module::version;
 
 /// User PIN state and length range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PinState {
     /// ulMinPinLen.
@@ -26,7 +26,7 @@ pub struct PinState {
 }
 
 /// SO (administrator) PIN state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SoPinState {
     /// CKF_SO_PIN_COUNT_LOW.
@@ -40,7 +40,7 @@ pub struct SoPinState {
 }
 
 /// Token memory in bytes; `None` where the token does not say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Memory {
     /// ulTotalPublicMemory.
@@ -54,7 +54,7 @@ pub struct Memory {
 }
 
 /// Session counts; `None` where the token does not say or has no limit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Sessions {
     /// ulSessionCount.
@@ -68,7 +68,7 @@ pub struct Sessions {
 }
 
 /// CK_TOKEN_INFO.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenDetails {
     /// label, trimmed.
@@ -84,7 +84,7 @@ pub struct TokenDetails {
     /// firmwareVersion.
     pub firmware_version: String,
     /// Every CKF_ flag that is set, by name.
-    pub flags: Vec<&'static str>,
+    pub flags: Vec<String>,
     /// User PIN.
     pub pin: PinState,
     /// SO PIN.
@@ -140,7 +140,7 @@ impl From<&TokenInfo> for TokenDetails {
             flags: named
                 .iter()
                 .filter(|(_, on)| *on)
-                .map(|(n, _)| *n)
+                .map(|(n, _)| n.to_string())
                 .collect(),
             pin: PinState {
                 min_len: t.min_pin_length(),
@@ -180,7 +180,7 @@ impl From<&TokenInfo> for TokenDetails {
 }
 
 /// CK_SLOT_INFO.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SlotDetails {
     /// slotDescription, trimmed.

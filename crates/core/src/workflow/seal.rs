@@ -974,7 +974,7 @@ pub fn show(token: &Token, now: OffsetDateTime, trusted: &[Vec<u8>]) -> Result<V
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use certkey_seal::{ExtData, Picture, SealInfo};
     use time::macros::datetime;
@@ -1136,7 +1136,7 @@ mod tests {
 
     /// A P-256 seal maker: its signing key and a certificate of its public key (the
     /// certificate's own signature is filler: only its key is read).
-    fn p256_maker() -> (p256::ecdsa::SigningKey, Vec<u8>) {
+    pub(crate) fn p256_maker() -> (p256::ecdsa::SigningKey, Vec<u8>) {
         p256_maker_with(&[])
     }
 

@@ -58,6 +58,12 @@ enum Command {
         /// Milliseconds (at most 60000), or `off`.
         ms: String,
     },
+    /// Make the module crash: in every process that loads it, the C_GetSlotList call
+    /// after the first N aborts the process; `off` disarms.
+    CrashAfter {
+        /// Number of C_GetSlotList calls that still answer, or `off`.
+        count: String,
+    },
     /// Remove the key automatically after N more PKCS#11 operations on it; `off` disarms.
     FailAfter {
         /// Number of operations, or `off`.
@@ -137,6 +143,18 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let mut control = Control::read(&store)?;
             control.stall_ms = stall;
+            control.write(&store)
+        }
+        Command::CrashAfter { count } => {
+            let n = match count.as_str() {
+                "off" => None,
+                v => Some(
+                    v.parse::<u64>()
+                        .map_err(|_| format!("crash-after wants a number or `off`, not {v:?}"))?,
+                ),
+            };
+            let mut control = Control::read(&store)?;
+            control.crash_after = n;
             control.write(&store)
         }
         Command::OsLocking { state } => {

@@ -9,6 +9,10 @@
 //! modules go on being watched. Every change is published as a whole
 //! [`LiveInventory`] through the callback given to [`Watch::start`].
 
+mod isolated;
+
+pub use isolated::{serve, serve_stdio, HelperCommand, IsolatedWatch, Report, Setup, WireLocated};
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
