@@ -71,3 +71,53 @@ impl Drop for Lease {
         self.module = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certkey_core::pkcs11::ModuleSource;
+    use std::path::Path;
+
+    /// Operations at the same time share one loaded module, and one ending does not
+    /// finalise it under the other (a second load in one process would: C_Finalize
+    /// ends the module for every caller); once all ended, the next loads it afresh.
+    #[test]
+    fn operations_share_a_module_and_the_last_one_finalises_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("softkey.toml"),
+            "[[slot]]\nserial = \"SKLEASE0000001\"\n",
+        )
+        .expect("softkey.toml");
+        std::env::set_var("CERTKEY_SOFTKEY_DIR", dir.path());
+        // target/debug, from target/debug/deps/certkey_app-...
+        let exe = std::env::current_exe().expect("test binary");
+        let module = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/debug")
+            .join("libcertkey_softkey.so");
+        assert!(module.exists(), "build the workspace first (cargo build)");
+        let spec = ModuleSpec {
+            path: module.display().to_string(),
+            source: ModuleSource::CommandLine,
+        };
+        let slots = |m: &LoadedModule| m.ctx.get_slots_with_token().map(|s| s.len());
+
+        // What leases prevent: a second load dropped under the first finalises it.
+        let first = LoadedModule::load(spec.clone()).expect("loads");
+        drop(LoadedModule::load(spec.clone()).expect("loads again"));
+        assert!(slots(&first).is_err(), "finalised under the first");
+        drop(first);
+
+        let leases = Leases::default();
+        let a = leases.lease(&spec).expect("loads");
+        let b = leases.lease(&spec).expect("shared");
+        assert!(std::ptr::eq::<LoadedModule>(&*a, &*b));
+        drop(a);
+        assert_eq!(slots(&b).expect("still initialised"), 1);
+        drop(b);
+        let c = leases.lease(&spec).expect("loads afresh");
+        assert_eq!(slots(&c).expect("initialised"), 1);
+    }
+}
