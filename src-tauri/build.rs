@@ -8,6 +8,8 @@ fn main() {
         "answer",
         "cancel_operation",
         "activation_available",
+        "unlock_info",
+        "forget_handler",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

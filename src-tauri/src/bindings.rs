@@ -19,6 +19,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     crate::operation::OperationEvent::export_all(&cfg)?;
     crate::operation::Answer::export_all(&cfg)?;
     crate::commands::Exported::export_all(&cfg)?;
+    crate::commands::UnlockInfo::export_all(&cfg)?;
     Ok(())
 }
 

@@ -5,16 +5,18 @@ use std::path::{Path, PathBuf};
 
 use certkey_core::cert::bundle;
 use certkey_core::inventory;
+use certkey_core::pkcs11::LoadedModule;
 use certkey_core::watch::LiveInventory;
 use certkey_core::workflow::token::{self, Need, Selector};
-use certkey_core::workflow::{activate, pin};
+use certkey_core::workflow::{activate, pin, unlock};
 use certkey_core::Error;
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
 use ts_rs::TS;
 
-use crate::operation::{Answer, OperationEvent, OperationRequest, Outcome};
+use crate::modules::Lease;
+use crate::operation::{Answer, HandlerForm, OperationEvent, OperationRequest, Outcome};
 use crate::state::AppState;
 
 /// Runs blocking work off the async runtime's threads.
@@ -54,7 +56,9 @@ pub async fn export_certificate(
     blocking(move || {
         let state = app.state::<AppState>();
         // Only the module the key was seen in is loaded (another may hang).
-        let module = state.modules.lease(&state.watch.module_for(&serial)?)?;
+        let module = state
+            .modules
+            .lease(&state.watch.module_for(&serial)?, HOLD_WAIT)?;
         let held = module.hold(HOLD_WAIT)?;
         let der = inventory::export_certificate_among(&[&module], &serial, &id_bytes)?;
         drop(held);
@@ -92,20 +96,20 @@ pub async fn start_operation(
     events: Channel<OperationEvent>,
 ) -> Result<u32, Error> {
     let state = app.state::<AppState>();
-    let serial = match &request {
-        OperationRequest::Activate { serial } | OperationRequest::ChangePin { serial } => serial,
-    };
     let (id, ui) = state
         .operations
-        .begin(serial, move |event| events.send(event).is_ok())?;
+        .begin(request.serial(), move |event| events.send(event).is_ok())?;
     let app2 = app.clone();
     std::thread::Builder::new()
         .name(format!("certkey-operation-{id}"))
         .spawn(move || {
             let state = app2.state::<AppState>();
+            // The module stays loaded until the window heard the outcome (finalising
+            // a module can take a while).
+            let mut lease = None;
             // A bug must not leave the window waiting: a panic ends the operation too.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run(&state, &request, &ui)
+                run(&state, &request, &ui, &mut lease)
             }))
             .unwrap_or_else(|_| {
                 Err(Error::ModuleMisbehaved {
@@ -119,6 +123,7 @@ pub async fn start_operation(
                 Err(error) => OperationEvent::Failed { error },
             });
             state.operations.end(id);
+            drop(lease);
         })
         .map_err(|e| Error::ModuleMisbehaved {
             reason: format!("cannot start the operation: {e}"),
@@ -134,16 +139,19 @@ fn run(
     state: &AppState,
     request: &OperationRequest,
     ui: &crate::operation::WindowInteraction,
+    lease: &mut Option<Lease>,
 ) -> Result<Outcome, Error> {
-    let serial = match request {
-        OperationRequest::Activate { serial } | OperationRequest::ChangePin { serial } => serial,
-    };
+    let serial = request.serial();
     // Only the module the key was seen in is loaded (another may hang), for the
     // operation's length; a module that takes one caller at a time is held for the
     // whole operation.
-    let module = state.modules.lease(&state.watch.module_for(serial)?)?;
+    let module: &Lease = lease.insert(
+        state
+            .modules
+            .lease(&state.watch.module_for(serial)?, HOLD_WAIT)?,
+    );
     let _held = module.hold(HOLD_WAIT)?;
-    let modules = [&*module];
+    let modules: [&LoadedModule; 1] = [module];
     match request {
         OperationRequest::Activate { serial } => {
             let token = token::select_among(
@@ -166,7 +174,65 @@ fn run(
             pin::change(ui, &token)?;
             Ok(Outcome::PinChanged)
         }
+        OperationRequest::Unlock {
+            serial,
+            handler,
+            remember,
+        } => {
+            let handler = handler.as_ref().map(HandlerForm::to_handler).transpose()?;
+            let token = token::select_among(
+                &modules,
+                &state.catalog,
+                Some(&Selector::Serial(serial.clone())),
+                Need::LockedPin,
+            )?;
+            let service = state.directory()?.for_token(&token)?;
+            let outcome = unlock::unlock(ui, &token, &service, handler.as_ref())?;
+            // Remembering is a convenience: the unlock itself stands.
+            let remembered = match (&handler, remember) {
+                (Some(h), true) => Some(
+                    unlock::remember_handler(h)
+                        .inspect_err(|e| tracing::warn!(error = %e, "handler not remembered"))
+                        .is_ok(),
+                ),
+                _ => None,
+            };
+            Ok(Outcome::Unlock {
+                outcome,
+                remembered,
+            })
+        }
     }
+}
+
+/// What the unlock screen needs before it starts: whether a request for the key
+/// waits for review, and the handler remembered in the OS keyring, if any.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct UnlockInfo {
+    /// A request waits (the screen checks it again instead of asking anew).
+    pub pending: bool,
+    /// The remembered handler, to fill the form.
+    pub remembered: Option<HandlerForm>,
+}
+
+/// See [`UnlockInfo`].
+#[tauri::command]
+pub async fn unlock_info(serial: String) -> Result<UnlockInfo, Error> {
+    blocking(move || {
+        Ok(UnlockInfo {
+            pending: unlock::has_pending(&serial)?,
+            remembered: unlock::remembered_handler()
+                .as_ref()
+                .map(HandlerForm::from_handler),
+        })
+    })
+    .await
+}
+
+/// Forgets the handler remembered in the OS keyring.
+#[tauri::command]
+pub async fn forget_handler() -> Result<(), Error> {
+    blocking(unlock::forget_handler).await
 }
 
 /// The answer to question `question` of operation `operation`.

@@ -28,15 +28,10 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let mut args = std::env::args().skip(1);
-    if args.next().as_deref() == Some(state::WATCH_MODULE_ARG) {
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(state::WATCH_MODULE_ARG))
+    {
         // A module watch helper: no window; reports on stdout until the app goes.
-        if let Err(e) = certkey_core::watch::serve_stdio() {
-            tracing::error!(error = %e, module = ?args.next(), "the module watch failed");
-            eprintln!("certkey-app --watch-module: {e}");
-            std::process::exit(2);
-        }
-        return;
+        certkey_core::watch::helper_main();
     }
     let result = tauri::Builder::default()
         .setup(|app| {
@@ -56,6 +51,8 @@ pub fn run() {
             commands::start_operation,
             commands::answer,
             commands::cancel_operation,
+            commands::unlock_info,
+            commands::forget_handler,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -4,12 +4,16 @@
 //! watched never takes the window down.
 //!
 //! A module is loaded once however many operations use it at the same time, and
-//! finalised (C_Finalize) when the last one ends. Each module has its own lock, so
-//! a module that hangs in C_Initialize holds up only operations on its own keys.
+//! finalised (C_Finalize) when the last one ends — after the window heard the
+//! outcome. Each module has its own lock, so a module that hangs in C_Initialize
+//! holds up only operations on its own keys, and they give up after a while. The
+//! library itself stays mapped for the app's life: unmapping a vendor library whose
+//! threads outlive C_Finalize would crash the app.
 
 use std::collections::HashMap;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
+use std::time::{Duration, Instant};
 
 use certkey_core::pkcs11::{LoadedModule, ModuleSpec};
 use certkey_core::Error;
@@ -34,14 +38,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Leases {
-    /// The module of `spec`, loaded if no operation holds it yet.
-    pub fn lease(&self, spec: &ModuleSpec) -> Result<Lease, Error> {
+    /// The module of `spec`, loaded if no operation holds it yet; waits up to `wait`
+    /// while another operation loads or finalises it (`module_busy` after that).
+    pub fn lease(&self, spec: &ModuleSpec, wait: Duration) -> Result<Lease, Error> {
         let slot = Arc::clone(lock(&self.slots).entry(spec.path.clone()).or_default());
-        let mut held = lock(&slot);
+        let until = Instant::now() + wait;
+        let mut held = loop {
+            match slot.try_lock() {
+                Ok(g) => break g,
+                Err(TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(TryLockError::WouldBlock) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::ModuleBusy {
+                        module: spec.path.clone(),
+                    })
+                }
+            }
+        };
         let module = match held.upgrade() {
             Some(m) => m,
             None => {
                 let m = Arc::new(LoadedModule::load(spec.clone())?);
+                keep_mapped(&spec.path);
                 *held = Arc::downgrade(&m);
                 m
             }
@@ -52,6 +72,25 @@ impl Leases {
             slot,
         })
     }
+}
+
+/// Keeps the library at `path` mapped until the process ends (one more reference
+/// that is never released; loading it again later finds it mapped).
+fn keep_mapped(path: &str) {
+    #[cfg(unix)]
+    {
+        let Ok(c) = std::ffi::CString::new(path) else {
+            return;
+        };
+        // SAFETY: the library is already loaded (this only raises its reference
+        // count and marks it never to be unloaded); the handle is deliberately kept.
+        let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NODELETE) };
+        if handle.is_null() {
+            tracing::debug!(module = path, "cannot pin the library");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 impl Deref for Lease {
@@ -111,13 +150,25 @@ mod tests {
         drop(first);
 
         let leases = Leases::default();
-        let a = leases.lease(&spec).expect("loads");
-        let b = leases.lease(&spec).expect("shared");
+        let wait = Duration::from_secs(1);
+        let a = leases.lease(&spec, wait).expect("loads");
+        let b = leases.lease(&spec, wait).expect("shared");
         assert!(std::ptr::eq::<LoadedModule>(&*a, &*b));
         drop(a);
         assert_eq!(slots(&b).expect("still initialised"), 1);
         drop(b);
-        let c = leases.lease(&spec).expect("loads afresh");
+        let c = leases.lease(&spec, wait).expect("loads afresh");
+        // An operation loading or finalising the module holds up another only so long.
+        let busy = c.slot.lock().unwrap();
+        let other = Leases {
+            slots: Mutex::new([(spec.path.clone(), Arc::clone(&c.slot))].into()),
+        };
+        let e = other
+            .lease(&spec, Duration::from_millis(50))
+            .err()
+            .expect("busy");
+        assert_eq!(e.code(), "module_busy");
+        drop(busy);
         assert_eq!(slots(&c).expect("initialised"), 1);
     }
 }

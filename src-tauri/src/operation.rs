@@ -1,4 +1,4 @@
-//! Operations (activation, PIN change) run from the window.
+//! Operations (activation, PIN change, unlock) run from the window.
 //!
 //! An operation runs a core workflow on its own thread. Its [`Interaction`] sends
 //! steps, questions and notices to the window through the operation's Channel, and
@@ -13,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certkey_core::workflow::activate::Activated;
+use certkey_core::workflow::unlock::UnlockOutcome;
 use certkey_core::workflow::{Confirm, Interaction, Notice, SecretKind, Step};
 use certkey_core::Error;
+use certkey_protocol::v1::Handler;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use ts_rs::TS;
@@ -34,6 +36,75 @@ pub enum OperationRequest {
         /// Token serial.
         serial: String,
     },
+    /// Unlock the key with this serial (its user PIN is locked): a new request when
+    /// `handler` is given, else the request waiting for review is checked again.
+    Unlock {
+        /// Token serial.
+        serial: String,
+        /// Who asks (经办人), for a new request.
+        handler: Option<HandlerForm>,
+        /// Remember the handler in the OS keyring once the request went through.
+        remember: bool,
+    },
+}
+
+impl OperationRequest {
+    /// The key the operation is for.
+    pub fn serial(&self) -> &str {
+        match self {
+            OperationRequest::Activate { serial }
+            | OperationRequest::ChangePin { serial }
+            | OperationRequest::Unlock { serial, .. } => serial,
+        }
+    }
+}
+
+/// The handler (经办人) of an unlock request as typed in the window. Personal data:
+/// never logged (Debug prints nothing).
+#[derive(Clone, Serialize, Deserialize, TS)]
+pub struct HandlerForm {
+    /// Name.
+    pub name: String,
+    /// Identity document number.
+    pub id_number: String,
+    /// Phone number.
+    pub phone: String,
+}
+
+impl std::fmt::Debug for HandlerForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HandlerForm(..)")
+    }
+}
+
+impl HandlerForm {
+    /// The protocol's handler, each field trimmed; every field is needed.
+    pub fn to_handler(&self) -> Result<Handler, Error> {
+        let field = |name: &str, value: &str| {
+            let v = value.trim();
+            if v.is_empty() || v.chars().count() > 64 || v.chars().any(char::is_control) {
+                return Err(Error::InvalidArgument {
+                    name: name.into(),
+                    reason: "needed, at most 64 characters, no control characters".into(),
+                });
+            }
+            Ok(v.to_string())
+        };
+        Ok(Handler {
+            name: field("handler_name", &self.name)?,
+            id_number: field("handler_id", &self.id_number)?,
+            phone: field("handler_phone", &self.phone)?,
+        })
+    }
+
+    /// The form filled from a remembered handler.
+    pub fn from_handler(h: &Handler) -> Self {
+        HandlerForm {
+            name: h.name.clone(),
+            id_number: h.id_number.clone(),
+            phone: h.phone.clone(),
+        }
+    }
 }
 
 /// A question the workflow waits on.
@@ -63,6 +134,13 @@ pub enum Outcome {
     },
     /// The PIN was changed.
     PinChanged,
+    /// An unlock run ended: unlocked, waiting for review, or refused.
+    Unlock {
+        /// How.
+        outcome: UnlockOutcome,
+        /// Whether the handler was remembered (`null`: not asked to).
+        remembered: Option<bool>,
+    },
 }
 
 /// What the window hears of a running operation, in order.

@@ -51,12 +51,8 @@ impl AppState {
                     )
                 }
             };
-        let program = std::env::current_exe().unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot find this program; helpers started by name");
-            "certkey-app".into()
-        });
         let helper = HelperCommand {
-            program,
+            program: this_program(),
             args: vec![WATCH_MODULE_ARG.to_string()],
         };
         let shown = startup_errors.clone();
@@ -94,6 +90,20 @@ impl AppState {
     pub fn directory(&self) -> Result<Directory, Error> {
         setup::directory(&self.config, &self.catalog, None, None)
     }
+}
+
+/// This very program, for its helpers: on Linux through /proc, which names the
+/// running binary even after a package upgrade replaced the file. Never another
+/// program found on PATH: when it cannot be named, starting a helper fails and each
+/// module shows why.
+fn this_program() -> std::path::PathBuf {
+    if cfg!(target_os = "linux") {
+        return "/proc/self/exe".into();
+    }
+    std::env::current_exe().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot name this program for the module watch");
+        std::path::PathBuf::new()
+    })
 }
 
 fn unlocated(error: Error) -> Located {

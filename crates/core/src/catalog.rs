@@ -199,13 +199,36 @@ struct CatalogFile {
     ca: Vec<crate::directory::CaEntry>,
 }
 
-/// The merged catalog. Its serialised form (for the module watch helpers) is read
-/// back only through [`Catalog::from_json`], which validates it.
+/// The merged catalog. Its serialised form (for the module watch helpers) is
+/// validated as it is read back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "CatalogParts")]
 pub struct Catalog {
     families: BTreeMap<String, Sm2Family>,
     vendors: Vec<VendorProfile>,
     cas: Vec<crate::directory::CaEntry>,
+}
+
+/// [`Catalog`]'s fields as read, before validation.
+#[derive(Deserialize)]
+struct CatalogParts {
+    families: BTreeMap<String, Sm2Family>,
+    vendors: Vec<VendorProfile>,
+    cas: Vec<crate::directory::CaEntry>,
+}
+
+impl TryFrom<CatalogParts> for Catalog {
+    type Error = String;
+
+    fn try_from(p: CatalogParts) -> std::result::Result<Self, String> {
+        let cat = Catalog {
+            families: p.families,
+            vendors: p.vendors,
+            cas: p.cas,
+        };
+        cat.validate()?;
+        Ok(cat)
+    }
 }
 
 impl Catalog {
@@ -221,17 +244,6 @@ impl Catalog {
                 cas: Vec::new(),
             }
         })
-    }
-
-    /// Reads back and validates a catalog serialised as JSON.
-    pub fn from_json(value: serde_json::Value) -> Result<Self> {
-        let bad = |reason: String| Error::ConfigInvalid {
-            path: "<watch setup>".to_string(),
-            reason,
-        };
-        let cat: Catalog = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        cat.validate().map_err(bad)?;
-        Ok(cat)
     }
 
     /// Parses and validates a catalog text; `origin` names it in errors.

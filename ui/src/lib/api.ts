@@ -8,6 +8,7 @@ import type { Exported } from '../bindings/Exported';
 import type { LiveInventory } from '../bindings/LiveInventory';
 import type { OperationEvent } from '../bindings/OperationEvent';
 import type { OperationRequest } from '../bindings/OperationRequest';
+import type { UnlockInfo } from '../bindings/UnlockInfo';
 
 /** The event name of src-tauri's INVENTORY_EVENT. */
 const INVENTORY_EVENT = 'inventory-changed';
@@ -38,4 +39,8 @@ export const api = {
 
   cancelOperation: (operation: number): Promise<void> =>
     invoke('cancel_operation', { operation }),
+
+  unlockInfo: (serial: string): Promise<UnlockInfo> => invoke('unlock_info', { serial }),
+
+  forgetHandler: (): Promise<void> => invoke('forget_handler'),
 };

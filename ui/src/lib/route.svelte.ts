@@ -4,7 +4,8 @@ export type Route =
   | { screen: 'overview' }
   | { screen: 'details'; serial: string; certId: string | null }
   | { screen: 'activate'; serial: string }
-  | { screen: 'pin'; serial: string };
+  | { screen: 'pin'; serial: string }
+  | { screen: 'unlock'; serial: string };
 
 export const route = $state<{ current: Route }>({ current: { screen: 'overview' } });
 

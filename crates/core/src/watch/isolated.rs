@@ -10,6 +10,7 @@
 //! every 60 seconds; one that stops writing lines is shown as not responding, ended
 //! and started again the same way. The other modules go on being watched.
 
+use std::collections::BTreeSet;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -59,10 +60,10 @@ pub struct HelperCommand {
 pub struct Setup {
     /// The module to watch.
     pub spec: ModuleSpec,
-    /// The vendor catalog (read back with [`Catalog::from_json`]).
-    pub catalog: serde_json::Value,
+    /// The vendor catalog (validated as it is read).
+    pub catalog: Catalog,
     /// DER CA certificates for the signature checks.
-    pub bundle: Vec<Vec<u8>>,
+    pub bundle: Vec<certkey_protocol::Base64>,
     /// Poll pause, ms.
     pub interval_ms: u64,
     /// Poll budget, ms.
@@ -110,6 +111,11 @@ pub enum Report {
     },
     /// Nothing changed; the helper is alive.
     Alive,
+    /// The setup could not be used; the helper ends.
+    Failed {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A [`Located`] on the wire: the error nested, not flattened (a flattened error
@@ -169,24 +175,51 @@ enum Event {
     End,
 }
 
+fn write_report(out: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    out.flush()
+}
+
 /// Serves one module as a helper: reads the [`Setup`] line from `input`, watches
 /// the module and writes [`Report`] lines to `output` until `input` ends (the app
 /// went away) or `output` cannot be written. A later `refresh` line on `input`
-/// re-reads every token.
+/// re-reads every token. A setup that cannot be used is reported as
+/// [`Report::Failed`] (and returned).
 pub fn serve(input: impl Read + Send + 'static, mut output: impl Write) -> Result<(), String> {
     let mut input = BufReader::new(input);
-    let first = read_line(&mut input)
-        .map_err(|e| format!("cannot read the setup: {e}"))?
-        .ok_or("no setup line on stdin")?;
-    let setup: Setup =
-        serde_json::from_str(&first).map_err(|e| format!("the setup line is not valid: {e}"))?;
+    let setup = read_line(&mut input)
+        .map_err(|e| format!("cannot read the setup: {e}"))
+        .and_then(|l| l.ok_or_else(|| "no setup line on stdin".to_string()))
+        .and_then(|l| {
+            serde_json::from_str::<Setup>(&l)
+                .map_err(|e| format!("the setup line is not valid: {e}"))
+        });
+    let setup = match setup {
+        Ok(s) => s,
+        Err(reason) => {
+            let _ = write_report(
+                &mut output,
+                &Report::Failed {
+                    reason: reason.clone(),
+                },
+            );
+            return Err(reason);
+        }
+    };
     let opts = setup.options();
-    let catalog = Catalog::from_json(setup.catalog).map_err(|e| e.to_string())?;
     let (tx, rx) = mpsc::channel();
     let changes = tx.clone();
-    let watch = Watch::start(vec![setup.spec], catalog, setup.bundle, opts, move |live| {
-        let _ = changes.send(Event::Changed(live));
-    });
+    let watch = Watch::start(
+        vec![setup.spec],
+        setup.catalog,
+        setup.bundle.into_iter().map(|b| b.0).collect(),
+        opts,
+        move |live| {
+            let _ = changes.send(Event::Changed(live));
+        },
+    );
     thread::Builder::new()
         .name("certkey-helper-stdin".into())
         .spawn(move || loop {
@@ -202,14 +235,11 @@ pub fn serve(input: impl Read + Send + 'static, mut output: impl Write) -> Resul
             }
         })
         .map_err(|e| format!("cannot start a thread: {e}"))?;
-    let write = |out: &mut dyn Write, r: &Report| -> io::Result<()> {
-        let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
-        line.push(b'\n');
-        out.write_all(&line)?;
-        out.flush()
-    };
+    let mut last_write = Instant::now();
     loop {
-        let report = match rx.recv_timeout(HEARTBEAT) {
+        // Alive at least every HEARTBEAT, however busy the channel is.
+        let wait = HEARTBEAT.saturating_sub(last_write.elapsed());
+        let report = match rx.recv_timeout(wait) {
             Ok(Event::Changed(live)) => {
                 let inv = live.inventory;
                 Report::State {
@@ -221,29 +251,57 @@ pub fn serve(input: impl Read + Send + 'static, mut output: impl Write) -> Resul
             }
             Ok(Event::Refresh) => {
                 watch.refresh();
-                continue;
+                if last_write.elapsed() < HEARTBEAT {
+                    continue;
+                }
+                Report::Alive
             }
             Ok(Event::End) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
             Err(mpsc::RecvTimeoutError::Timeout) => Report::Alive,
         };
-        if let Err(e) = write(&mut output, &report) {
+        if let Err(e) = write_report(&mut output, &report) {
             // The app went away.
             tracing::debug!(error = %e, "cannot write to the app");
             return Ok(());
         }
+        last_write = Instant::now();
     }
 }
 
-/// [`serve`] on this process's stdin and stdout. On Unix, anything a module prints
-/// to stdout goes to stderr instead, so that only reports reach the app.
-pub fn serve_stdio() -> Result<(), String> {
+/// The whole of a helper process: [`serve`] on stdin and stdout, then the process
+/// ends at once (exit status 0, or 2 when the setup could not be used) — without
+/// running library destructors, which could wait forever on a module call still in
+/// progress on a watch thread. On Unix, anything a module prints to stdout goes to
+/// stderr instead, so that only reports reach the app, and a crash leaves no core
+/// dump (a crashing module is expected here and reported by the app).
+pub fn helper_main() -> ! {
+    let result = serve_stdio();
+    if let Err(e) = &result {
+        eprintln!("module watch: {e}");
+    }
+    let code = if result.is_ok() { 0 } else { 2 };
+    #[cfg(unix)]
+    // SAFETY: ends the process without running destructors; nothing is left to
+    // flush (reports are flushed line by line, stderr is unbuffered).
+    unsafe {
+        libc::_exit(code)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(code)
+}
+
+fn serve_stdio() -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::fd::FromRawFd;
-        // SAFETY: dup and dup2 on the process's own standard descriptors; the
-        // duplicate is owned by the File from here on.
+        // SAFETY: prctl, fcntl and dup2 on this process and its own standard
+        // descriptors; the duplicate is owned by the File from here on. The
+        // duplicate is close-on-exec: a program a module starts must not hold the
+        // report pipe open (the app would never see this helper end).
         let out = unsafe {
-            let fd = libc::dup(1);
+            #[cfg(target_os = "linux")]
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+            let fd = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
             if fd < 0 || libc::dup2(2, 1) < 0 {
                 return Err(format!(
                     "cannot set up stdout: {}",
@@ -268,6 +326,9 @@ struct Seen {
     errors: Vec<Located>,
     /// Why the module is not shown (crashed, not responding, no helper).
     down: Option<Error>,
+    /// Serials listed while the module last answered: an operation on one of them
+    /// gets the module's error while it is down or stuck.
+    known: BTreeSet<String>,
     /// The running helper.
     child: Option<Arc<Mutex<Child>>>,
     stdin: Option<ChildStdin>,
@@ -364,13 +425,15 @@ impl IsolatedWatch {
         let seen = self.shared.lock();
         let mut found = Vec::new();
         for (index, s) in seen.iter().enumerate() {
-            if serial.is_empty() || !s.tokens.iter().any(|t| t.details.serial == serial) {
+            if serial.is_empty() || !s.known.contains(serial) {
                 continue;
             }
-            if let Some(e) = &s.down {
+            if let Some(e) = s.down.as_ref().or_else(|| stuck(s)) {
                 return Err(e.clone());
             }
-            found.push(index);
+            if s.tokens.iter().any(|t| t.details.serial == serial) {
+                found.push(index);
+            }
         }
         match found.as_slice() {
             [index] => Ok(self.shared.specs[*index].clone()),
@@ -388,6 +451,14 @@ impl IsolatedWatch {
     }
 }
 
+/// The helper's own report that its module does not answer.
+fn stuck(s: &Seen) -> Option<&Error> {
+    s.errors
+        .iter()
+        .find(|e| e.slot.is_none() && matches!(e.error, Error::ModuleNotResponding { .. }))
+        .map(|e| &e.error)
+}
+
 impl Drop for IsolatedWatch {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
@@ -395,8 +466,7 @@ impl Drop for IsolatedWatch {
         for s in seen.iter_mut() {
             s.stdin = None;
             if let Some(child) = &s.child {
-                let mut child = child.lock().unwrap_or_else(|p| p.into_inner());
-                let _ = child.kill();
+                let _ = lock_child(child).kill();
             }
         }
     }
@@ -448,10 +518,13 @@ impl Shared {
     fn setup_line(&self, index: usize) -> Result<Vec<u8>, Error> {
         let setup = Setup {
             spec: self.specs[index].clone(),
-            catalog: serde_json::to_value(&self.catalog).map_err(|e| Error::ModuleMisbehaved {
-                reason: format!("cannot describe the catalog to the module's watch: {e}"),
-            })?,
-            bundle: self.bundle.clone(),
+            catalog: self.catalog.clone(),
+            bundle: self
+                .bundle
+                .iter()
+                .cloned()
+                .map(certkey_protocol::Base64)
+                .collect(),
             interval_ms: ms(self.opts.interval),
             timeout_ms: ms(self.opts.timeout),
             load_timeout_ms: ms(self.opts.load_timeout),
@@ -499,7 +572,7 @@ fn keep_helper(shared: &Shared, index: usize) {
             }
         };
         // Its keys are hidden (and an operation on one gets this error) until a new
-        // helper reports.
+        // helper reports its state.
         s.down = Some(error);
         s.child = None;
         s.stdin = None;
@@ -553,22 +626,43 @@ fn run_helper(shared: &Shared, index: usize) -> Ended {
             )))
         }
     };
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         let _ = child.kill();
         let _ = child.wait();
         return Ended::Failed(failed("the module's watch has no pipes".into()));
     };
-    let _ = stdin.write_all(&line).and_then(|()| stdin.flush());
+    // Writes to a helper never block the app (a helper that stops reading is ended
+    // by the supervisor; a lost `refresh` is made up by the next helper's full read).
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on a descriptor this function owns.
+        unsafe {
+            let fd = stdin.as_raw_fd();
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+        }
+    }
     let child = Arc::new(Mutex::new(child));
     {
+        // Registered before anything is written, so that the supervisor can end it
+        // and a watch being dropped meanwhile ends it too.
         let mut seen = shared.lock();
         let s = &mut seen[index];
         s.child = Some(Arc::clone(&child));
         s.stdin = Some(stdin);
-        s.tokens.clear();
-        s.errors.clear();
         s.last_line = Some(Instant::now());
         s.killed = false;
+        // Shown as loading (or as still down) until its first report.
+        s.complete = false;
+        s.module = None;
+        if shared.stop.load(Ordering::SeqCst) {
+            let _ = lock_child(&child).kill();
+        } else if let Some(stdin) = &mut s.stdin {
+            let _ = stdin.write_all(&line).and_then(|()| stdin.flush());
+        }
     }
     let mut out = BufReader::new(stdout);
     let mut problem = None;
@@ -591,12 +685,11 @@ fn run_helper(shared: &Shared, index: usize) -> Ended {
         let mut seen = shared.lock();
         let s = &mut seen[index];
         s.last_line = Some(Instant::now());
-        let was_down = s.down.take().is_some();
         match report {
-            Report::Alive => {
-                if was_down {
-                    shared.changed(seen);
-                }
+            Report::Alive => {}
+            Report::Failed { reason } => {
+                problem = Some(format!("the module's watch could not start: {reason}"));
+                break;
             }
             Report::State {
                 complete,
@@ -604,39 +697,35 @@ fn run_helper(shared: &Shared, index: usize) -> Ended {
                 tokens,
                 errors,
             } => {
+                s.down = None;
                 s.complete = complete;
-                s.module = module;
-                // Only this module's keys and errors, whatever the helper says.
+                // Only this module's report, keys and errors, whatever the helper says.
+                s.module = module.filter(|m| &m.path == path);
                 s.tokens = tokens.into_iter().filter(|t| &t.module == path).collect();
                 s.errors = errors
                     .into_iter()
                     .map(Located::from)
                     .filter(|e| e.module.as_deref() == Some(path))
                     .collect();
+                if stuck(s).is_none() {
+                    s.known = s.tokens.iter().map(|t| t.details.serial.clone()).collect();
+                }
                 shared.changed(seen);
             }
         }
     }
-    // Wait for it to end without holding its lock for long: the supervisor may
-    // need to end a helper that closed its output but goes on running.
-    let status = loop {
-        let mut c = child.lock().unwrap_or_else(|p| p.into_inner());
-        if problem.is_some() {
-            let _ = c.kill();
-        }
-        match c.try_wait() {
-            Ok(Some(status)) => break Ok(status),
-            Ok(None) => {}
-            Err(e) => break Err(e),
-        }
-        drop(c);
-        thread::sleep(Duration::from_millis(50));
-    };
-    match (status, problem) {
+    // Its output ended (it exited, or said something else): make sure it is gone.
+    let mut child = lock_child(&child);
+    let _ = child.kill();
+    match (child.wait(), problem) {
         (_, Some(p)) => Ended::Failed(failed(p)),
         (Ok(status), None) => Ended::Status(status),
         (Err(e), None) => Ended::Failed(failed(format!("the module's watch is lost: {e}"))),
     }
+}
+
+fn lock_child(child: &Mutex<Child>) -> MutexGuard<'_, Child> {
+    child.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Ends helpers that stopped writing (their module froze the whole helper).

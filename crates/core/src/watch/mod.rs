@@ -11,7 +11,7 @@
 
 mod isolated;
 
-pub use isolated::{serve, serve_stdio, HelperCommand, IsolatedWatch, Report, Setup, WireLocated};
+pub use isolated::{helper_main, serve, HelperCommand, IsolatedWatch, Report, Setup, WireLocated};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

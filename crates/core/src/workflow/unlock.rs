@@ -39,6 +39,7 @@ use crate::{Error, Result};
 
 /// How an unlock run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum UnlockOutcome {
     /// The user PIN is reset and the SO PIN rotated.
