@@ -10,6 +10,9 @@ fn main() {
         "activation_available",
         "unlock_info",
         "forget_handler",
+        "seal_preview",
+        "seal_show",
+        "seal_export",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

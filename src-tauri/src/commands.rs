@@ -8,7 +8,7 @@ use certkey_core::inventory;
 use certkey_core::pkcs11::LoadedModule;
 use certkey_core::watch::LiveInventory;
 use certkey_core::workflow::token::{self, Need, Selector};
-use certkey_core::workflow::{activate, pin, unlock};
+use certkey_core::workflow::{activate, pin, seal, unlock};
 use certkey_core::Error;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -20,7 +20,7 @@ use crate::operation::{Answer, HandlerForm, OperationEvent, OperationRequest, Ou
 use crate::state::AppState;
 
 /// Runs blocking work off the async runtime's threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
     tauri::async_runtime::spawn_blocking(work)
@@ -67,6 +67,7 @@ pub async fn export_certificate(
         let path = write_new(
             &folder,
             &file_stem(&serial, &id),
+            "pem",
             bundle::to_pem(&der).as_bytes(),
         )?;
         Ok(Exported {
@@ -133,7 +134,7 @@ pub async fn start_operation(
 
 /// How long an operation or export waits for a module that takes one caller at a
 /// time and is in use by another operation or export of this app.
-const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+pub(crate) const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn run(
     state: &AppState,
@@ -173,6 +174,28 @@ fn run(
             )?;
             pin::change(ui, &token)?;
             Ok(Outcome::PinChanged)
+        }
+        OperationRequest::SealWrite {
+            serial,
+            image,
+            name,
+            width_mm,
+            height_mm,
+        } => {
+            let token = token::select_among(
+                &modules,
+                &state.catalog,
+                Some(&Selector::Serial(serial.clone())),
+                Need::HolderCertificate,
+            )?;
+            let service = state.directory()?.for_token(&token)?;
+            let opts = seal::SealOptions {
+                name: name.clone().filter(|n| !n.trim().is_empty()),
+                width_mm: *width_mm,
+                height_mm: *height_mm,
+            };
+            let written = seal::write(ui, &token, &service, image.as_bytes(), &opts)?;
+            Ok(Outcome::SealWritten { written })
         }
         OperationRequest::Unlock {
             serial,
@@ -252,7 +275,7 @@ pub async fn cancel_operation(state: State<'_, AppState>, operation: u32) -> Res
     state.operations.cancel(operation)
 }
 
-fn parse_hex_id(id: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn parse_hex_id(id: &str) -> Result<Vec<u8>, Error> {
     let bad = |reason: &str| Error::InvalidArgument {
         name: "id".into(),
         reason: reason.into(),
@@ -266,7 +289,7 @@ fn parse_hex_id(id: &str) -> Result<Vec<u8>, Error> {
         .collect()
 }
 
-fn download_dir() -> PathBuf {
+pub(crate) fn download_dir() -> PathBuf {
     directories::UserDirs::new()
         .and_then(|u| {
             u.download_dir()
@@ -277,7 +300,7 @@ fn download_dir() -> PathBuf {
 }
 
 /// `<serial>-<id>`, keeping only characters safe in a file name everywhere.
-fn file_stem(serial: &str, id: &str) -> String {
+pub(crate) fn file_stem(serial: &str, id: &str) -> String {
     let clean: String = serial
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
@@ -287,14 +310,19 @@ fn file_stem(serial: &str, id: &str) -> String {
     format!("{serial}-{id}")
 }
 
-/// Writes `stem.pem`, or `stem (2).pem` and so on, into `folder`: a new file each time
-/// (create_new: never overwriting a file, never following a planted link).
-fn write_new(folder: &Path, stem: &str, bytes: &[u8]) -> Result<PathBuf, Error> {
+/// Writes `stem.ext`, or `stem (2).ext` and so on, into `folder`: a new file each
+/// time (create_new: never overwriting a file, never following a planted link).
+pub(crate) fn write_new(
+    folder: &Path,
+    stem: &str,
+    ext: &str,
+    bytes: &[u8],
+) -> Result<PathBuf, Error> {
     use std::io::Write;
     for n in 1..1000 {
         let path = match n {
-            1 => folder.join(format!("{stem}.pem")),
-            n => folder.join(format!("{stem} ({n}).pem")),
+            1 => folder.join(format!("{stem}.{ext}")),
+            n => folder.join(format!("{stem} ({n}).{ext}")),
         };
         match std::fs::OpenOptions::new()
             .write(true)
@@ -310,12 +338,12 @@ fn write_new(folder: &Path, stem: &str, bytes: &[u8]) -> Result<PathBuf, Error> 
         }
     }
     Err(Error::Io {
-        path: folder.join(format!("{stem}.pem")).display().to_string(),
-        reason: "999 exports of this certificate are already there".into(),
+        path: folder.join(format!("{stem}.{ext}")).display().to_string(),
+        reason: "999 exports of this file are already there".into(),
     })
 }
 
-fn io_error(path: &Path, e: std::io::Error) -> Error {
+pub(crate) fn io_error(path: &Path, e: std::io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -339,8 +367,8 @@ mod tests {
         assert_eq!(file_stem("SK/../1", "01"), "SK1-01");
         assert_eq!(file_stem("", "01"), "key-01");
         let dir = tempfile::tempdir().unwrap();
-        let a = write_new(dir.path(), "SK1-01", b"one").unwrap();
-        let b = write_new(dir.path(), "SK1-01", b"two").unwrap();
+        let a = write_new(dir.path(), "SK1-01", "pem", b"one").unwrap();
+        let b = write_new(dir.path(), "SK1-01", "pem", b"two").unwrap();
         assert!(b.ends_with("SK1-01 (2).pem"));
         assert_eq!(std::fs::read(&a).unwrap(), b"one");
         // A link planted under the next name is not written through.
@@ -348,7 +376,7 @@ mod tests {
         {
             let target = dir.path().join("elsewhere");
             std::os::unix::fs::symlink(&target, dir.path().join("SK1-01 (3).pem")).unwrap();
-            let c = write_new(dir.path(), "SK1-01", b"three").unwrap();
+            let c = write_new(dir.path(), "SK1-01", "pem", b"three").unwrap();
             assert!(c.ends_with("SK1-01 (4).pem"));
             assert!(!target.exists());
         }

@@ -12,6 +12,7 @@ pub mod bindings;
 mod commands;
 mod modules;
 pub mod operation;
+mod seal;
 mod state;
 
 use tauri::{Emitter, Manager};
@@ -53,6 +54,9 @@ pub fn run() {
             commands::cancel_operation,
             commands::unlock_info,
             commands::forget_handler,
+            seal::seal_preview,
+            seal::seal_show,
+            seal::seal_export,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

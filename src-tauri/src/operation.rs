@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certkey_core::workflow::activate::Activated;
+use certkey_core::workflow::seal::SealWritten;
 use certkey_core::workflow::unlock::UnlockOutcome;
 use certkey_core::workflow::{Confirm, Interaction, Notice, SecretKind, Step};
 use certkey_core::Error;
 use certkey_protocol::v1::Handler;
+use certkey_protocol::Base64;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use ts_rs::TS;
@@ -36,6 +38,22 @@ pub enum OperationRequest {
         /// Token serial.
         serial: String,
     },
+    /// Write the electronic seal of the key's certificate in use, made by the CA from
+    /// `image` (PNG, JPEG or BMP), with the name and size given (the certificate
+    /// type's defaults otherwise).
+    SealWrite {
+        /// Token serial.
+        serial: String,
+        /// The picture file, base64.
+        #[ts(type = "string")]
+        image: Base64,
+        /// The seal's name.
+        name: Option<String>,
+        /// Width in mm.
+        width_mm: Option<u32>,
+        /// Height in mm.
+        height_mm: Option<u32>,
+    },
     /// Unlock the key with this serial (its user PIN is locked): a new request when
     /// `handler` is given, else the request waiting for review is checked again.
     Unlock {
@@ -54,6 +72,7 @@ impl OperationRequest {
         match self {
             OperationRequest::Activate { serial }
             | OperationRequest::ChangePin { serial }
+            | OperationRequest::SealWrite { serial, .. }
             | OperationRequest::Unlock { serial, .. } => serial,
         }
     }
@@ -134,6 +153,11 @@ pub enum Outcome {
     },
     /// The PIN was changed.
     PinChanged,
+    /// The seal is on the key.
+    SealWritten {
+        /// What was written.
+        written: SealWritten,
+    },
     /// An unlock run ended: unlocked, waiting for review, or refused.
     Unlock {
         /// How.

@@ -24,6 +24,8 @@ pub struct AppState {
     pub watch: IsolatedWatch,
     /// Modules loaded for the operations in progress.
     pub modules: Leases,
+    /// The configured CA bundles (DER), for the seal checks.
+    pub bundle: Vec<Vec<u8>>,
     /// What went wrong at start (an unreadable config, a CA bundle that does not
     /// parse); shown with the inventory.
     pub startup_errors: Vec<Located>,
@@ -60,7 +62,7 @@ impl AppState {
             specs,
             helper,
             catalog.clone(),
-            bundle,
+            bundle.clone(),
             WatchOptions::default(),
             move |mut live| {
                 live.inventory.errors.extend(shown.iter().cloned());
@@ -72,6 +74,7 @@ impl AppState {
             catalog,
             watch,
             modules: Leases::default(),
+            bundle,
             startup_errors,
             operations: Operations::default(),
         }

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TARGET = process.env.CERTKEY_TARGET_DIR ?? process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
@@ -23,6 +24,57 @@ export const SHOTS = join(ROOT, 'tests', 'e2e', 'screenshots');
 const PASSPHRASE = 'e2e passphrase for the test CA';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A PNG of a red stamp ring with a star on white paper, `size` pixels square: what
+ *  a holder scans. */
+export function stampPng(size = 400) {
+  const raw = Buffer.alloc((size * 3 + 1) * size);
+  const c = size / 2;
+  for (let y = 0; y < size; y++) {
+    raw[y * (size * 3 + 1)] = 0;
+    for (let x = 0; x < size; x++) {
+      const r = Math.hypot(x - c, y - c);
+      const angle = Math.atan2(y - c, x - c);
+      const star = r < size * 0.16 * (0.55 + 0.45 * Math.cos(5 * angle));
+      const ink = (r > size * 0.4 && r < size * 0.46) || star;
+      const o = y * (size * 3 + 1) + 1 + x * 3;
+      raw[o] = ink ? 200 : 255;
+      raw[o + 1] = ink ? 20 : 255;
+      raw[o + 2] = ink ? 30 : 255;
+    }
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -329,6 +381,25 @@ export class Session {
 
   script(body, args = []) {
     return this.cmd('POST', '/execute/sync', { script: body, args });
+  }
+
+  /** Drops a file (`bytes`, a Buffer) on the element `css`, as dragging it from the
+   *  file manager does. */
+  async dropFile(css, name, type, bytes) {
+    await this.find(css);
+    return this.script(
+      `const [css, name, type, b64] = arguments;
+       const bin = atob(b64);
+       const bytes = new Uint8Array(bin.length);
+       for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+       const dt = new DataTransfer();
+       dt.items.add(new File([bytes], name, { type }));
+       const el = document.querySelector(css);
+       el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+       el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+       return true;`,
+      [css, name, type, bytes.toString('base64')],
+    );
   }
 
   /** Which element has the keyboard focus: its data-testid or id. */

@@ -12,7 +12,27 @@ serial: string, } | { "kind": "change_pin",
 /**
  * Token serial.
  */
-serial: string, } | { "kind": "unlock", 
+serial: string, } | { "kind": "seal_write", 
+/**
+ * Token serial.
+ */
+serial: string, 
+/**
+ * The picture file, base64.
+ */
+image: string, 
+/**
+ * The seal's name.
+ */
+name: string | null, 
+/**
+ * Width in mm.
+ */
+width_mm: number | null, 
+/**
+ * Height in mm.
+ */
+height_mm: number | null, } | { "kind": "unlock", 
 /**
  * Token serial.
  */

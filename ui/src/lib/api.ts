@@ -8,6 +8,8 @@ import type { Exported } from '../bindings/Exported';
 import type { LiveInventory } from '../bindings/LiveInventory';
 import type { OperationEvent } from '../bindings/OperationEvent';
 import type { OperationRequest } from '../bindings/OperationRequest';
+import type { SealPreview } from '../bindings/SealPreview';
+import type { SealView } from '../bindings/SealView';
 import type { UnlockInfo } from '../bindings/UnlockInfo';
 
 /** The event name of src-tauri's INVENTORY_EVENT. */
@@ -43,4 +45,19 @@ export const api = {
   unlockInfo: (serial: string): Promise<UnlockInfo> => invoke('unlock_info', { serial }),
 
   forgetHandler: (): Promise<void> => invoke('forget_handler'),
+
+  sealPreview: (
+    serial: string,
+    certId: string,
+    image: string,
+    name: string | null,
+    widthMm: number | null,
+    heightMm: number | null,
+  ): Promise<SealPreview> =>
+    invoke('seal_preview', { serial, certId, image, name, widthMm, heightMm }),
+
+  sealShow: (serial: string): Promise<SealView[]> => invoke('seal_show', { serial }),
+
+  sealExport: (serial: string, certId: string): Promise<Exported> =>
+    invoke('seal_export', { serial, certId }),
 };

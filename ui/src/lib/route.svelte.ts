@@ -5,7 +5,8 @@ export type Route =
   | { screen: 'details'; serial: string; certId: string | null }
   | { screen: 'activate'; serial: string }
   | { screen: 'pin'; serial: string }
-  | { screen: 'unlock'; serial: string };
+  | { screen: 'unlock'; serial: string }
+  | { screen: 'seal'; serial: string; certId: string };
 
 export const route = $state<{ current: Route }>({ current: { screen: 'overview' } });
 

@@ -92,6 +92,7 @@ pub struct SealOptions {
 
 /// What [`write`] put on the key.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SealWritten {
     /// Token serial.
     pub token_serial: String,
@@ -157,6 +158,7 @@ pub struct SealShown {
 
 /// The content of a decoded seal.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SealDetails {
     /// Seal identifier (esID).
     pub es_id: String,
@@ -478,11 +480,33 @@ fn public_current(
 }
 
 /// The request's parts, checked: name, size, normalised picture.
-struct Prepared {
-    name: String,
-    w: u32,
-    h: u32,
-    picture: certkey_seal::NormalisedImage,
+/// The seal as it will be written for a certificate: its name and size, and the
+/// normalised picture (transparent background, trimmed, scaled to fit).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The seal's name.
+    pub name: String,
+    /// Width in mm.
+    pub w: u32,
+    /// Height in mm.
+    pub h: u32,
+    /// The picture as it will be sent (PNG), with its size in pixels.
+    pub picture: certkey_seal::NormalisedImage,
+}
+
+/// What [`write`] would make of `image` for the certificate `info` with `opts`,
+/// without the key: the preview a front end shows before writing. Refuses what
+/// `write` refuses of the picture and size (`image_*`, `seal_size`).
+pub fn preview(image: &[u8], opts: &SealOptions, info: &CertificateInfo) -> Result<Prepared> {
+    let (name, w, h) = resolve(opts, info)?;
+    let picture =
+        certkey_seal::normalise(image, w, h, &ImageLimits::default()).map_err(image_error)?;
+    Ok(Prepared {
+        name,
+        w,
+        h,
+        picture,
+    })
 }
 
 /// Refuses a certificate that has its seal on the key already, resolves the name and
@@ -499,16 +523,12 @@ fn prepare(
     if !keys::find_data(session, APPLICATION, Some(id))?.is_empty() {
         return Err(not_applicable("seal_exists"));
     }
-    let (name, w, h) = resolve(opts, info)?;
-    let picture =
-        certkey_seal::normalise(image, w, h, &ImageLimits::default()).map_err(image_error)?;
-    check_memory(token, picture.png.len() + der.len() + SEAL_OVERHEAD)?;
-    Ok(Prepared {
-        name,
-        w,
-        h,
-        picture,
-    })
+    let prepared = preview(image, opts, info)?;
+    check_memory(
+        token,
+        prepared.picture.png.len() + der.len() + SEAL_OVERHEAD,
+    )?;
+    Ok(prepared)
 }
 
 /// Checks the service's answer against the request before anything is written.
