@@ -301,6 +301,7 @@ pub fn renew(
         csr: Base64(csr),
         nonce: Base64(nonce),
         signature: Base64(signature),
+        years: None,
     }) {
         Ok(i) => i,
         // `already_renewed` here means another request renewed the certificate (this
