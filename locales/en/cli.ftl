@@ -3,12 +3,48 @@
 ## Results of the commands.
 
 cli-activated = Activated: key { $token_serial } holds the certificate { $subject }, valid until { $not_after } (serial { $certificate_serial }). Keep your new PIN safe.
-cli-renewed = Renewed: key { $token_serial } holds the new certificate { $subject }, valid until { $not_after } ({ $days_left } days; serial { $new_serial }; the old certificate { $old_serial } was removed from the key).
+cli-renewed = Renewed{ $years ->
+        [none] {""}
+        [one] {" "}for 1 year
+       *[other] {" "}for { $years } years
+    }: key { $token_serial } holds the new certificate { $subject }, valid until { $not_after } ({ $days_left } days; serial { $new_serial }; the old certificate { $old_serial } was removed from the key).
 cli-unlocked = Key { $serial } is unlocked: use your new PIN.
 cli-unlock-pending = Unlock request { $ticket } waits for the CA's review; run certkey unlock again (or certkey unlock --status) once approved.
 cli-unlock-rejected = The CA rejected unlock request { $ticket }; contact the CA.
 cli-pin-changed = The PIN of key { $serial } is changed.
 cli-seal-written = The electronic seal is on key { $token_serial }: "{ $name }" ({ $width_mm }x{ $height_mm } mm, seal id { $es_id }), bound to the certificate { $certificate_subject } (serial { $certificate_serial }), valid until { $valid_end }.
+
+## certkey renew --quote. $cert_type is a cert-type code; $currency an ISO 4217 code;
+## $amount the price in the currency's major unit (100 fen = 1.00 yuan).
+
+cli-quote-heading = Renewal of { $subject } (certificate { $serial }) on key { $token_serial }: { $cert_type ->
+        [organisation] { cert-type-organisation }
+        [org_person] { cert-type-org_person }
+        [person] { cert-type-person }
+       *[other] { $cert_type }
+    } certificate, valid until { $not_after } ({ $days_left } days left)
+cli-quote-open = Online renewal is open now.
+cli-quote-not_yet_open = Online renewal opens on { $opens_at }, 90 days before expiry.
+cli-quote-expired = The certificate has expired: it cannot be renewed online; renewal is offline business at the CA.
+cli-quote-revoked = The certificate is revoked: it cannot be renewed.
+cli-quote-renewed = This certificate was already renewed: the new one is renewed in its turn.
+cli-quote-terms = Terms (choose one with certkey renew --years N):
+cli-quote-years = { $years ->
+        [one] 1 year
+       *[other] { $years } years
+    }
+cli-quote-price = { $currency ->
+        [CNY] ¥{ $amount }
+       *[other] { $amount } { $currency }
+    }
+cli-quote-until = valid until { $not_after }
+cli-quote-payment-not_required = Payment: online renewal needs no payment to the CA beforehand.
+cli-quote-payment-paid = Payment: { $years ->
+        [one] 1 year is
+       *[other] { $years } years are
+    } paid for: renew with certkey renew --years { $years }.
+cli-quote-payment-missing = Payment: required before renewing, and none is on record at the CA yet.
+cli-quote-how-to-pay = How to pay: { $instructions }
 
 ## Questions and prompts.
 

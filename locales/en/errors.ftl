@@ -91,6 +91,13 @@ error-service-renewal_not_open = the certificate has { $days_left ->
         [none] 0
        *[other] { $days_left }
     } days left; online renewal opens 90 days before expiry
+error-service-renewal_term_mismatch = { $paid_years ->
+        [none] the renewal was paid for another term than the one asked for: the CA renews only the term paid for; choose that one
+        [one] the renewal was paid for 1 year, not the term asked for: the CA renews only the term paid for; choose 1 year (with the command line: --years 1)
+       *[other] the renewal was paid for { $paid_years } years, not the term asked for: the CA renews only the term paid for; choose { $paid_years } years (with the command line: --years { $paid_years })
+    }
+error-service-renewal_entitlement_required = the CA renews this certificate only once the renewal is paid for: the renewal quote (certkey renew --quote) shows the prices and how to pay
+error-service-invalid_term = the renewal term must be 1 to 5 years
 error-service-certificate_expired = the certificate has expired and cannot be renewed online; visit the CA
 error-service-certificate_revoked = the certificate is revoked
 error-service-seal_exists = this certificate already has its electronic seal; another seal needs another certificate

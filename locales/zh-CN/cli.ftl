@@ -3,12 +3,41 @@
 ## Results of the commands.
 
 cli-activated = 激活完成：Key { $token_serial } 的证书 { $subject }，有效期至 { $not_after }（证书序列号 { $certificate_serial }）。请牢记您设置的 PIN 码。
-cli-renewed = 续期完成：Key { $token_serial } 的新证书 { $subject }，有效期至 { $not_after }（还有 { $days_left } 天；证书序列号 { $new_serial }，原证书 { $old_serial } 已从 Key 中删除）。
+cli-renewed = 续期完成{ $years ->
+        [none] {""}
+       *[other] （续期 { $years } 年）
+    }：Key { $token_serial } 的新证书 { $subject }，有效期至 { $not_after }（还有 { $days_left } 天；证书序列号 { $new_serial }，原证书 { $old_serial } 已从 Key 中删除）。
 cli-unlocked = Key { $serial } 已解锁，请使用新设置的 PIN 码。
 cli-unlock-pending = 解锁申请 { $ticket } 正在等待 CA 审核；审核通过后再次运行 certkey unlock（或 certkey unlock --status）。
 cli-unlock-rejected = CA 拒绝了解锁申请 { $ticket }，请联系 CA 柜台。
 cli-pin-changed = Key { $serial } 的 PIN 码已修改。
 cli-seal-written = 电子印章已写入 Key { $token_serial }：“{ $name }”（{ $width_mm }×{ $height_mm } 毫米，印章编号 { $es_id }），绑定证书 { $certificate_subject }（序列号 { $certificate_serial }），有效期至 { $valid_end }。
+
+## certkey renew --quote. $cert_type is a cert-type code; $currency an ISO 4217 code;
+## $amount the price in the currency's major unit (100 fen = 1.00 yuan).
+
+cli-quote-heading = Key { $token_serial } 上的证书 { $subject }（序列号 { $serial }）：{ $cert_type ->
+        [organisation] { cert-type-organisation }
+        [org_person] { cert-type-org_person }
+        [person] { cert-type-person }
+       *[other] { $cert_type }
+    }证书，有效期至 { $not_after }（还有 { $days_left } 天）
+cli-quote-open = 现在可以在线续期。
+cli-quote-not_yet_open = 在线续期将于 { $opens_at }（到期前 90 天）开放。
+cli-quote-expired = 证书已过期，不能在线续期，请到 CA 柜台办理。
+cli-quote-revoked = 证书已吊销，不能续期。
+cli-quote-renewed = 该证书已续期，新证书到期前再续期。
+cli-quote-terms = 续期年限（用 certkey renew --years N 选择）：
+cli-quote-years = { $years } 年
+cli-quote-price = { $currency ->
+        [CNY] { $amount } 元
+       *[other] { $amount } { $currency }
+    }
+cli-quote-until = 有效期至 { $not_after }
+cli-quote-payment-not_required = 缴费：在线续期无需事先向 CA 缴费。
+cli-quote-payment-paid = 缴费：已缴 { $years } 年的续期费用，请用 certkey renew --years { $years } 续期。
+cli-quote-payment-missing = 缴费：续期前需先缴费，CA 尚无本证书的缴费记录。
+cli-quote-how-to-pay = 缴费方式：{ $instructions }
 
 ## Questions and prompts.
 

@@ -91,6 +91,12 @@ error-service-renewal_not_open = 证书还有 { $days_left ->
         [none] 0
        *[other] { $days_left }
     } 天到期，到期前 90 天内才能在线续期
+error-service-renewal_term_mismatch = { $paid_years ->
+        [none] 已缴费的续期年限与所选年限不符：CA 只按已缴年限续期，请选择该年限
+       *[other] 已缴费的续期年限是 { $paid_years } 年，与所选年限不符：CA 只按已缴年限续期，请选择 { $paid_years } 年（命令行：--years { $paid_years }）
+    }
+error-service-renewal_entitlement_required = 该证书需先缴纳续期费用才能续期：续期报价（certkey renew --quote）列出价格和缴费方式
+error-service-invalid_term = 续期年限须为 1 至 5 年
 error-service-certificate_expired = 证书已过期，无法在线续期，请到 CA 柜台办理
 error-service-certificate_revoked = 证书已吊销
 error-service-seal_exists = 这张证书已经有电子印章；一张证书只能有一枚印章，需要更多印章请申请新证书

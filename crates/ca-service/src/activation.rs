@@ -131,7 +131,8 @@ pub fn mask(name: &str) -> String {
     }
 }
 
-fn cert_type(s: &str) -> CertType {
+/// The certificate type of an order's `cert_type` column.
+pub(crate) fn cert_type(s: &str) -> CertType {
     match s {
         "organisation" => CertType::Organisation,
         "org_person" => CertType::OrgPerson,

@@ -1,7 +1,7 @@
 //! The admin API, behind the bearer token printed by `certkey-ca init` (only its
 //! SHA-256 is stored): production of keys plugged into the server, orders for keys
-//! initialised elsewhere, revocation, renewal entitlements, activation code reissue,
-//! unlock review and the audit log.
+//! initialised elsewhere, revocation, renewal entitlements (with the paid term),
+//! activation code reissue, unlock review and the audit log.
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -102,13 +102,36 @@ pub async fn revoke(
     Ok(Json(serde_json::json!({"serial": serial, "revoked": true})))
 }
 
-/// `POST /admin/certificates/{serial}/entitlement`: one paid renewal.
-#[utoipa::path(post, path = "/api/v1/admin/certificates/{serial}/entitlement", tag = "admin", security(("admin_token" = [])), params(("serial" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// `POST /admin/certificates/{serial}/entitlement` body (optional).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntitlementRequest {
+    /// The term paid for, 1 to 5 years (default 1): the renewal must ask for it.
+    #[serde(default)]
+    pub years: Option<u32>,
+}
+
+/// `POST /admin/certificates/{serial}/entitlement`: one paid renewal of `years` (a new
+/// grant replaces an unused one).
+#[utoipa::path(post, path = "/api/v1/admin/certificates/{serial}/entitlement", tag = "admin", security(("admin_token" = [])), params(("serial" = String, Path)), request_body(content = Option<EntitlementRequest>, description = "optional; without a body the term is 1 year"), responses((status = 200, body = serde_json::Value, description = "serial, entitled, years"), (status = 400, description = "invalid_term", body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn entitle(
     State(st): State<AppState>,
     Path(serial): Path<String>,
+    body: Result<Option<Json<EntitlementRequest>>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, Failure> {
     let serial = serial_param(&serial)?;
+    let req = body
+        .map_err(Failure::from)?
+        .map(|Json(r)| r)
+        .unwrap_or_default();
+    let years = req.years.unwrap_or(1);
+    if !certkey_protocol::RENEWAL_TERM_YEARS.contains(&years) {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_term",
+            "years is the renewal term paid for, 1 to 5",
+        ));
+    }
     let exists = sqlx::query("SELECT 1 FROM certificates WHERE serial = $1")
         .bind(&serial)
         .fetch_optional(&st.db.pool)
@@ -123,20 +146,26 @@ pub async fn entitle(
     }
     let now = OffsetDateTime::now_utc().unix_timestamp();
     sqlx::query(
-        "INSERT INTO entitlements (certificate_serial, granted_at, used_at) VALUES ($1, $2, NULL) \
-         ON CONFLICT (certificate_serial) DO UPDATE SET granted_at = excluded.granted_at, used_at = NULL",
+        "INSERT INTO entitlements (certificate_serial, granted_at, used_at, years) VALUES ($1, $2, NULL, $3) \
+         ON CONFLICT (certificate_serial) DO UPDATE SET granted_at = excluded.granted_at, used_at = NULL, years = excluded.years",
     )
     .bind(&serial)
     .bind(now)
+    .bind(i64::from(years))
     .execute(&st.db.pool)
     .await
     .map_err(internal)?;
     st.db
-        .audit("admin", "renewal_entitled", &serial, &serde_json::json!({}))
+        .audit(
+            "admin",
+            "renewal_entitled",
+            &serial,
+            &serde_json::json!({"years": years}),
+        )
         .await
         .map_err(internal)?;
     Ok(Json(
-        serde_json::json!({"serial": serial, "entitled": true}),
+        serde_json::json!({"serial": serial, "entitled": true, "years": years}),
     ))
 }
 

@@ -50,13 +50,16 @@ pub struct Settings {
     pub request_timeout: std::time::Duration,
     /// How long an approved unlock ticket hands out its SO PINs, minutes.
     pub unlock_ticket_minutes: u32,
+    /// Renewal prices and payment instructions.
+    pub renewal: crate::config::Renewal,
 }
 
-/// An error answer.
+/// An error answer. The body is boxed: every handler returns `Result<_, Failure>`, and
+/// the error path should not make the success path's value large.
 #[derive(Debug)]
 pub struct Failure {
     status: StatusCode,
-    body: ApiError,
+    body: Box<ApiError>,
 }
 
 impl Failure {
@@ -64,11 +67,11 @@ impl Failure {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Failure {
             status,
-            body: ApiError {
+            body: Box::new(ApiError {
                 code: code.into(),
                 message: message.into(),
                 ..ApiError::default()
-            },
+            }),
         }
     }
 }
@@ -82,7 +85,7 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: self.body })).into_response()
+        (self.status, Json(ErrorBody { error: *self.body })).into_response()
     }
 }
 
@@ -205,6 +208,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/renewal/challenge", post(crate::renewal::challenge))
         .route("/renewal", post(crate::renewal::renew))
+        .route("/renewal/quote", get(crate::renewal::quote))
         .route("/unlock", post(crate::unlock::request))
         .route("/unlock/{ticket}", get(crate::unlock::status))
         .route("/unlock/{ticket}/confirm", post(crate::unlock::confirm))

@@ -36,6 +36,8 @@ pub struct RateLimits {
     pub certificate_per_minute: u32,
     /// `GET /unlock/{ticket}` (clients poll it) and `POST /unlock/{ticket}/...`.
     pub unlock_ticket_per_minute: u32,
+    /// `GET /renewal/quote`.
+    pub quote_per_minute: u32,
     /// Any other path outside `/admin` except health, time and cacerts
     /// (`/openapi.json`, unknown paths).
     pub other_per_minute: u32,
@@ -51,6 +53,7 @@ impl Default for RateLimits {
             lookup_per_minute: 30,
             certificate_per_minute: 30,
             unlock_ticket_per_minute: 120,
+            quote_per_minute: 60,
             other_per_minute: 60,
         }
     }
@@ -98,6 +101,81 @@ impl Default for Retention {
     }
 }
 
+/// Prices of the renewal terms of one certificate type, in the currency's minor unit
+/// (fen for CNY): the first for 1 year, the last for 5 years.
+pub type TermPrices = [u64; 5];
+
+/// Renewal prices per certificate type.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prices {
+    /// Organisation (机构) certificates.
+    pub organisation: TermPrices,
+    /// Person in an organisation (机构个人) certificates.
+    pub org_person: TermPrices,
+    /// Natural person (自然人) certificates.
+    pub person: TermPrices,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        // 300, 200 and 100 yuan a year.
+        let yearly = |fen: u64| [1, 2, 3, 4, 5].map(|y| y * fen);
+        Prices {
+            organisation: yearly(30_000),
+            org_person: yearly(20_000),
+            person: yearly(10_000),
+        }
+    }
+}
+
+impl Prices {
+    /// The prices of a certificate type.
+    pub fn of(&self, cert_type: certkey_protocol::CertType) -> &TermPrices {
+        match cert_type {
+            certkey_protocol::CertType::Organisation => &self.organisation,
+            certkey_protocol::CertType::OrgPerson => &self.org_person,
+            certkey_protocol::CertType::Person => &self.person,
+        }
+    }
+}
+
+/// A text of the CA for holders, in both languages of the client.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Localized {
+    /// Simplified Chinese.
+    pub zh_cn: String,
+    /// English.
+    pub en: String,
+}
+
+/// Online renewal: what the terms cost and how a holder pays (`GET /renewal/quote`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Renewal {
+    /// ISO 4217 code of the prices.
+    pub currency: String,
+    /// Prices per certificate type and term.
+    pub prices: Prices,
+    /// How to pay, shown to a holder when `require_renewal_entitlement` is set and no
+    /// paid renewal is on record.
+    pub payment_instructions: Localized,
+}
+
+impl Default for Renewal {
+    fn default() -> Self {
+        Renewal {
+            currency: "CNY".into(),
+            prices: Prices::default(),
+            payment_instructions: Localized {
+                zh_cn: "在线续期需先缴费：请联系签发本证书的 CA 缴纳所选年限的续期费用，CA 为本证书登记已缴年限后，即可在线续期。".into(),
+                en: "Online renewal must be paid for first: contact the CA that issued this certificate and pay for the term you choose; once the CA has recorded the paid term for this certificate, renew online.".into(),
+            },
+        }
+    }
+}
+
 /// The service configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -135,6 +213,9 @@ pub struct Config {
     /// How long finished rows are kept.
     #[serde(default)]
     pub retention: Retention,
+    /// Renewal prices and payment instructions.
+    #[serde(default)]
+    pub renewal: Renewal,
     /// The P-256 CA keys are on this PKCS#11 token (made by `init --pkcs11-module`).
     #[serde(default)]
     pub pkcs11: Option<crate::hsm::HsmConfig>,
@@ -165,6 +246,13 @@ impl Config {
         // The URL may hold the database password: a secret, also from a _FILE.
         if let Some(v) = crate::keystore::secret_env("CERTKEY_CA_DATABASE_URL")? {
             cfg.database_url = Some(v.to_string());
+        }
+        let currency = &cfg.renewal.currency;
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            anyhow::bail!(
+                "{}: [renewal] currency must be an ISO 4217 code such as CNY",
+                path.display()
+            );
         }
         if !(1..=1440).contains(&cfg.unlock_ticket_minutes) {
             anyhow::bail!(

@@ -136,6 +136,7 @@ fn bucket(
         | (&Method::POST, ["renewal" | "unlock" | "seal"])
         | (&Method::POST, ["renewal", "challenge"]) => None,
         (&Method::POST, ["activation", "lookup"]) => Some(("lookup", limits.lookup_per_minute)),
+        (&Method::GET, ["renewal", "quote"]) => Some(("quote", limits.quote_per_minute)),
         (&Method::POST, ["activation", _, "certificate"]) => {
             Some(("certificate", limits.certificate_per_minute))
         }
@@ -270,6 +271,7 @@ mod tests {
             b(Method::POST, "/unlock/t-1/confirm"),
             Some("unlock_ticket")
         );
+        assert_eq!(b(Method::GET, "/renewal/quote"), Some("quote"));
         assert_eq!(b(Method::GET, "/openapi.json"), Some("other"));
         assert_eq!(b(Method::GET, "/admin/audit"), None);
         assert_eq!(b(Method::GET, "/health"), None);

@@ -170,6 +170,7 @@ async fn init(a: InitArgs) -> anyhow::Result<()> {
         rate_limits: config::RateLimits::default(),
         limits: config::Limits::default(),
         retention: config::Retention::default(),
+        renewal: config::Renewal::default(),
         pkcs11,
     };
     keystore::write_private(
@@ -235,6 +236,7 @@ async fn serve(
             trusted_proxies,
             request_timeout: std::time::Duration::from_secs(cfg.limits.request_timeout_s.max(1)),
             unlock_ticket_minutes: cfg.unlock_ticket_minutes,
+            renewal: cfg.renewal.clone(),
         }),
     })
     .into_make_service_with_connect_info::<std::net::SocketAddr>();

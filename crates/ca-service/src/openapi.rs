@@ -85,6 +85,7 @@ impl Modify for CommonResponses {
         crate::activation::certificate,
         crate::renewal::challenge,
         crate::renewal::renew,
+        crate::renewal::quote,
         crate::unlock::request,
         crate::unlock::status,
         crate::unlock::confirm,
@@ -103,8 +104,9 @@ impl Modify for CommonResponses {
         Base64, ErrorBody, ApiError, CertType, Health, ServerTime, CaCerts, CaChain, KeyAlgorithm, OrderState,
         ActivationLookupRequest, ActivationLookupResponse, ActivationRequest, WrappedSecret, ActivationResponse,
         CertificateRequest, IssuedCertificate, RenewalChallengeRequest, RenewalChallenge, RenewalRequest, Handler,
+        RenewalQuote, RenewalQuoteState, RenewalTerm, LocalizedText,
         UnlockRequest, UnlockState, UnlockTicket, UnlockStatus, UnlockResult, UnlockConfirm, SealRequest, SealResponse,
-        crate::admin::OrderRequest, crate::admin::ProductionRequest
+        crate::admin::OrderRequest, crate::admin::ProductionRequest, crate::admin::EntitlementRequest
     )),
     modifiers(&AdminToken, &CommonResponses)
 )]
@@ -127,5 +129,7 @@ mod tests {
         }
         assert!(generated.contains("/api/v1/activation/{activation_id}/certificate"));
         assert!(generated.contains("\"format\": \"byte\""));
+        assert!(generated.contains("/api/v1/renewal/quote"));
+        assert!(generated.contains("renewal_term_mismatch"));
     }
 }

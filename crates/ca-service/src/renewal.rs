@@ -1,8 +1,13 @@
 //! Online renewal: a challenge nonce, proof of possession by the current key over
-//! [`renewal_signed_message`] (domain label, certificate serial, nonce, CSR), and a new
-//! certificate that continues the old validity (new not_after = old not_after + the
-//! order's term). Allowed only while 0 < days_left <= 90 and the certificate is neither
-//! revoked nor already renewed. `request_id` is the idempotency key: a retry returns the
+//! [`renewal_term_signed_message`] (domain label, certificate serial, the term the
+//! holder chose, nonce, CSR; [`renewal_signed_message`] for clients that send no term),
+//! and a new certificate that continues the old validity (new not_after = old
+//! not_after + the term: 1 to 5 years of 365 days, or without a term the order's).
+//! Allowed only while 0 < days_left <= 90 and the certificate is neither revoked nor
+//! already renewed. With `require_renewal_entitlement`, only the term paid for (the
+//! entitlement's years) is renewed, once. [`quote`] tells a holder all this ahead:
+//! whether renewal is open, the price of each term, whether payment is required and
+//! on record. `request_id` is the idempotency key: a retry returns the
 //! same certificate, and the database's unique constraints make sure a certificate is
 //! renewed once. Revocation is checked inside the issuing transaction, on the row it
 //! locks, so a revocation that commits before the issuance refuses it and one that
@@ -10,15 +15,19 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use certkey_protocol::v1::{
-    renewal_signed_message, IssuedCertificate, RenewalChallenge, RenewalChallengeRequest,
-    RenewalRequest,
+    renewal_signed_message, renewal_term_signed_message, IssuedCertificate, LocalizedText,
+    RenewalChallenge, RenewalChallengeRequest, RenewalQuote, RenewalQuoteQuery, RenewalQuoteState,
+    RenewalRequest, RenewalTerm,
 };
-use certkey_protocol::{days_left, Base64, RENEWAL_WINDOW_DAYS};
+use certkey_protocol::{
+    days_left, renewal_opens_at, renewed_not_after, Base64, RENEWAL_TERM_YEARS,
+    RENEWAL_WINDOW_DAYS, YEAR_DAYS,
+};
 use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
@@ -166,6 +175,94 @@ pub async fn challenge(
     }))
 }
 
+/// The unused paid renewal of a certificate: its term in years.
+async fn paid_years(conn: &mut sqlx::AnyConnection, serial: &str) -> Result<Option<u32>, Failure> {
+    let row = sqlx::query(
+        "SELECT years FROM entitlements WHERE certificate_serial = $1 AND used_at IS NULL",
+    )
+    .bind(serial)
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    row.map(|r| r.try_get::<i64, _>(0))
+        .transpose()
+        .map_err(internal)
+        .map(|y| y.map(|y| u32::try_from(y).unwrap_or(0)))
+}
+
+/// `GET /renewal/quote`: whether the certificate can be renewed online now, the price
+/// of each term for its type, and whether a paid renewal is required and on record.
+#[utoipa::path(get, path = "/api/v1/renewal/quote", tag = "renewal", params(RenewalQuoteQuery), responses((status = 200, body = RenewalQuote), (status = 404, description = "certificate_not_found", body = ErrorBody), (status = 400, description = "invalid_certificate_serial, invalid_query", body = ErrorBody)))]
+pub async fn quote(
+    State(st): State<AppState>,
+    q: Result<Query<RenewalQuoteQuery>, QueryRejection>,
+) -> Result<Json<RenewalQuote>, Failure> {
+    let Query(q) =
+        q.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let serial = check_serial_hex(&q.certificate_serial)?;
+    let c = certificate_row(&st, &serial).await?.ok_or_else(not_found)?;
+    let now = OffsetDateTime::now_utc();
+    let not_after = OffsetDateTime::from_unix_timestamp(c.not_after).map_err(internal)?;
+    let left = days_left(not_after, now);
+    let renewed = sqlx::query("SELECT new_serial FROM renewals WHERE old_serial = $1")
+        .bind(&c.serial)
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(internal)?
+        .is_some();
+    let state = if c.revoked_at.is_some() {
+        RenewalQuoteState::Revoked
+    } else if renewed {
+        RenewalQuoteState::Renewed
+    } else if left <= 0 {
+        RenewalQuoteState::Expired
+    } else if left > RENEWAL_WINDOW_DAYS {
+        RenewalQuoteState::NotYetOpen
+    } else {
+        RenewalQuoteState::Open
+    };
+    let order_id = c
+        .order_id
+        .as_deref()
+        .ok_or_else(|| internal("certificate without order"))?;
+    let row = sqlx::query("SELECT cert_type FROM orders WHERE id = $1")
+        .bind(order_id)
+        .fetch_one(&st.db.pool)
+        .await
+        .map_err(internal)?;
+    let cert_type = crate::activation::cert_type(&row.try_get::<String, _>(0).map_err(internal)?);
+    let mut conn = st.db.pool.acquire().await.map_err(internal)?;
+    let paid = paid_years(&mut conn, &c.serial).await?;
+    drop(conn);
+    let r = &st.settings.renewal;
+    let prices = r.prices.of(cert_type);
+    let terms = RENEWAL_TERM_YEARS
+        .zip(prices.iter())
+        .map(|(years, price)| RenewalTerm {
+            years,
+            price: *price,
+            not_after: renewed_not_after(not_after, years),
+        })
+        .collect();
+    let required = st.settings.require_renewal_entitlement;
+    Ok(Json(RenewalQuote {
+        certificate_serial: c.serial,
+        cert_type,
+        not_after,
+        days_left: left,
+        state,
+        opens_at: (state == RenewalQuoteState::NotYetOpen).then(|| renewal_opens_at(not_after)),
+        currency: r.currency.clone(),
+        terms,
+        payment_required: required,
+        paid_years: paid,
+        payment_instructions: (required && paid.is_none()).then(|| LocalizedText {
+            zh_cn: r.payment_instructions.zh_cn.clone(),
+            en: r.payment_instructions.en.clone(),
+        }),
+    }))
+}
+
 async fn answer(st: &AppState, new_serial: &str) -> Result<Json<IssuedCertificate>, Failure> {
     let c = certificate_row(st, new_serial)
         .await?
@@ -202,7 +299,7 @@ async fn replay(
 }
 
 /// `POST /renewal`.
-#[utoipa::path(post, path = "/api/v1/renewal", tag = "renewal", request_body = RenewalRequest, responses((status = 200, body = IssuedCertificate), (status = 402, description = "renewal_entitlement_required", body = ErrorBody), (status = 403, description = "proof_invalid, challenge_invalid, renewal_not_open, certificate_revoked", body = ErrorBody), (status = 404, description = "certificate_not_found", body = ErrorBody), (status = 409, description = "already_renewed, request_id_reused", body = ErrorBody), (status = 400, description = "bad input", body = ErrorBody), (status = 429, description = "rate limited", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/renewal", tag = "renewal", request_body = RenewalRequest, responses((status = 200, body = IssuedCertificate), (status = 402, description = "renewal_entitlement_required", body = ErrorBody), (status = 403, description = "proof_invalid, challenge_invalid, renewal_not_open, certificate_revoked", body = ErrorBody), (status = 404, description = "certificate_not_found", body = ErrorBody), (status = 409, description = "already_renewed, request_id_reused, renewal_term_mismatch (paid_years)", body = ErrorBody), (status = 400, description = "bad input, invalid_term", body = ErrorBody), (status = 429, description = "rate limited", body = ErrorBody)))]
 pub async fn renew(
     State(st): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -220,6 +317,13 @@ pub async fn renew(
             StatusCode::BAD_REQUEST,
             "invalid_request_id",
             "request_id is 1-64 of [A-Za-z0-9_-]",
+        ));
+    }
+    if req.years.is_some_and(|y| !RENEWAL_TERM_YEARS.contains(&y)) {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_term",
+            "years is the renewal term, 1 to 5",
         ));
     }
     crate::activation::rate_limit(
@@ -266,9 +370,13 @@ pub async fn renew(
         ));
     }
     // Proof of possession: the current key signs the domain label, this certificate's
-    // serial, the nonce and the CSR.
+    // serial, the term asked for, the nonce and the CSR.
     let spki = x509::cert_spki(&c.der).map_err(internal)?;
-    let signed = renewal_signed_message(&c.serial, req.nonce.as_bytes(), req.csr.as_bytes());
+    let (nonce, csr) = (req.nonce.as_bytes(), req.csr.as_bytes());
+    let signed = match req.years {
+        Some(years) => renewal_term_signed_message(&c.serial, years, nonce, csr),
+        None => renewal_signed_message(&c.serial, nonce, csr),
+    };
     x509::verify_signature(&spki, &signed, req.signature.as_bytes()).map_err(|_| {
         Failure::new(
             StatusCode::FORBIDDEN,
@@ -295,7 +403,7 @@ pub async fn renew(
             "the new key must use the current certificate's algorithm",
         ));
     }
-    // The order gives the subject and the term.
+    // The order gives the subject, and the term when the request names none.
     let order_id = c
         .order_id
         .clone()
@@ -309,9 +417,9 @@ pub async fn renew(
     let org: Option<String> = row.try_get(1).map_err(internal)?;
     let years: i64 = row.try_get(2).map_err(internal)?;
     let days: Option<i64> = row.try_get(3).map_err(internal)?;
-    let term = days
+    let order_term = days
         .map(Duration::days)
-        .unwrap_or_else(|| Duration::days(365 * years));
+        .unwrap_or_else(|| Duration::days(YEAR_DAYS * years));
     let mut dn = vec![(DnAttr::C, "CN".to_string())];
     if let Some(o) = org {
         dn.push((DnAttr::O, o));
@@ -352,23 +460,46 @@ pub async fn renew(
             "the nonce was already used",
         ));
     }
-    if st.settings.require_renewal_entitlement {
-        let used = sqlx::query("UPDATE entitlements SET used_at = $2 WHERE certificate_serial = $1 AND used_at IS NULL")
+    // While payment is required, the paid term and no other (by default, the paid one).
+    let years = if st.settings.require_renewal_entitlement {
+        let unpaid = || {
+            Failure::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "renewal_entitlement_required",
+                "renewal of this certificate has not been paid for",
+            )
+        };
+        let paid = paid_years(&mut tx, &c.serial).await?.ok_or_else(unpaid)?;
+        let years = req.years.unwrap_or(paid);
+        if years != paid {
+            let mut f = Failure::new(
+                StatusCode::CONFLICT,
+                "renewal_term_mismatch",
+                format!("the renewal was paid for {paid} year(s), not {years}"),
+            );
+            f.body_mut().paid_years = Some(paid);
+            return Err(f);
+        }
+        let used = sqlx::query("UPDATE entitlements SET used_at = $2 WHERE certificate_serial = $1 AND used_at IS NULL AND years = $3")
             .bind(&c.serial)
             .bind(now.unix_timestamp())
+            .bind(i64::from(years))
             .execute(&mut *tx)
             .await
             .map_err(internal)?
             .rows_affected();
         if used != 1 {
-            return Err(Failure::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "renewal_entitlement_required",
-                "renewal of this certificate has not been paid for",
-            ));
+            return Err(unpaid());
         }
-    }
-    let not_after = OffsetDateTime::from_unix_timestamp(c.not_after).map_err(internal)? + term;
+        Some(years)
+    } else {
+        req.years
+    };
+    let old_not_after = OffsetDateTime::from_unix_timestamp(c.not_after).map_err(internal)?;
+    let not_after = match years {
+        Some(years) => renewed_not_after(old_not_after, years),
+        None => old_not_after + order_term,
+    };
     let validity = Validity {
         not_before: now - Duration::minutes(5),
         not_after,
@@ -420,7 +551,7 @@ pub async fn renew(
     sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, 'client', 'certificate_renewed', $2, $3)")
         .bind(now.unix_timestamp())
         .bind(&c.serial)
-        .bind(serde_json::json!({"new": serial_hex, "request_id": rid}).to_string())
+        .bind(serde_json::json!({"new": serial_hex, "request_id": rid, "years": years}).to_string())
         .execute(&mut *tx)
         .await
         .map_err(internal)?;

@@ -54,6 +54,7 @@ mod tests {
             attempts_left: full.then_some(2),
             retry_after_s: full.then_some(30),
             days_left: full.then_some(40),
+            paid_years: full.then_some(3),
             existing_seal: None,
         };
         let mut all = vec![
@@ -172,6 +173,9 @@ mod tests {
             "renewal_not_open",
             "seal_exists",
             "invalid_holder",
+            "renewal_term_mismatch",
+            "renewal_entitlement_required",
+            "invalid_term",
             "something_new",
         ] {
             all.push(service(code, true));

@@ -27,7 +27,7 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use serde::Serialize;
 
-use i18n::{error_text, t, tr, Lang, LangArg};
+use i18n::{error_text, optional, t, tr, Lang, LangArg};
 use interact::Terminal;
 
 /// Exit code: the command failed.
@@ -128,6 +128,14 @@ enum Command {
         /// present that the operation applies to).
         #[arg(long, value_name = "SERIAL")]
         token: Option<String>,
+        /// The term, 1 to 5 years: valid until the current expiry plus the years
+        /// (default: the term paid for at the CA, else the order's, normally 1 year).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=5))]
+        years: Option<u32>,
+        /// Only show the CA's quote: whether renewal is open, the price of each term,
+        /// whether it must be paid for and how (no PIN needed).
+        #[arg(long, conflicts_with_all = ["years", "final_try_ok"])]
+        quote: bool,
         /// Allow using the key's final PIN try.
         #[arg(long)]
         final_try_ok: bool,
@@ -325,6 +333,8 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
         }
         Command::Renew {
             token,
+            years,
+            quote,
             final_try_ok,
         } => {
             let s = setup(cli)?;
@@ -336,9 +346,18 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
                 Need::HolderCertificate,
             )?;
             let service = dir.for_token(&token)?;
+            let now = time::OffsetDateTime::now_utc();
+            if *quote {
+                let q = workflow::renew::quote(&token, &service, now)?;
+                if cli.json {
+                    emit(&format!("{}\n", serde_json::json!(q)))?;
+                } else {
+                    emit(&render::quote(&q, lang))?;
+                }
+                return Ok(0);
+            }
             let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
-            let done =
-                workflow::renew::renew(&ui, &token, &service, time::OffsetDateTime::now_utc());
+            let done = workflow::renew::renew(&ui, &token, &service, *years, now);
             ui.finish();
             let done = done?;
             if cli.json {
@@ -354,6 +373,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
                         ("days_left", done.days_left.into()),
                         ("new_serial", done.new_serial.as_str().into()),
                         ("old_serial", done.old_serial.as_str().into()),
+                        ("years", optional(done.years)),
                     ],
                 );
                 emit(&format!("{text}\n"))?;

@@ -6,6 +6,7 @@ use certkey_core::cert::verify::SignatureCheck;
 use certkey_core::inventory::{CertificateEntry, Inventory, TokenReport};
 use certkey_core::pkcs11::objects::ObjectKind;
 use certkey_core::pkcs11::token::PinState;
+use certkey_core::workflow::renew::KeyQuote;
 use certkey_protocol::{CertType, RenewalStatus};
 use unicode_width::UnicodeWidthStr;
 
@@ -408,6 +409,99 @@ pub fn info(inv: &Inventory, lang: Lang) -> String {
         out.push('\n');
     }
     errors_block(&mut out, lang, inv);
+    out
+}
+
+/// A price in the minor unit (fen) as an amount of the major unit: `12345` -> `123.45`.
+fn amount(minor: u64) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}
+
+/// The date of an RFC 3339 time (`2027-03-01`).
+fn date(t: time::OffsetDateTime) -> String {
+    let d = t.date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// `certkey renew --quote`.
+pub fn quote(q: &KeyQuote, lang: Lang) -> String {
+    use certkey_protocol::v1::RenewalQuoteState as S;
+    let r = &q.quote;
+    let mut out = String::new();
+    let heading = tr(
+        lang,
+        "cli-quote-heading",
+        &[
+            (
+                "subject",
+                q.subject_cn.as_deref().unwrap_or(&q.subject).into(),
+            ),
+            ("serial", r.certificate_serial.as_str().into()),
+            ("token_serial", q.token_serial.as_str().into()),
+            ("cert_type", r.cert_type.as_str().into()),
+            ("not_after", date(r.not_after).into()),
+            ("days_left", r.days_left.into()),
+        ],
+    );
+    let state = match r.state {
+        S::Open => t(lang, "cli-quote-open"),
+        S::NotYetOpen => tr(
+            lang,
+            "cli-quote-not_yet_open",
+            &[(
+                "opens_at",
+                r.opens_at.map(date).unwrap_or_else(|| "-".into()).into(),
+            )],
+        ),
+        S::Expired => t(lang, "cli-quote-expired"),
+        S::Revoked => t(lang, "cli-quote-revoked"),
+        S::Renewed => t(lang, "cli-quote-renewed"),
+    };
+    let _ = writeln!(out, "{heading}\n  {state}");
+    if matches!(r.state, S::Open | S::NotYetOpen) {
+        let _ = writeln!(out, "  {}", t(lang, "cli-quote-terms"));
+        let rows: Vec<Vec<String>> = r
+            .terms
+            .iter()
+            .map(|term| {
+                vec![
+                    tr(lang, "cli-quote-years", &[("years", term.years.into())]),
+                    tr(
+                        lang,
+                        "cli-quote-price",
+                        &[
+                            ("currency", r.currency.as_str().into()),
+                            ("amount", amount(term.price).into()),
+                        ],
+                    ),
+                    tr(
+                        lang,
+                        "cli-quote-until",
+                        &[("not_after", date(term.not_after).into())],
+                    ),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&rows, "    "));
+        let payment = match (r.payment_required, r.paid_years) {
+            (false, _) => t(lang, "cli-quote-payment-not_required"),
+            (true, Some(years)) => tr(lang, "cli-quote-payment-paid", &[("years", years.into())]),
+            (true, None) => t(lang, "cli-quote-payment-missing"),
+        };
+        let _ = writeln!(out, "  {payment}");
+        if let Some(how) = &r.payment_instructions {
+            let text = match lang {
+                Lang::ZhCn => &how.zh_cn,
+                Lang::En => &how.en,
+            };
+            let line = tr(
+                lang,
+                "cli-quote-how-to-pay",
+                &[("instructions", text.as_str().into())],
+            );
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     out
 }
 

@@ -382,6 +382,205 @@ fn renewal_is_refused_outside_its_window_and_says_why() {
     );
 }
 
+/// Private key objects on a key, as pkcs11-tool lists them after logging in.
+fn private_key_count(module: &Path, env: &[(&str, &str)]) -> usize {
+    let out = pkcs11_tool(module, &["--login", "--pin", NEW_PIN, "-O"], env);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .matches("Private Key Object")
+        .count()
+}
+
+/// `certkey renew --quote` in both languages and as JSON, then `renew --years 2`: the
+/// new certificate is valid two years (730 days) past the old expiry.
+#[test]
+fn the_quote_shows_the_terms_in_both_languages_and_renew_years_2_adds_730_days() {
+    let ca = Ca::start();
+    let store = activated_softkey(&ca, "SKRNTERM", "p256", &["--days", "30"]);
+    let module = sibling("libcertkey_softkey.so");
+    let s = store.path().to_str().unwrap().to_string();
+    let env = [("CERTKEY_SOFTKEY_DIR", s.as_str())];
+
+    // No PIN is needed for the quote.
+    let out = certkey(&module, &ca, &["renew", "--quote"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let en = String::from_utf8_lossy(&out.stdout).to_string();
+    for want in [
+        "on key SKRNTERM: person in organisation certificate",
+        "(30 days left)",
+        "Online renewal is open now.",
+        "1 year",
+        "¥200.00",
+        "5 years",
+        "¥1000.00",
+        "Payment: online renewal needs no payment",
+    ] {
+        assert!(en.contains(want), "{want:?} missing from:\n{en}");
+    }
+    let out = certkey_in("zh-CN", &module, &ca, &["renew", "--quote"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let zh = String::from_utf8_lossy(&out.stdout).to_string();
+    for want in [
+        "Key SKRNTERM 上的证书",
+        "机构个人证书",
+        "（还有 30 天）",
+        "现在可以在线续期。",
+        "2 年",
+        "400.00 元",
+        "缴费：在线续期无需事先向 CA 缴费。",
+    ] {
+        assert!(zh.contains(want), "{want:?} missing from:\n{zh}");
+    }
+    let out = certkey(&module, &ca, &["--json", "renew", "--quote"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let q: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(q["token_serial"], "SKRNTERM");
+    assert_eq!(q["quote"]["state"], "open");
+    assert_eq!(q["quote"]["cert_type"], "org_person");
+    assert_eq!(q["quote"]["terms"][1]["years"], 2);
+    let two_years = q["quote"]["terms"][1]["not_after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The term is checked before anything happens.
+    let out = certkey(&module, &ca, &["renew", "--years", "6"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    let env = [env[0], ("CERTKEY_PIN", NEW_PIN)];
+    let out = certkey(&module, &ca, &["--json", "renew", "--years", "2"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["years"], 2);
+    assert_eq!(done["not_after"].as_str().unwrap(), two_years);
+    let left = done["days_left"].as_i64().unwrap();
+    assert!((759..=761).contains(&left), "30 days left + 730: {done}");
+    check_activated(&ca, &module, &env[..1], &done, "p256");
+    // Text output names the term.
+    let out = certkey(&module, &ca, &["renew", "--quote"], &env[..1]);
+    let en = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(en.contains("Online renewal opens on "), "{en}");
+}
+
+/// With payment required, the quote says how to pay; a term other than the paid one
+/// is refused and leaves the key as it was; the paid term renews.
+#[test]
+fn a_renewal_for_another_term_than_the_paid_one_is_refused_and_explained() {
+    let ca = Ca::start_configured(&|t| {
+        t.replace(
+            "require_renewal_entitlement = false",
+            "require_renewal_entitlement = true",
+        )
+    });
+    let store = activated_softkey(&ca, "SKRNPAID", "sm2", &["--days", "30"]);
+    let module = sibling("libcertkey_softkey.so");
+    let s = store.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_PIN", NEW_PIN),
+    ];
+    let out = certkey(&module, &ca, &["renew", "--quote"], &env[..1]);
+    assert!(out.status.success(), "{}", text(&out));
+    let en = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        en.contains("Payment: required before renewing")
+            && en.contains("How to pay: Online renewal must be paid for first"),
+        "{en}"
+    );
+    let out = certkey_in("zh-CN", &module, &ca, &["renew", "--quote"], &env[..1]);
+    let zh = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        zh.contains("缴费：续期前需先缴费") && zh.contains("缴费方式：在线续期需先缴费"),
+        "{zh}"
+    );
+    // Not paid: refused, the key unchanged.
+    let out = certkey(&module, &ca, &["renew"], &env);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only once the renewal is paid for"),
+        "{}",
+        text(&out)
+    );
+
+    // The CA records three paid years.
+    let q = certkey(&module, &ca, &["--json", "renew", "--quote"], &env[..1]);
+    let q: Value = serde_json::from_slice(&q.stdout).unwrap();
+    let serial = q["quote"]["certificate_serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    admin_post(
+        &ca,
+        &format!("/admin/certificates/{serial}/entitlement"),
+        &json!({"years": 3}),
+    );
+    let out = certkey(&module, &ca, &["renew", "--quote"], &env[..1]);
+    let en = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        en.contains("Payment: 3 years are paid for: renew with certkey renew --years 3."),
+        "{en}"
+    );
+
+    // Another term: refused; the new key pair it made is gone again.
+    let out = certkey(&module, &ca, &["renew", "--years", "1"], &env);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("the renewal was paid for 3 years, not the term asked for")
+            && err.contains("--years 3"),
+        "{}",
+        text(&out)
+    );
+    let out = certkey_in("zh-CN", &module, &ca, &["renew", "--years", "2"], &env);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("已缴费的续期年限是 3 年"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(certificate_count(&module, &env[..1]), 1);
+    assert_eq!(private_key_count(&module, &env[..1]), 1);
+
+    // The paid term, without --years or with it: renewed for three years.
+    let out = certkey(&module, &ca, &["--json", "renew", "--years", "3"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let left = done["days_left"].as_i64().unwrap();
+    assert!((1124..=1126).contains(&left), "30 days + 3 x 365: {done}");
+    assert_eq!(certificate_count(&module, &env[..1]), 1);
+    check_activated(&ca, &module, &env[..1], &done, "sm2");
+
+    // A renewal for two years stopped for want of payment: once the CA records the
+    // payment, a rerun without --years finishes it for the two years it asked for.
+    let store = activated_softkey(&ca, "SKRNPAID2", "sm2", &["--days", "30"]);
+    let s = store.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_PIN", NEW_PIN),
+    ];
+    let out = certkey(&module, &ca, &["renew", "--years", "2"], &env);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let q = certkey(&module, &ca, &["--json", "renew", "--quote"], &env[..1]);
+    let q: Value = serde_json::from_slice(&q.stdout).unwrap();
+    let serial = q["quote"]["certificate_serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    admin_post(
+        &ca,
+        &format!("/admin/certificates/{serial}/entitlement"),
+        &json!({"years": 2}),
+    );
+    let out = certkey(&module, &ca, &["--json", "renew"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (done["years"].as_u64(), done["resumed"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let left = done["days_left"].as_i64().unwrap();
+    assert!((759..=761).contains(&left), "30 days + 2 x 365: {done}");
+}
+
 /// The key pulled out after N operations of a renewal, for every N; and the service
 /// stopped mid-flow. Each time the key keeps a working certificate and key, and a rerun
 /// completes with exactly one certificate (never a second issuance for one request).

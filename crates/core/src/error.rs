@@ -220,6 +220,11 @@ pub enum Error {
         #[serde(skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "ts", ts(optional))]
         days_left: Option<i64>,
+        /// With `renewal_term_mismatch`: the term (years, 1 to 5) the renewal was paid
+        /// for. (A byte: the error stays as small as it was.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        paid_years: Option<u8>,
         /// With `seal_exists`: the seal the certificate already has (DER).
         #[serde(skip)]
         existing_seal: Option<Vec<u8>>,

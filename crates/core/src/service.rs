@@ -10,8 +10,8 @@ use std::time::Duration;
 use certkey_protocol::v1::{
     self, ActivationLookupRequest, ActivationLookupResponse, ActivationRequest, ActivationResponse,
     CaCerts, CertificateRequest, IssuedCertificate, RenewalChallenge, RenewalChallengeRequest,
-    RenewalRequest, SealRequest, SealResponse, UnlockConfirm, UnlockRequest, UnlockStatus,
-    UnlockTicket,
+    RenewalQuote, RenewalRequest, SealRequest, SealResponse, UnlockConfirm, UnlockRequest,
+    UnlockStatus, UnlockTicket,
 };
 use certkey_protocol::ErrorBody;
 use serde::de::DeserializeOwned;
@@ -209,6 +209,7 @@ impl ServiceClient {
                 attempts_left: error.attempts_left,
                 retry_after_s: error.retry_after_s,
                 days_left: error.days_left,
+                paid_years: error.paid_years.and_then(|y| u8::try_from(y).ok()),
                 existing_seal: error.seal.map(|b| b.0),
             }),
             Err(_) => Err(Error::ServiceResponse {
@@ -304,6 +305,25 @@ impl ServiceClient {
     /// `POST /renewal`.
     pub fn renew(&self, req: &RenewalRequest) -> Result<IssuedCertificate> {
         self.post("/renewal", req)
+    }
+
+    /// `GET /renewal/quote`: whether the certificate (serial, hex) can be renewed
+    /// online now, the price of each term, and whether payment is required and on
+    /// record. Public information: no PIN, no proof.
+    pub fn renewal_quote(&self, certificate_serial: &str) -> Result<RenewalQuote> {
+        if certificate_serial.is_empty()
+            || certificate_serial.len() > 40
+            || !certificate_serial.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Err(Error::InvalidArgument {
+                name: "certificate serial".into(),
+                reason: "hexadecimal, at most 20 bytes".into(),
+            });
+        }
+        self.get(&format!(
+            "/renewal/quote?certificate_serial={}",
+            certificate_serial.to_ascii_lowercase()
+        ))
     }
 
     /// `POST /unlock`.

@@ -26,6 +26,9 @@ pub struct ApiError {
     /// Days the certificate has left (renewal refusals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_left: Option<i64>,
+    /// With `renewal_term_mismatch`: the term (years) the renewal was paid for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_years: Option<u32>,
     /// With `seal_exists`, to a request signed by the certificate's own key: the seal
     /// the certificate already has (DER SESeal), so that a holder whose earlier run
     /// was cut short can still put it on the key.

@@ -17,5 +17,8 @@ pub mod wrap;
 
 pub use b64::Base64;
 pub use error::{ApiError, ErrorBody};
-pub use rules::{days_left, CertType, RenewalStatus, RENEWAL_WINDOW_DAYS};
+pub use rules::{
+    days_left, renewal_opens_at, renewed_not_after, CertType, RenewalStatus, RENEWAL_TERM_YEARS,
+    RENEWAL_WINDOW_DAYS, YEAR_DAYS,
+};
 pub use secret::{secret_from_env, Secret, SecretEnvError};

@@ -6,6 +6,24 @@ use time::OffsetDateTime;
 /// Online renewal is allowed while `0 < days_left <= RENEWAL_WINDOW_DAYS`.
 pub const RENEWAL_WINDOW_DAYS: i64 = 90;
 
+/// The terms a holder may choose for an online renewal, in years.
+pub const RENEWAL_TERM_YEARS: std::ops::RangeInclusive<u32> = 1..=5;
+
+/// Days in a year of validity, as the CA counts them when it issues (and renews).
+pub const YEAR_DAYS: i64 = 365;
+
+/// The notAfter of a certificate renewed for `years`: the old notAfter plus `years`
+/// times [`YEAR_DAYS`] days (the new validity continues the old one).
+pub fn renewed_not_after(old_not_after: OffsetDateTime, years: u32) -> OffsetDateTime {
+    old_not_after + time::Duration::days(YEAR_DAYS * i64::from(years))
+}
+
+/// When online renewal opens for a certificate expiring at `not_after`: from then on
+/// `days_left <= RENEWAL_WINDOW_DAYS`.
+pub fn renewal_opens_at(not_after: OffsetDateTime) -> OffsetDateTime {
+    not_after - time::Duration::days(RENEWAL_WINDOW_DAYS)
+}
+
 const DAY_SECONDS: i64 = 86_400;
 
 /// Whole days a certificate has left, rounded up: a certificate that expires in
@@ -101,6 +119,20 @@ mod tests {
         assert_eq!(days_left(now, now), 0);
         assert_eq!(days_left(datetime!(2025-12-31 12:00 UTC), now), 0);
         assert_eq!(days_left(datetime!(2025-12-30 12:00 UTC), now), -1);
+    }
+
+    #[test]
+    fn a_renewal_term_adds_whole_years_of_365_days_and_the_window_opens_90_days_ahead() {
+        let na = datetime!(2026-03-01 08:00 UTC);
+        assert_eq!(renewed_not_after(na, 1), datetime!(2027-03-01 08:00 UTC));
+        // 2028 is a leap year: two years of 365 days end a day early by the calendar.
+        assert_eq!(renewed_not_after(na, 2), datetime!(2028-02-29 08:00 UTC));
+        let opens = renewal_opens_at(na);
+        assert_eq!(days_left(na, opens), RENEWAL_WINDOW_DAYS);
+        assert_eq!(
+            days_left(na, opens - time::Duration::seconds(1)),
+            RENEWAL_WINDOW_DAYS + 1
+        );
     }
 
     #[test]

@@ -197,8 +197,15 @@ pub struct RenewalRequest {
     /// user id, or ECDSA-SHA256) over [`renewal_signed_message`]: the domain label
     /// `"certkey-renewal-v1\0"`, then the current certificate's serial, the nonce and
     /// the CSR, each preceded by its length, so a signature made for another purpose,
-    /// certificate, nonce or request never verifies here.
+    /// certificate, nonce or request never verifies here; with `years`, over
+    /// [`renewal_term_signed_message`] instead (the term is signed too).
     pub signature: Base64,
+    /// The term the holder chose, 1 to 5 years: the new certificate is valid until the
+    /// old notAfter plus `years` × 365 days ([`crate::renewed_not_after`]). Without it
+    /// (clients before terms existed) the term is the paid one when the CA requires
+    /// payment, else the order's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<u32>,
 }
 
 /// What the current key signs for `POST /renewal` (proof of possession):
@@ -213,6 +220,118 @@ pub fn renewal_signed_message(certificate_serial: &str, nonce: &[u8], csr: &[u8]
         m.extend_from_slice(part);
     }
     m
+}
+
+/// What the current key signs for `POST /renewal` with a chosen term:
+/// `"certkey-renewal-v2\0"`, then the certificate serial (as in
+/// [`renewal_signed_message`]), the term in years (decimal ASCII, e.g. `2`), the nonce
+/// and the CSR, each preceded by its length as a 4-byte big-endian integer. The label
+/// differs from v1's, so neither message can stand for the other.
+pub fn renewal_term_signed_message(
+    certificate_serial: &str,
+    years: u32,
+    nonce: &[u8],
+    csr: &[u8],
+) -> Vec<u8> {
+    let years = years.to_string();
+    let mut m = Vec::with_capacity(40 + certificate_serial.len() + nonce.len() + csr.len());
+    m.extend_from_slice(b"certkey-renewal-v2\0");
+    for part in [certificate_serial.as_bytes(), years.as_bytes(), nonce, csr] {
+        m.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+        m.extend_from_slice(part);
+    }
+    m
+}
+
+/// `GET /renewal/quote` query: the certificate, as in `POST /renewal/challenge`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RenewalQuoteQuery {
+    /// Serial of the certificate, lowercase hex.
+    pub certificate_serial: String,
+}
+
+/// Whether a certificate can be renewed online now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum RenewalQuoteState {
+    /// 0 < days_left <= 90: online renewal is open.
+    Open,
+    /// More than 90 days left: it opens at `opens_at`.
+    NotYetOpen,
+    /// Expired: renewal is offline business at the CA.
+    Expired,
+    /// Revoked: no renewal.
+    Revoked,
+    /// Already renewed: the new certificate is renewed in its own time.
+    Renewed,
+}
+
+/// One term a holder may choose.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RenewalTerm {
+    /// Years, 1 to 5.
+    pub years: u32,
+    /// The price, in the minor unit of the quote's currency (fen for CNY).
+    pub price: u64,
+    /// The new certificate's notAfter: the current one's plus `years` × 365 days.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub not_after: OffsetDateTime,
+}
+
+/// A text of the CA in both languages of the client.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LocalizedText {
+    /// Simplified Chinese.
+    pub zh_cn: String,
+    /// English.
+    pub en: String,
+}
+
+/// `GET /renewal/quote` response: whether and on what terms the certificate can be
+/// renewed online. Public information: no proof of possession is needed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RenewalQuote {
+    /// Serial of the certificate, lowercase hex.
+    pub certificate_serial: String,
+    /// Its type, which sets the prices.
+    pub cert_type: CertType,
+    /// Its notAfter.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub not_after: OffsetDateTime,
+    /// Days it has left (rounded up; `<= 0` once expired).
+    pub days_left: i64,
+    /// Whether online renewal is open now.
+    pub state: RenewalQuoteState,
+    /// With `not_yet_open`: when online renewal opens (notAfter minus 90 days).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ts", ts(type = "string", optional))]
+    pub opens_at: Option<OffsetDateTime>,
+    /// ISO 4217 code of the prices, e.g. `CNY`.
+    pub currency: String,
+    /// Every term the holder may choose, 1 to 5 years, with its price.
+    pub terms: Vec<RenewalTerm>,
+    /// The CA renews only what was paid for (through the CA, before renewing).
+    pub payment_required: bool,
+    /// The term (years) of the paid renewal on record, not used yet; a renewal must
+    /// ask for exactly this term while payment is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub paid_years: Option<u32>,
+    /// How to pay, when payment is required and none is on record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub payment_instructions: Option<LocalizedText>,
 }
 
 /// Handler (经办人) identity for an unlock request.
@@ -383,6 +502,26 @@ mod tests {
         let s: UnlockStatus = serde_json::from_str(r#"{"state":"pending_review"}"#).unwrap();
         assert_eq!(s.state, UnlockState::PendingReview);
         assert!(s.so_pin.is_none());
+    }
+
+    #[test]
+    fn the_renewal_messages_with_and_without_a_term_never_coincide() {
+        let v1 = renewal_signed_message("0a", b"nonce", b"csr");
+        let v2 = renewal_term_signed_message("0a", 2, b"nonce", b"csr");
+        assert!(v2.starts_with(b"certkey-renewal-v2\0"));
+        assert_ne!(v1, v2);
+        assert_ne!(v2, renewal_term_signed_message("0a", 3, b"nonce", b"csr"));
+        // A digit moved from the term to the serial changes the message.
+        assert_ne!(
+            renewal_term_signed_message("0a1", 2, b"nonce", b"csr"),
+            renewal_term_signed_message("0a", 12, b"nonce", b"csr")
+        );
+        let r: RenewalRequest = serde_json::from_str(
+            r#"{"request_id":"r","certificate":"","csr":"","nonce":"","signature":""}"#,
+        )
+        .unwrap();
+        assert_eq!(r.years, None, "a request of an older client has no term");
+        assert!(!serde_json::to_string(&r).unwrap().contains("years"));
     }
 
     #[test]

@@ -149,6 +149,34 @@ impl Postgres {
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/certkey", self.port)
     }
+
+    /// Runs one SQL statement on the `certkey` database (psql), which must succeed.
+    pub fn sql(&self, statement: &str) {
+        let port = self.port.to_string();
+        let out = pg(
+            &self.bin,
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "certkey",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                statement,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 impl Drop for Postgres {
@@ -278,6 +306,27 @@ impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Service {
+    /// Runs one SQL statement on the service's database: PostgreSQL when `pg` is given,
+    /// else its SQLite file (the sqlite3 tool). A test's crafted change, such as a
+    /// certificate that has expired.
+    pub fn sql(&self, pg: Option<&Postgres>, statement: &str) {
+        if let Some(pg) = pg {
+            return pg.sql(statement);
+        }
+        let out = Command::new("sqlite3")
+            .arg(self.data.path().join("ca.db"))
+            .arg(statement)
+            .output()
+            .expect("sqlite3 (installed by the test command)");
+        assert!(
+            out.status.success(),
+            "sqlite3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

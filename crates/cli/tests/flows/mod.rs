@@ -51,6 +51,11 @@ impl Drop for Ca {
 
 impl Ca {
     pub fn start() -> Ca {
+        Ca::start_configured(&|text| text)
+    }
+
+    /// [`Ca::start`] with certkey-ca.toml edited by `edit` before serving.
+    pub fn start_configured(edit: &dyn Fn(String) -> String) -> Ca {
         let data = tempfile::tempdir().unwrap();
         let out = Command::new(sibling("certkey-ca"))
             .args(["init", "--json", "--data"])
@@ -76,7 +81,7 @@ impl Ca {
                 None => format!("{l}\n"),
             })
             .collect();
-        std::fs::write(&cfg, raised).unwrap();
+        std::fs::write(&cfg, edit(raised)).unwrap();
         let port = free_port();
         let mut child = Command::new(sibling("certkey-ca"))
             .args(["serve", "--data"])
@@ -269,10 +274,21 @@ pub fn blank_softkey(serial: &str, profile: &str) -> tempfile::TempDir {
     dir
 }
 
-/// Runs certkey with only `module`, the service and `env`.
+/// Runs certkey in English with only `module`, the service and `env`.
 pub fn certkey(module: &Path, ca: &Ca, args: &[&str], env: &[(&str, &str)]) -> Output {
+    certkey_in("en", module, ca, args, env)
+}
+
+/// [`certkey`] in another language (`zh-CN`, `en`).
+pub fn certkey_in(
+    lang: &str,
+    module: &Path,
+    ca: &Ca,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     Command::new(env!("CARGO_BIN_EXE_certkey"))
-        .args(["--lang", "en", "--no-auto-modules", "--module"])
+        .args(["--lang", lang, "--no-auto-modules", "--module"])
         .arg(module)
         .args(["--service", &ca.url])
         .args(args)

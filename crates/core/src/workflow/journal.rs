@@ -52,6 +52,9 @@ pub struct Journal {
     /// Idempotency key of the service request (renewal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The term asked for, in years (renewal; none: the service's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<u32>,
 }
 
 fn records(

@@ -1,13 +1,18 @@
 //! Online renewal (shared/DESIGN.md): while 0 < days_left <= 90, a new key pair is made
 //! on the key, its certificate request is signed on the key, the current key proves
-//! possession by signing [`renewal_signed_message`] (a domain label, the current
-//! certificate's serial, the service's nonce and the request), and the CA issues the
-//! new certificate (its validity continues the old one's). The old certificate and key
-//! pair are removed only after the new ones are on the key and checked.
+//! possession by signing [`renewal_term_signed_message`] (a domain label, the current
+//! certificate's serial, the term the holder chose, the service's nonce and the
+//! request; [`renewal_signed_message`] when no term is given and the service's default
+//! applies), and the CA issues the new certificate: its validity continues the old
+//! one's by the term. The old certificate and key pair are removed only after the new
+//! ones are on the key and checked. [`quote`] asks the CA beforehand, without a PIN,
+//! whether renewal is open, what each term costs and whether it is paid for.
 //!
 //! The journal (operation "renew", a private object: see [`super::journal`]) records
-//! the old key's id and serial, the request id and the id the new key pair will get
-//! before anything is made, and "installed" once the new certificate is written. A
+//! the old key's id and serial, the request id, the term and the id the new key pair
+//! will get before anything is made, and "installed" once the new certificate is
+//! written. A rerun asks for the term it is given, else the recorded one (the same
+//! request id: a certificate the service already issued comes back as it was). A
 //! rerun after any interruption finishes: the service answers a repeated request id
 //! with the same certificate (never a second one), so a lost answer costs nothing; an
 //! installed renewal only needs its clean-up. Nothing is ever removed by label: the
@@ -24,8 +29,10 @@
 //! finds either the old seal (and carries it again, the CA answering with the seal it
 //! made) or the new one, never none and never two.
 
-use certkey_protocol::v1::{renewal_signed_message, RenewalRequest};
-use certkey_protocol::{rules, Base64};
+use certkey_protocol::v1::{
+    renewal_signed_message, renewal_term_signed_message, RenewalQuote, RenewalRequest,
+};
+use certkey_protocol::{rules, Base64, RENEWAL_TERM_YEARS};
 use cryptoki::session::Session;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -61,6 +68,46 @@ pub struct Renewed {
     pub key_id: String,
     /// Whether an interrupted earlier run was finished.
     pub resumed: bool,
+    /// The term asked for, in years (none: the service's default, the paid term or
+    /// the order's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub years: Option<u32>,
+}
+
+/// The CA's renewal quote for the certificate a renewal of this key would renew.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KeyQuote {
+    /// Token serial.
+    pub token_serial: String,
+    /// The certificate's subject (RFC 4514).
+    pub subject: String,
+    /// The certificate's subject CN, if any.
+    pub subject_cn: Option<String>,
+    /// What the CA answered.
+    pub quote: RenewalQuote,
+}
+
+/// Asks the CA (`GET /renewal/quote`) about the certificate [`renew`] would renew —
+/// the holder's certificate that expires first —, from what the key shows without a
+/// login.
+pub fn quote(token: &Token, service: &ServiceClient, now: OffsetDateTime) -> Result<KeyQuote> {
+    let session = token.session()?;
+    let cert = certs::end_entity_certificates(&session, now)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::NotApplicable {
+            reason: "no_certificate".into(),
+            days_left: None,
+        })?;
+    drop(session);
+    let quote = service.renewal_quote(&cert.info.serial_hex)?;
+    Ok(KeyQuote {
+        token_serial: token.serial.clone(),
+        subject: cert.info.subject,
+        subject_cn: cert.info.subject_cn,
+        quote,
+    })
 }
 
 /// Why a certificate cannot be renewed online now, if it cannot.
@@ -101,6 +148,12 @@ fn journal_damaged() -> Error {
     }
 }
 
+/// The service refused the term asked for (another one was paid for): the new key pair
+/// and the journal go, so that a run with the paid term starts afresh.
+fn term_refused(e: &Error) -> bool {
+    matches!(e, Error::Service { service_code, .. } if service_code == "renewal_term_mismatch")
+}
+
 /// Refusals no rerun can change.
 fn refused_for_good(e: &Error) -> bool {
     matches!(e, Error::Service { service_code, .. } if matches!(
@@ -125,13 +178,22 @@ fn abandon(session: &Session, j: &Journal) -> Result<()> {
     journal::clear(session, OPERATION)
 }
 
-/// Renews the key's certificate: see the module documentation.
+/// Renews the key's certificate for `years` (1 to 5; `None`: the term an interrupted
+/// run recorded, else the service's default — the term paid for, or the order's): see
+/// the module documentation.
 pub fn renew(
     ui: &dyn Interaction,
     token: &Token,
     service: &ServiceClient,
+    years: Option<u32>,
     now: OffsetDateTime,
 ) -> Result<Renewed> {
+    if let Some(y) = years.filter(|y| !RENEWAL_TERM_YEARS.contains(y)) {
+        return Err(Error::InvalidArgument {
+            name: "years".into(),
+            reason: format!("the renewal term is 1 to 5 years, not {y}"),
+        });
+    }
     let mut p = Progress::new(ui, 9);
     p.step(Step::ReadToken)?;
     let session = token.session()?;
@@ -177,6 +239,7 @@ pub fn renew(
             j.old_serial.clone(),
             now,
             true,
+            j.years,
         );
     }
 
@@ -237,6 +300,7 @@ pub fn renew(
                 old_serial: Some(old.info.serial_hex.clone()),
                 request_id: Some(random_request_id(&session)),
                 key_id: Some(hex::encode(certs::unused_id(&session)?)),
+                years,
                 ..Journal::default()
             };
             journal::write_hint(&session, OPERATION, &j)?;
@@ -245,6 +309,14 @@ pub fn renew(
         }
     };
     let request_id = j.request_id.clone().ok_or_else(journal_damaged)?;
+    // A term given now replaces the recorded one (a refusal of the service may have
+    // made the holder choose another); without one, the recorded term goes on.
+    let mut j = j;
+    if years.is_some() && years != j.years {
+        j.years = years;
+        journal::write(&session, OPERATION, &mut j)?;
+    }
+    let years = j.years;
     let new_id = hex_id(&j.key_id).ok_or_else(journal_damaged)?;
     if new_id.is_empty() || new_id == old.id {
         return Err(journal_damaged());
@@ -281,7 +353,10 @@ pub fn renew(
     })?;
     let (nonce, signature) = match nonce {
         Some(n) => {
-            let proof = renewal_signed_message(&old.info.serial_hex, &n, &csr);
+            let proof = match years {
+                Some(y) => renewal_term_signed_message(&old.info.serial_hex, y, &n, &csr),
+                None => renewal_signed_message(&old.info.serial_hex, &n, &csr),
+            };
             let sig = keys::sign(
                 &session,
                 &token.serial,
@@ -301,6 +376,7 @@ pub fn renew(
         csr: Base64(csr),
         nonce: Base64(nonce),
         signature: Base64(signature),
+        years,
     }) {
         Ok(i) => i,
         // `already_renewed` here means another request renewed the certificate (this
@@ -308,6 +384,7 @@ pub fn renew(
         // of no use.
         Err(e)
             if refused_for_good(&e)
+                || term_refused(&e)
                 || matches!(&e, Error::Service { service_code, .. } if service_code == "already_renewed") =>
         {
             abandon(&session, &j)?;
@@ -345,7 +422,6 @@ pub fn renew(
         keys::write_certificate(&session, &new_key.id, &label, &der)?;
     }
     certs::install_chain(&session, token.vendor.as_ref(), &issued.chain)?;
-    let mut j = j;
     j.stage = "installed".into();
     journal::write(&session, OPERATION, &mut j)?;
 
@@ -364,6 +440,7 @@ pub fn renew(
         Some(old.info.serial_hex.clone()),
         now,
         resumed,
+        years,
     )
 }
 
@@ -381,6 +458,7 @@ fn finish(
     old_serial: Option<String>,
     now: OffsetDateTime,
     resumed: bool,
+    years: Option<u32>,
 ) -> Result<Renewed> {
     p.step(Step::Verify)?;
     // The new key signs and the new certificate's key verifies it (sign checks the
@@ -429,6 +507,7 @@ fn finish(
         days_left: rules::days_left(new.not_after, now),
         key_id: hex::encode(&new.id),
         resumed,
+        years,
     })
 }
 
