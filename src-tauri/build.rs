@@ -10,6 +10,7 @@ fn main() {
         "activation_available",
         "unlock_info",
         "forget_handler",
+        "renewal_quote",
         "seal_preview",
         "seal_show",
         "seal_export",

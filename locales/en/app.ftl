@@ -254,3 +254,28 @@ app-seal-check-bound-bad = Not bound to this certificate
 app-seal-one-only = A certificate has one electronic seal, and it cannot be replaced. For another seal you need another certificate (for example a new certificate on another key, from the CA).
 app-seal-export = Export the picture
 app-seal-exported = Seal picture exported to { $path }
+
+## Renewal
+app-renew = Renew online
+app-renew-check = Renewal
+app-renew-title = Renew the certificate on key { $serial }
+app-renew-cert = The certificate of { $holder } is valid until { $until } ({ $days } days left).
+app-renew-too-early = Online renewal opens 90 days before expiry, on { $opens }. Come back then: CertKey reminds you when it opens.
+app-renew-revoked = This certificate was revoked: it cannot be renewed. Ask the CA for a new certificate.
+app-renew-renewed-before = This certificate was renewed already: the new certificate is on the key and is renewed in its own time.
+app-renew-term = Term
+app-renew-years = { $years ->
+        [one] 1 year
+       *[other] { $years } years
+    }
+app-renew-new-until = valid until { $until }
+app-renew-payment-title = Payment first
+app-renew-payment-generic = This CA renews online only what was paid for: pay the CA for the term you choose, then check again.
+app-renew-paid = Paid for { $years ->
+        [one] 1 year
+       *[other] { $years } years
+    }: this term is renewed.
+app-renew-seal-note = A new key pair is made on the key and the CA issues the new certificate; your electronic seal, if any, moves to the new certificate. Keep the key plugged in until it is done.
+app-renew-start = Renew
+app-renewed-title = Certificate renewed
+app-renewed-next = The new certificate is in use from now on (with your seal, if you had one); the old one was removed from the key.

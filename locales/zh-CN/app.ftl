@@ -248,3 +248,22 @@ app-seal-check-bound-bad = 没有绑定这张证书
 app-seal-one-only = 每张证书只有一个电子印章，写入后不能更换。如需另一个印章，需要另一张证书（例如向 CA 申请另一个 Key 上的新证书）。
 app-seal-export = 导出印章图片
 app-seal-exported = 印章图片已导出到 { $path }
+
+## Renewal
+app-renew = 在线续期
+app-renew-check = 续期
+app-renew-title = 续期 Key { $serial } 上的证书
+app-renew-cert = { $holder } 的证书有效期至 { $until }（还有 { $days } 天）。
+app-renew-too-early = 到期前 90 天内才能在线续期，即 { $opens } 起。届时证书助手会提醒您。
+app-renew-revoked = 这张证书已被吊销，不能续期。请向 CA 申请新证书。
+app-renew-renewed-before = 这张证书已经续期过，新证书已在 Key 上，到时再为新证书续期即可。
+app-renew-term = 续期年限
+app-renew-years = { $years } 年
+app-renew-new-until = 新证书有效期至 { $until }
+app-renew-payment-title = 需要先缴费
+app-renew-payment-generic = 该 CA 只为已缴费的续期办理在线续期：请先向 CA 缴纳所选年限的费用，然后重新查询。
+app-renew-paid = 已缴费 { $years } 年，将按此年限续期。
+app-renew-seal-note = 将在 Key 上生成新的密钥对，由 CA 签发新证书；如有电子印章，会转到新证书上。完成前请不要拔出 Key。
+app-renew-start = 续期
+app-renewed-title = 证书已续期
+app-renewed-next = 从现在起使用新证书（如有电子印章，已随之转移）；旧证书已从 Key 上删除。

@@ -20,6 +20,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     crate::operation::Answer::export_all(&cfg)?;
     crate::commands::Exported::export_all(&cfg)?;
     crate::commands::UnlockInfo::export_all(&cfg)?;
+    certkey_core::workflow::renew::KeyQuote::export_all(&cfg)?;
     crate::seal::SealPreview::export_all(&cfg)?;
     crate::seal::SealView::export_all(&cfg)?;
     Ok(())

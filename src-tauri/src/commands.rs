@@ -8,7 +8,7 @@ use certkey_core::inventory;
 use certkey_core::pkcs11::LoadedModule;
 use certkey_core::watch::LiveInventory;
 use certkey_core::workflow::token::{self, Need, Selector};
-use certkey_core::workflow::{activate, pin, seal, unlock};
+use certkey_core::workflow::{activate, pin, renew, seal, unlock};
 use certkey_core::Error;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -175,6 +175,18 @@ fn run(
             pin::change(ui, &token)?;
             Ok(Outcome::PinChanged)
         }
+        OperationRequest::Renew { serial, years } => {
+            let token = token::select_among(
+                &modules,
+                &state.catalog,
+                Some(&Selector::Serial(serial.clone())),
+                Need::HolderCertificate,
+            )?;
+            let service = state.directory()?.for_token(&token)?;
+            let now = time::OffsetDateTime::now_utc();
+            let renewed = renew::renew(ui, &token, &service, *years, now)?;
+            Ok(Outcome::Renewed { renewed })
+        }
         OperationRequest::SealWrite {
             serial,
             image,
@@ -226,6 +238,30 @@ fn run(
             })
         }
     }
+}
+
+/// The CA's renewal quote for the certificate a renewal of key `serial` would renew:
+/// whether renewal is open, the terms and their prices, payment.
+#[tauri::command]
+pub async fn renewal_quote(app: AppHandle, serial: String) -> Result<renew::KeyQuote, Error> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let module = state
+            .modules
+            .lease(&state.watch.module_for(&serial)?, HOLD_WAIT)?;
+        let held = module.hold(HOLD_WAIT)?;
+        let token = token::select_among(
+            &[&*module],
+            &state.catalog,
+            Some(&Selector::Serial(serial.clone())),
+            Need::HolderCertificate,
+        )?;
+        let service = state.directory()?.for_token(&token)?;
+        let quote = renew::quote(&token, &service, time::OffsetDateTime::now_utc());
+        drop(held);
+        quote
+    })
+    .await
 }
 
 /// What the unlock screen needs before it starts: whether a request for the key

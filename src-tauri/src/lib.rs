@@ -54,6 +54,7 @@ pub fn run() {
             commands::cancel_operation,
             commands::unlock_info,
             commands::forget_handler,
+            commands::renewal_quote,
             seal::seal_preview,
             seal::seal_show,
             seal::seal_export,

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certkey_core::workflow::activate::Activated;
+use certkey_core::workflow::renew::Renewed;
 use certkey_core::workflow::seal::SealWritten;
 use certkey_core::workflow::unlock::UnlockOutcome;
 use certkey_core::workflow::{Confirm, Interaction, Notice, SecretKind, Step};
@@ -37,6 +38,14 @@ pub enum OperationRequest {
     ChangePin {
         /// Token serial.
         serial: String,
+    },
+    /// Renew the key's certificate online for `years` (1 to 5; none: the term an
+    /// interrupted run recorded, else the CA's default, the paid term).
+    Renew {
+        /// Token serial.
+        serial: String,
+        /// The term.
+        years: Option<u32>,
     },
     /// Write the electronic seal of the key's certificate in use, made by the CA from
     /// `image` (PNG, JPEG or BMP), with the name and size given (the certificate
@@ -72,6 +81,7 @@ impl OperationRequest {
         match self {
             OperationRequest::Activate { serial }
             | OperationRequest::ChangePin { serial }
+            | OperationRequest::Renew { serial, .. }
             | OperationRequest::SealWrite { serial, .. }
             | OperationRequest::Unlock { serial, .. } => serial,
         }
@@ -153,6 +163,11 @@ pub enum Outcome {
     },
     /// The PIN was changed.
     PinChanged,
+    /// The certificate is renewed (its seal, if any, carried over).
+    Renewed {
+        /// What was installed.
+        renewed: Renewed,
+    },
     /// The seal is on the key.
     SealWritten {
         /// What was written.

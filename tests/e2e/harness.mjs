@@ -152,16 +152,18 @@ export class World {
     return child;
   }
 
-  /** A certkey-ca on SQLite with every per-address limit raised (one test client). */
-  async startCa() {
+  /** A certkey-ca on SQLite with every per-address limit raised (one test client);
+   *  `requirePayment`: renewals need a paid entitlement (admin API). */
+  async startCa({ requirePayment = false } = {}) {
     const init = JSON.parse(run(BIN('certkey-ca'), ['init', '--json', '--data', this.caDir], this.env));
     this.admin = init.admin_token;
     const cfgPath = join(this.caDir, 'certkey-ca.toml');
     const raised = readFileSync(cfgPath, 'utf8')
       .split('\n')
       .map((l) => (l.includes('_per_minute = ') ? `${l.split('_per_minute = ')[0]}_per_minute = 100000` : l))
+      .filter((l) => !l.startsWith('require_renewal_entitlement'))
       .join('\n');
-    writeFileSync(cfgPath, raised);
+    writeFileSync(cfgPath, `require_renewal_entitlement = ${requirePayment}\n${raised}`);
     const port = await freePort();
     this.caUrl = `http://127.0.0.1:${port}`;
     const ca = this.spawn(BIN('certkey-ca'), ['serve', '--data', this.caDir, '--listen', `127.0.0.1:${port}`], { CERTKEY_CA_LOG: 'warn' }, 'ca');
@@ -220,6 +222,18 @@ export class World {
       ),
     );
     return out.activation_code;
+  }
+
+  /** A call to certkey-ca's admin API; returns the parsed answer, throws on an error. */
+  async adminApi(method, path, body) {
+    const r = await fetch(`${this.caUrl}/api/v1/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.admin}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
   }
 
   softkey(...args) {

@@ -213,7 +213,12 @@ retry_after_s?: number,
 /**
  * Days left of the certificate.
  */
-days_left?: number, } | { "code": "network", 
+days_left?: number, 
+/**
+ * With `renewal_term_mismatch`: the term (years, 1 to 5) the renewal was paid
+ * for. (A byte: the error stays as small as it was.)
+ */
+paid_years?: number, } | { "code": "network", 
 /**
  * The service URL.
  */

@@ -12,7 +12,15 @@ serial: string, } | { "kind": "change_pin",
 /**
  * Token serial.
  */
-serial: string, } | { "kind": "seal_write", 
+serial: string, } | { "kind": "renew", 
+/**
+ * Token serial.
+ */
+serial: string, 
+/**
+ * The term.
+ */
+years: number | null, } | { "kind": "seal_write", 
 /**
  * Token serial.
  */

@@ -5,6 +5,7 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { Answer } from '../bindings/Answer';
 import type { Exported } from '../bindings/Exported';
+import type { KeyQuote } from '../bindings/KeyQuote';
 import type { LiveInventory } from '../bindings/LiveInventory';
 import type { OperationEvent } from '../bindings/OperationEvent';
 import type { OperationRequest } from '../bindings/OperationRequest';
@@ -45,6 +46,8 @@ export const api = {
   unlockInfo: (serial: string): Promise<UnlockInfo> => invoke('unlock_info', { serial }),
 
   forgetHandler: (): Promise<void> => invoke('forget_handler'),
+
+  renewalQuote: (serial: string): Promise<KeyQuote> => invoke('renewal_quote', { serial }),
 
   sealPreview: (
     serial: string,

@@ -6,7 +6,8 @@ export type Route =
   | { screen: 'activate'; serial: string }
   | { screen: 'pin'; serial: string }
   | { screen: 'unlock'; serial: string }
-  | { screen: 'seal'; serial: string; certId: string };
+  | { screen: 'seal'; serial: string; certId: string }
+  | { screen: 'renew'; serial: string };
 
 export const route = $state<{ current: Route }>({ current: { screen: 'overview' } });
 

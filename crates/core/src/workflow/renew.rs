@@ -51,6 +51,7 @@ pub const OPERATION: &str = "renew";
 
 /// What a renewal produced.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Renewed {
     /// Token serial.
     pub token_serial: String,
