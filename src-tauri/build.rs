@@ -14,6 +14,10 @@ fn main() {
         "seal_preview",
         "seal_show",
         "seal_export",
+        "settings",
+        "save_settings",
+        "log_tail",
+        "open_log_folder",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

@@ -279,3 +279,35 @@ app-renew-seal-note = A new key pair is made on the key and the CA issues the ne
 app-renew-start = Renew
 app-renewed-title = Certificate renewed
 app-renewed-next = The new certificate is in use from now on (with your seal, if you had one); the old one was removed from the key.
+
+## Settings
+app-settings = Settings
+app-settings-title = Settings
+app-settings-ca = CA service
+app-settings-service-url = One CA service for every key (optional)
+app-settings-service-url-help = Leave empty to let the CA directory below choose the service by each certificate's issuer. Only https is accepted (or http to this computer).
+app-settings-ca-name = CA
+app-settings-ca-service = Service
+app-settings-ca-default = activations
+app-settings-ca-none = The CA directory is empty: activations and renewals need a CA service above.
+app-settings-modules = PKCS#11 modules
+app-settings-auto-on = The drivers CertKey knows (the vendor catalog) are found on this computer by themselves; add a module here only when yours is not found.
+app-settings-auto-off = Only the modules listed here are used (auto_modules = false in the config).
+app-settings-modules-none = No extra module.
+app-settings-module-path = Module file
+app-settings-module-add = Add
+app-settings-module-pick = Choose a module file…
+app-settings-module-remove = Remove
+app-settings-module-loaded = loaded
+app-settings-module-loading = not checked yet (saved modules are loaded at once)
+app-settings-module-not-loaded = not loaded
+app-settings-save = Save
+app-settings-saved = Saved in { $path }; the modules are loaded again.
+app-about = About
+app-about-app = CertKey app
+app-about-core = certkey-core
+app-log = Log
+app-log-where = The log is in
+app-log-empty = (nothing logged yet)
+app-log-refresh = Refresh
+app-log-open = Open the log folder

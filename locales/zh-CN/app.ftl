@@ -267,3 +267,35 @@ app-renew-seal-note = 将在 Key 上生成新的密钥对，由 CA 签发新证�
 app-renew-start = 续期
 app-renewed-title = 证书已续期
 app-renewed-next = 从现在起使用新证书（如有电子印章，已随之转移）；旧证书已从 Key 上删除。
+
+## Settings
+app-settings = 设置
+app-settings-title = 设置
+app-settings-ca = CA 服务
+app-settings-service-url = 所有 Key 统一使用的 CA 服务（可不填）
+app-settings-service-url-help = 留空时按下面的 CA 目录，根据证书的颁发者自动选择服务。只接受 https（或本机的 http）。
+app-settings-ca-name = CA
+app-settings-ca-service = 服务地址
+app-settings-ca-default = 用于激活
+app-settings-ca-none = CA 目录为空：激活和续期需要在上面填写 CA 服务。
+app-settings-modules = 驱动模块（PKCS#11）
+app-settings-auto-on = 证书助手认识的驱动（厂商目录）会在本机自动找到；只有找不到您的驱动时才需要在这里添加。
+app-settings-auto-off = 只使用这里列出的驱动模块（配置中 auto_modules = false）。
+app-settings-modules-none = 没有额外的驱动模块。
+app-settings-module-path = 模块文件
+app-settings-module-add = 添加
+app-settings-module-pick = 选择模块文件…
+app-settings-module-remove = 移除
+app-settings-module-loaded = 已加载
+app-settings-module-loading = 尚未检查（保存后立即加载）
+app-settings-module-not-loaded = 未加载
+app-settings-save = 保存
+app-settings-saved = 已保存到 { $path }，驱动模块已重新加载。
+app-about = 关于
+app-about-app = 证书助手
+app-about-core = certkey-core
+app-log = 日志
+app-log-where = 日志文件：
+app-log-empty = （暂无日志）
+app-log-refresh = 刷新
+app-log-open = 打开日志文件夹

@@ -23,6 +23,8 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     certkey_core::workflow::renew::KeyQuote::export_all(&cfg)?;
     crate::seal::SealPreview::export_all(&cfg)?;
     crate::seal::SealView::export_all(&cfg)?;
+    crate::settings::SettingsView::export_all(&cfg)?;
+    crate::settings::LogTail::export_all(&cfg)?;
     Ok(())
 }
 

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use certkey_core::cert::bundle;
 use certkey_core::inventory;
-use certkey_core::pkcs11::LoadedModule;
 use certkey_core::watch::LiveInventory;
-use certkey_core::workflow::token::{self, Need, Selector};
+use certkey_core::workflow::token::Need;
 use certkey_core::workflow::{activate, pin, renew, seal, unlock};
 use certkey_core::Error;
 use serde::Serialize;
@@ -17,7 +16,7 @@ use ts_rs::TS;
 
 use crate::modules::Lease;
 use crate::operation::{Answer, HandlerForm, OperationEvent, OperationRequest, Outcome};
-use crate::state::AppState;
+use crate::state::{AppState, HOLD_WAIT};
 
 /// Runs blocking work off the async runtime's threads.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -55,10 +54,11 @@ pub async fn export_certificate(
     let folder = download_dir();
     blocking(move || {
         let state = app.state::<AppState>();
+        let loaded = state.loaded();
         // Only the module the key was seen in is loaded (another may hang).
         let module = state
             .modules
-            .lease(&state.watch.module_for(&serial)?, HOLD_WAIT)?;
+            .lease(&loaded.watch.module_for(&serial)?, HOLD_WAIT)?;
         let held = module.hold(HOLD_WAIT)?;
         let der = inventory::export_certificate_among(&[&module], &serial, &id_bytes)?;
         drop(held);
@@ -83,7 +83,7 @@ pub async fn export_certificate(
 pub async fn activation_available(app: AppHandle, serial: String) -> Result<bool, Error> {
     blocking(move || {
         let state = app.state::<AppState>();
-        state.directory()?.pending_order(&serial)
+        state.loaded().directory()?.pending_order(&serial)
     })
     .await
 }
@@ -118,7 +118,7 @@ pub async fn start_operation(
                 })
             });
             // The key's objects changed: re-read it even if its token info did not.
-            state.watch.refresh();
+            state.loaded().watch.refresh();
             ui.send(match result {
                 Ok(outcome) => OperationEvent::Finished { outcome },
                 Err(error) => OperationEvent::Failed { error },
@@ -132,75 +132,49 @@ pub async fn start_operation(
     Ok(id)
 }
 
-/// How long an operation or export waits for a module that takes one caller at a
-/// time and is in use by another operation or export of this app.
-pub(crate) const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
-
 fn run(
     state: &AppState,
     request: &OperationRequest,
     ui: &crate::operation::WindowInteraction,
     lease: &mut Option<Lease>,
 ) -> Result<Outcome, Error> {
+    let loaded = state.loaded();
     let serial = request.serial();
-    // Only the module the key was seen in is loaded (another may hang), for the
-    // operation's length; a module that takes one caller at a time is held for the
-    // whole operation.
-    let module: &Lease = lease.insert(
-        state
-            .modules
-            .lease(&state.watch.module_for(serial)?, HOLD_WAIT)?,
-    );
-    let _held = module.hold(HOLD_WAIT)?;
-    let modules: [&LoadedModule; 1] = [module];
+    // The key's module is held for the whole operation when it takes one caller at a
+    // time.
+    let need = match request {
+        OperationRequest::Activate { .. } => Need::Activation { has_order: None },
+        OperationRequest::Unlock { .. } => Need::LockedPin,
+        OperationRequest::ChangePin { .. }
+        | OperationRequest::Renew { .. }
+        | OperationRequest::SealWrite { .. } => Need::HolderCertificate,
+    };
+    let token = state.token(&loaded, serial, need, lease)?;
+    let _held = lease.as_ref().map(|m| m.hold(HOLD_WAIT)).transpose()?;
     match request {
-        OperationRequest::Activate { serial } => {
-            let token = token::select_among(
-                &modules,
-                &state.catalog,
-                Some(&Selector::Serial(serial.clone())),
-                Need::Activation { has_order: None },
-            )?;
-            let service = state.directory()?.for_activation(&token.serial)?;
+        OperationRequest::Activate { .. } => {
+            let service = loaded.directory()?.for_activation(&token.serial)?;
             let activated = activate::activate(ui, &token, &service)?;
             Ok(Outcome::Activated { activated })
         }
-        OperationRequest::ChangePin { serial } => {
-            let token = token::select_among(
-                &modules,
-                &state.catalog,
-                Some(&Selector::Serial(serial.clone())),
-                Need::HolderCertificate,
-            )?;
+        OperationRequest::ChangePin { .. } => {
             pin::change(ui, &token)?;
             Ok(Outcome::PinChanged)
         }
-        OperationRequest::Renew { serial, years } => {
-            let token = token::select_among(
-                &modules,
-                &state.catalog,
-                Some(&Selector::Serial(serial.clone())),
-                Need::HolderCertificate,
-            )?;
-            let service = state.directory()?.for_token(&token)?;
+        OperationRequest::Renew { years, .. } => {
+            let service = loaded.directory()?.for_token(&token)?;
             let now = time::OffsetDateTime::now_utc();
             let renewed = renew::renew(ui, &token, &service, *years, now)?;
             Ok(Outcome::Renewed { renewed })
         }
         OperationRequest::SealWrite {
-            serial,
             image,
             name,
             width_mm,
             height_mm,
+            ..
         } => {
-            let token = token::select_among(
-                &modules,
-                &state.catalog,
-                Some(&Selector::Serial(serial.clone())),
-                Need::HolderCertificate,
-            )?;
-            let service = state.directory()?.for_token(&token)?;
+            let service = loaded.directory()?.for_token(&token)?;
             let opts = seal::SealOptions {
                 name: name.clone().filter(|n| !n.trim().is_empty()),
                 width_mm: *width_mm,
@@ -210,18 +184,10 @@ fn run(
             Ok(Outcome::SealWritten { written })
         }
         OperationRequest::Unlock {
-            serial,
-            handler,
-            remember,
+            handler, remember, ..
         } => {
             let handler = handler.as_ref().map(HandlerForm::to_handler).transpose()?;
-            let token = token::select_among(
-                &modules,
-                &state.catalog,
-                Some(&Selector::Serial(serial.clone())),
-                Need::LockedPin,
-            )?;
-            let service = state.directory()?.for_token(&token)?;
+            let service = loaded.directory()?.for_token(&token)?;
             let outcome = unlock::unlock(ui, &token, &service, handler.as_ref())?;
             // Remembering is a convenience: the unlock itself stands.
             let remembered = match (&handler, remember) {
@@ -246,20 +212,12 @@ fn run(
 pub async fn renewal_quote(app: AppHandle, serial: String) -> Result<renew::KeyQuote, Error> {
     blocking(move || {
         let state = app.state::<AppState>();
-        let module = state
-            .modules
-            .lease(&state.watch.module_for(&serial)?, HOLD_WAIT)?;
-        let held = module.hold(HOLD_WAIT)?;
-        let token = token::select_among(
-            &[&*module],
-            &state.catalog,
-            Some(&Selector::Serial(serial.clone())),
-            Need::HolderCertificate,
-        )?;
-        let service = state.directory()?.for_token(&token)?;
-        let quote = renew::quote(&token, &service, time::OffsetDateTime::now_utc());
-        drop(held);
-        quote
+        let loaded = state.loaded();
+        let mut lease = None;
+        let token = state.token(&loaded, &serial, Need::HolderCertificate, &mut lease)?;
+        let _held = lease.as_ref().map(|m| m.hold(HOLD_WAIT)).transpose()?;
+        let service = loaded.directory()?.for_token(&token)?;
+        renew::quote(&token, &service, time::OffsetDateTime::now_utc())
     })
     .await
 }

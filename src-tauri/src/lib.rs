@@ -13,6 +13,7 @@ mod commands;
 mod modules;
 pub mod operation;
 mod seal;
+mod settings;
 mod state;
 
 use tauri::{Emitter, Manager};
@@ -20,21 +21,59 @@ use tauri::{Emitter, Manager};
 /// The event carrying a [`certkey_core::watch::LiveInventory`] after every change.
 pub const INVENTORY_EVENT: &str = "inventory-changed";
 
+/// What is logged unless `CERTKEY_LOG` says otherwise: warnings, and what CertKey
+/// itself does (operations, modules coming and going). Never a PIN or a code.
+const DEFAULT_LOG: &str = "warn,certkey_app=info,certkey_core=info";
+
+/// The log file, opened for appending; the previous one is kept as `.1` once it
+/// passed 1 MiB.
+fn open_log() -> Option<std::fs::File> {
+    let path = settings::log_file()?;
+    let dir = path.parent()?;
+    std::fs::create_dir_all(dir).ok()?;
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > 1024 * 1024) {
+        let _ = std::fs::rename(&path, path.with_extension("log.1"));
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()
+}
+
 /// Starts the app.
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CERTKEY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("CERTKEY_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG))
+    };
     if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(state::WATCH_MODULE_ARG))
     {
-        // A module watch helper: no window; reports on stdout until the app goes.
+        // A module watch helper: no window; reports on stdout until the app goes; logs
+        // on stderr, which is the app's.
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
         certkey_core::watch::helper_main();
     }
+    match open_log() {
+        Some(file) => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_ansi(false)
+            .with_writer(std::io::stderr.and(std::sync::Mutex::new(file)))
+            .init(),
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init(),
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "CertKey started");
     let result = tauri::Builder::default()
+        // The settings screen's file picker for modules (open only; see
+        // capabilities/main.json).
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let handle = app.handle().clone();
             let state = state::AppState::load(move |live| {
@@ -58,6 +97,10 @@ pub fn run() {
             seal::seal_preview,
             seal::seal_show,
             seal::seal_export,
+            settings::settings,
+            settings::save_settings,
+            settings::log_tail,
+            settings::open_log_folder,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

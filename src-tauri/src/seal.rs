@@ -7,7 +7,7 @@ use base64::Engine;
 use certkey_core::cert::CertificateInfo;
 use certkey_core::workflow::ca_list;
 use certkey_core::workflow::seal::{self, SealDetails, SealOptions};
-use certkey_core::workflow::token::{self, Need, Selector};
+use certkey_core::workflow::token::Need;
 use certkey_core::Error;
 use certkey_protocol::Base64;
 use serde::Serialize;
@@ -15,9 +15,9 @@ use tauri::{AppHandle, Manager};
 use ts_rs::TS;
 
 use crate::commands::{
-    blocking, download_dir, file_stem, io_error, parse_hex_id, write_new, Exported, HOLD_WAIT,
+    blocking, download_dir, file_stem, io_error, parse_hex_id, write_new, Exported,
 };
-use crate::state::AppState;
+use crate::state::{AppState, HOLD_WAIT};
 
 /// The seal a picture makes for a certificate, as it would be written.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -133,21 +133,15 @@ pub async fn seal_preview(
 pub async fn seal_show(app: AppHandle, serial: String) -> Result<Vec<SealView>, Error> {
     blocking(move || {
         let state = app.state::<AppState>();
-        let module = state
-            .modules
-            .lease(&state.watch.module_for(&serial)?, HOLD_WAIT)?;
-        let held = module.hold(HOLD_WAIT)?;
-        let token = token::select_among(
-            &[&*module],
-            &state.catalog,
-            Some(&Selector::Serial(serial.clone())),
-            Need::HolderCertificate,
-        )?;
+        let loaded = state.loaded();
+        let mut lease = None;
+        let token = state.token(&loaded, &serial, Need::HolderCertificate, &mut lease)?;
+        let held = lease.as_ref().map(|m| m.hold(HOLD_WAIT)).transpose()?;
         let now = time::OffsetDateTime::now_utc();
-        let service = state.directory().and_then(|d| d.for_token(&token));
+        let service = loaded.directory().and_then(|d| d.for_token(&token));
         let cas = ca_list::load(
             service.as_ref().map_err(Clone::clone),
-            &state.bundle,
+            &loaded.bundle,
             certkey_core::config::state_dir().as_deref(),
             now,
         );

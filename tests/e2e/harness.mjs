@@ -353,9 +353,12 @@ export class Session {
     await this.cmd('POST', `/element/${el}/value`, { text, value: [...text] });
   }
 
+  /** Empties a field as a user would: WebDriver's clear fires no input event, so the
+   * page's bindings would keep the old value; one is dispatched. */
   async clear(css) {
     const el = await this.find(css);
     await this.cmd('POST', `/element/${el}/clear`, {});
+    await this.script("document.querySelector(arguments[0]).dispatchEvent(new Event('input', { bubbles: true }));", [css]);
   }
 
   /** Sends keys to the focused element (e.g. '\uE007' Enter, '\uE00C' Escape, '\uE004' Tab). */

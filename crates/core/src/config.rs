@@ -155,6 +155,114 @@ impl Config {
     }
 }
 
+/// The config file CertKey reads and the settings screen writes: `CERTKEY_CONFIG`,
+/// else `config.toml` in the platform config directory.
+pub fn config_path() -> Option<PathBuf> {
+    match std::env::var_os(ENV_CONFIG) {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => config_dir().map(|d| d.join("config.toml")),
+    }
+}
+
+/// The most extra modules a config may list.
+pub const MAX_MODULES: usize = 32;
+
+/// What the settings screen changes in the config: the one CA service for everything
+/// (none: the CA directory decides) and the extra PKCS#11 modules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `service_url`.
+    pub service_url: Option<String>,
+    /// `modules`.
+    pub modules: Vec<String>,
+}
+
+impl Settings {
+    /// Checks every value: the URL as the service client takes it (https, or http to
+    /// this computer), each module an absolute path to an existing file, at most
+    /// [`MAX_MODULES`]; duplicates go. Returns the values as they will be written.
+    pub fn checked(self) -> Result<Settings> {
+        let bad = |name: &str, reason: String| Error::InvalidArgument {
+            name: name.into(),
+            reason,
+        };
+        let service_url = match self.service_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                crate::service::api_base(url)?;
+                Some(url.trim_end_matches('/').to_string())
+            }
+        };
+        let mut modules: Vec<String> = Vec::new();
+        for m in self.modules {
+            let m = m.trim().to_string();
+            if m.is_empty() || modules.contains(&m) {
+                continue;
+            }
+            let path = Path::new(&m);
+            if m.chars().any(char::is_control) || !path.is_absolute() {
+                return Err(bad("module", format!("{m}: not an absolute path")));
+            }
+            if !path.is_file() {
+                return Err(Error::ModuleNotFound { path: m });
+            }
+            modules.push(m);
+        }
+        if modules.len() > MAX_MODULES {
+            return Err(bad(
+                "module",
+                format!("at most {MAX_MODULES} modules, not {}", modules.len()),
+            ));
+        }
+        Ok(Settings {
+            service_url,
+            modules,
+        })
+    }
+
+    /// Checks the settings ([`Settings::checked`]) and writes them into the config file
+    /// at `path` (created if missing), keeping everything else in it — other keys,
+    /// comments, the CA directory — as it was. The file is replaced atomically, and
+    /// must still read as a config afterwards.
+    pub fn save(self, path: &Path) -> Result<Settings> {
+        let s = self.checked()?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io(path, &e)),
+        };
+        let invalid = |reason: String| Error::ConfigInvalid {
+            path: path.display().to_string(),
+            reason,
+        };
+        let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| invalid(format!("{e}")))?;
+        match &s.service_url {
+            Some(url) => doc["service_url"] = toml_edit::value(url.as_str()),
+            None => {
+                doc.remove("service_url");
+            }
+        }
+        if s.modules.is_empty() {
+            doc.remove("modules");
+        } else {
+            let mut list = toml_edit::Array::new();
+            for m in &s.modules {
+                list.push(m.as_str());
+            }
+            doc["modules"] = toml_edit::value(list);
+        }
+        let out = doc.to_string();
+        toml::from_str::<Config>(&out).map_err(|e| invalid(e.to_string()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, out.as_bytes()).map_err(|e| Error::io(&tmp, &e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, &e))?;
+        Ok(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +293,72 @@ mod tests {
     fn path_lists_split_and_drop_empty_parts() {
         assert_eq!(split_path_list("/a.so::/b.so: "), vec!["/a.so", "/b.so"]);
         assert!(split_path_list("").is_empty());
+    }
+
+    #[test]
+    fn settings_are_written_keeping_the_rest_of_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let module = dir.path().join("libvendor.so");
+        std::fs::write(&module, b"not really").unwrap();
+        std::fs::write(
+            &path,
+            "# my CAs\nauto_modules = false\nmodules = [\"/old.so\"]\n\n[[ca]]\nname = \"x\"\nissuers = [\"CN=X\"]\nservice_url = \"https://ca.example.cn\"\n",
+        )
+        .unwrap();
+        let saved = Settings {
+            service_url: Some(" https://ca.example.cn/ ".into()),
+            modules: vec![module.display().to_string(), module.display().to_string()],
+        }
+        .save(&path)
+        .unwrap();
+        assert_eq!(saved.service_url.as_deref(), Some("https://ca.example.cn"));
+        assert_eq!(saved.modules.len(), 1, "duplicates go");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# my CAs\n"), "{text}");
+        let cfg = Config::read(&path).unwrap();
+        assert_eq!(cfg.modules, saved.modules);
+        assert_eq!(cfg.service_url.as_deref(), Some("https://ca.example.cn"));
+        assert_eq!(cfg.auto_modules, Some(false));
+        assert_eq!(cfg.ca.len(), 1);
+        // Cleared again.
+        Settings {
+            service_url: None,
+            modules: Vec::new(),
+        }
+        .save(&path)
+        .unwrap();
+        let cfg = Config::read(&path).unwrap();
+        assert!(cfg.modules.is_empty() && cfg.service_url.is_none());
+        assert_eq!(cfg.ca.len(), 1);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let save = |url: Option<&str>, modules: Vec<String>| {
+            Settings {
+                service_url: url.map(str::to_string),
+                modules,
+            }
+            .save(&path)
+            .map(|_| ())
+            .unwrap_err()
+            .code()
+        };
+        assert_eq!(
+            save(Some("http://ca.example.cn"), vec![]),
+            "invalid_argument"
+        );
+        assert_eq!(save(Some("ftp://x"), vec![]), "invalid_argument");
+        assert_eq!(save(None, vec!["relative.so".into()]), "invalid_argument");
+        let missing = dir.path().join("missing.so").display().to_string();
+        assert_eq!(save(None, vec![missing]), "module_not_found");
+        assert_eq!(
+            save(None, vec![dir.path().display().to_string()]),
+            "module_not_found"
+        );
+        assert!(!path.exists());
     }
 }

@@ -20,3 +20,6 @@ pub mod watch;
 pub mod workflow;
 
 pub use error::{Error, Located, Result};
+
+/// This crate's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

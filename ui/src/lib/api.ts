@@ -7,10 +7,12 @@ import type { Answer } from '../bindings/Answer';
 import type { Exported } from '../bindings/Exported';
 import type { KeyQuote } from '../bindings/KeyQuote';
 import type { LiveInventory } from '../bindings/LiveInventory';
+import type { LogTail } from '../bindings/LogTail';
 import type { OperationEvent } from '../bindings/OperationEvent';
 import type { OperationRequest } from '../bindings/OperationRequest';
 import type { SealPreview } from '../bindings/SealPreview';
 import type { SealView } from '../bindings/SealView';
+import type { SettingsView } from '../bindings/SettingsView';
 import type { UnlockInfo } from '../bindings/UnlockInfo';
 
 /** The event name of src-tauri's INVENTORY_EVENT. */
@@ -48,6 +50,15 @@ export const api = {
   forgetHandler: (): Promise<void> => invoke('forget_handler'),
 
   renewalQuote: (serial: string): Promise<KeyQuote> => invoke('renewal_quote', { serial }),
+
+  settings: (): Promise<SettingsView> => invoke('settings'),
+
+  saveSettings: (serviceUrl: string | null, modules: string[]): Promise<void> =>
+    invoke('save_settings', { serviceUrl, modules }),
+
+  logTail: (): Promise<LogTail> => invoke('log_tail'),
+
+  openLogFolder: (): Promise<void> => invoke('open_log_folder'),
 
   sealPreview: (
     serial: string,

@@ -7,7 +7,8 @@ export type Route =
   | { screen: 'pin'; serial: string }
   | { screen: 'unlock'; serial: string }
   | { screen: 'seal'; serial: string; certId: string }
-  | { screen: 'renew'; serial: string };
+  | { screen: 'renew'; serial: string }
+  | { screen: 'settings' };
 
 export const route = $state<{ current: Route }>({ current: { screen: 'overview' } });
 
