@@ -350,7 +350,9 @@ pub fn unlock(
         Err(e) => return Err(e),
     };
     match status.state {
-        UnlockState::PendingReview => return Ok(UnlockOutcome::PendingReview { ticket }),
+        UnlockState::PendingReview | UnlockState::NeedsMaterials => {
+            return Ok(UnlockOutcome::PendingReview { ticket })
+        }
         UnlockState::Rejected => {
             drop_pending(&token.serial)?;
             return Ok(UnlockOutcome::Rejected { ticket });
