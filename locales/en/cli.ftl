@@ -11,6 +11,17 @@ cli-renewed = Renewed{ $years ->
 cli-unlocked = Key { $serial } is unlocked: use your new PIN.
 cli-unlock-pending = Unlock request { $ticket } waits for the CA's review; run certkey unlock again (or certkey unlock --status) once approved.
 cli-unlock-rejected = The CA rejected unlock request { $ticket }; contact the CA.
+cli-unlock-rejected-reason = The CA rejected unlock request { $ticket }: { $reason }
+cli-unlock-needs-materials = The CA asks for materials for unlock request { $ticket }: { $note }
+    Attach scans with certkey unlock --attach FILE (PDF, JPEG or PNG, at most 5 MiB each, at most 5 files); the request is then reviewed again.
+cli-unlock-note = Materials the CA asked for: { $note }
+cli-unlock-attachments = Materials sent: { $files }
+cli-unlock-attached = Attached { $file_name } ({ $media_type ->
+        [pdf] PDF
+        [jpeg] JPEG
+        [png] PNG
+       *[other] { $media_type }
+    }, { $size } bytes) to the unlock request.
 cli-pin-changed = The PIN of key { $serial } is changed.
 cli-seal-written = The electronic seal is on key { $token_serial }: "{ $name }" ({ $width_mm }x{ $height_mm } mm, seal id { $es_id }), bound to the certificate { $certificate_subject } (serial { $certificate_serial }), valid until { $valid_end }.
 

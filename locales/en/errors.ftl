@@ -52,6 +52,9 @@ error-invalid_argument-image_dimensions = the seal picture has too many pixels (
 error-invalid_argument-image_too_large = the seal picture file is too large (4 MiB at most) ({ $reason })
 error-invalid_argument-image_empty = nothing is left of the seal picture once its white background is removed ({ $reason })
 error-invalid_argument-seal_size = the seal must be 10 to 100 mm wide and high ({ $reason })
+error-invalid_argument-attachment_type = materials must be PDF, JPEG or PNG files, as their content shows whatever the name says; scan or save them again in one of these formats ({ $reason })
+error-invalid_argument-attachment_too_large = a file of materials is at most 5 MiB: scan it at a lower resolution or split it ({ $reason })
+error-invalid_argument-attachment_file_name = the file name cannot be used for materials (1 to 128 characters, no control characters) ({ $reason })
 error-config_invalid = configuration file { $path } is invalid: { $reason }
 error-io = { $path }: { $reason }
 error-mechanism_unsupported = key { $serial } does not support { $mechanism }
@@ -107,6 +110,7 @@ error-service-csr_invalid = the certificate request (CSR) is invalid: unparsable
 error-service-signing_unavailable = the CA's signing key (HSM) is unavailable right now; retry later
 error-service-request_timeout = the CA service took too long to answer; retry later
 error-service-internal = internal error of the CA service; retry later or contact the CA
+error-service-ticket_not_found = the CA does not know this unlock request (any more): run certkey unlock to ask again
 
 ## Not possible in the key's current state (error-not_applicable, by reason).
 
@@ -128,6 +132,9 @@ error-not_applicable-so_pin_mismatch = the admin (SO) PIN the CA has on file doe
 error-not_applicable-unlock_ticket_expired = the approval of this unlock request expired before it was used: run certkey unlock again to ask anew
 error-not_applicable-unlock_ticket_used = this unlock request was used up but the PIN is still locked: ask again
 error-not_applicable-no_pending_unlock = no unlock request waits for this key
+error-not_applicable-unlock_not_pending = the CA has already decided this unlock request: no more materials can be attached; run certkey unlock to see the decision
+error-not_applicable-attachment_limit = this unlock request already has 5 files of materials, the most it takes: contact the CA if more are needed
+error-not_applicable-unlock_other_service = the unlock request of this key was made with another CA service: attach the materials through that service (--service)
 error-not_applicable-no_order = no CA of the directory has an order for this key: check that the key and its code come from the same CA, or name the service with --service
 error-not_applicable-no_token = no key found: plug one in and retry
 error-not_applicable-order_locked = too many wrong codes: the order is locked; ask the CA for a new code

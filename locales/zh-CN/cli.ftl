@@ -10,6 +10,17 @@ cli-renewed = 续期完成{ $years ->
 cli-unlocked = Key { $serial } 已解锁，请使用新设置的 PIN 码。
 cli-unlock-pending = 解锁申请 { $ticket } 正在等待 CA 审核；审核通过后再次运行 certkey unlock（或 certkey unlock --status）。
 cli-unlock-rejected = CA 拒绝了解锁申请 { $ticket }，请联系 CA 柜台。
+cli-unlock-rejected-reason = CA 拒绝了解锁申请 { $ticket }，原因：{ $reason }
+cli-unlock-needs-materials = CA 要求为解锁申请 { $ticket } 补充材料：{ $note }
+    请用 certkey unlock --attach 文件 上传扫描件（PDF、JPEG 或 PNG，每个不超过 5 MiB，最多 5 个），上传后 CA 会重新审核。
+cli-unlock-note = CA 要求的材料：{ $note }
+cli-unlock-attachments = 已提交的材料：{ $files }
+cli-unlock-attached = 已将 { $file_name }（{ $media_type ->
+        [pdf] PDF
+        [jpeg] JPEG
+        [png] PNG
+       *[other] { $media_type }
+    }，{ $size } 字节）上传到解锁申请。
 cli-pin-changed = Key { $serial } 的 PIN 码已修改。
 cli-seal-written = 电子印章已写入 Key { $token_serial }：“{ $name }”（{ $width_mm }×{ $height_mm } 毫米，印章编号 { $es_id }），绑定证书 { $certificate_subject }（序列号 { $certificate_serial }），有效期至 { $valid_end }。
 

@@ -52,6 +52,9 @@ error-invalid_argument-image_dimensions = 印章图片的像素尺寸过大（{ 
 error-invalid_argument-image_too_large = 印章图片文件过大（最大 4 MiB）（{ $reason }）
 error-invalid_argument-image_empty = 去掉白色背景后印章图片是空的（{ $reason }）
 error-invalid_argument-seal_size = 印章尺寸应为 10 到 100 毫米（{ $reason }）
+error-invalid_argument-attachment_type = 材料只能是 PDF、JPEG 或 PNG 文件（按文件内容判断，与文件名无关），请重新扫描或另存为这几种格式（{ $reason }）
+error-invalid_argument-attachment_too_large = 每个材料文件不能超过 5 MiB，请降低扫描分辨率或拆分后再上传（{ $reason }）
+error-invalid_argument-attachment_file_name = 材料的文件名不可用（1 到 128 个字符，不能含控制字符）（{ $reason }）
 error-config_invalid = 配置文件 { $path } 有误：{ $reason }
 error-io = 读写 { $path } 失败：{ $reason }
 error-mechanism_unsupported = Key { $serial } 不支持 { $mechanism }
@@ -106,6 +109,7 @@ error-service-csr_invalid = 证书请求（CSR）无效：无法解析、密钥�
 error-service-signing_unavailable = CA 的签名密钥（HSM）暂时不可用，请稍后重试
 error-service-request_timeout = CA 服务处理超时，请稍后重试
 error-service-internal = CA 服务内部错误，请稍后重试或联系 CA
+error-service-ticket_not_found = CA 查不到这次解锁申请（可能已失效），请再次运行 certkey unlock 重新申请
 
 ## Not possible in the key's current state (error-not_applicable, by reason).
 
@@ -127,6 +131,9 @@ error-not_applicable-so_pin_mismatch = CA 记录的管理员（SO）PIN 打不�
 error-not_applicable-unlock_ticket_expired = 解锁申请的批准已过期（未在有效期内使用）：请再次运行 certkey unlock 重新申请
 error-not_applicable-unlock_ticket_used = 这次解锁申请已经用过，但 PIN 仍然锁定：请重新申请解锁
 error-not_applicable-no_pending_unlock = 这把 Key 没有等待审核的解锁申请
+error-not_applicable-unlock_not_pending = CA 已经处理了这次解锁申请，不能再补充材料；请运行 certkey unlock 查看结果
+error-not_applicable-attachment_limit = 这次解锁申请已经上传了 5 个材料文件，已达上限；如还需补充，请联系 CA
+error-not_applicable-unlock_other_service = 这把 Key 的解锁申请是向另一个 CA 服务提交的，请通过该服务（--service）上传材料
 error-not_applicable-no_order = 目录中的 CA 都没有这把 Key 的待激活订单：请确认 Key 和激活码来自同一 CA，或用 --service 指定 CA 服务
 error-not_applicable-no_token = 没有找到 Key，请插入后重试
 error-not_applicable-order_locked = 激活码错误次数过多，订单已锁定，请联系 CA 重新获取激活码

@@ -1,7 +1,8 @@
 //! The admin API, behind the bearer token printed by `certkey-ca init` (only its
 //! SHA-256 is stored): production of keys plugged into the server, orders for keys
 //! initialised elsewhere, revocation, renewal entitlements (with the paid term),
-//! activation code reissue, unlock review and the audit log.
+//! activation code reissue, unlock review (approve, reject with a reason, ask for
+//! materials and read them: see [`crate::attachments`]) and the audit log.
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -262,22 +263,38 @@ pub async fn audit(
     Ok(Json(serde_json::json!({"entries": out})))
 }
 
-/// `POST /admin/unlock/{ticket}/approve`.
-#[utoipa::path(post, path = "/api/v1/admin/unlock/{ticket}/approve", tag = "admin", security(("admin_token" = [])), params(("ticket" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// `POST /admin/unlock/{ticket}/approve`: from `pending_review` or `needs_materials`.
+#[utoipa::path(post, path = "/api/v1/admin/unlock/{ticket}/approve", tag = "admin", security(("admin_token" = [])), params(("ticket" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 404, description = "ticket_not_found", body = ErrorBody), (status = 409, description = "invalid_state", body = ErrorBody)))]
 pub async fn approve_unlock(
     State(st): State<AppState>,
     Path(ticket): Path<String>,
 ) -> Result<Json<serde_json::Value>, Failure> {
-    crate::unlock::decide(&st, &ticket, true).await
+    crate::unlock::decide(&st, &ticket, true, None).await
 }
 
-/// `POST /admin/unlock/{ticket}/reject`.
-#[utoipa::path(post, path = "/api/v1/admin/unlock/{ticket}/reject", tag = "admin", security(("admin_token" = [])), params(("ticket" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// `POST /admin/unlock/{ticket}/reject` body (optional).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Why, shown to the holder (at most 500 characters; line breaks allowed).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /admin/unlock/{ticket}/reject`: from `pending_review` or `needs_materials`,
+/// with an optional reason the holder sees (`note` of `GET /unlock/{ticket}`).
+#[utoipa::path(post, path = "/api/v1/admin/unlock/{ticket}/reject", tag = "admin", security(("admin_token" = [])), params(("ticket" = String, Path)), request_body(content = Option<RejectRequest>, description = "optional; without a body no reason is given"), responses((status = 200, body = serde_json::Value, description = "ticket, state (rejected), reason"), (status = 400, description = "invalid_note", body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, description = "ticket_not_found", body = ErrorBody), (status = 409, description = "invalid_state", body = ErrorBody), (status = 422, description = "invalid_body", body = ErrorBody)))]
 pub async fn reject_unlock(
     State(st): State<AppState>,
     Path(ticket): Path<String>,
+    body: Result<Option<Json<RejectRequest>>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, Failure> {
-    crate::unlock::decide(&st, &ticket, false).await
+    let req = body
+        .map_err(Failure::from)?
+        .map(|Json(r)| r)
+        .unwrap_or_default();
+    let reason = crate::attachments::check_note("reason", req.reason.as_deref())?;
+    crate::unlock::decide(&st, &ticket, false, reason).await
 }
 
 /// `POST /admin/orders` body: an order for a key that is already initialised (by a

@@ -17,7 +17,8 @@ use crate::db::Db;
 use crate::secrets::DataKey;
 use crate::x509::KeyAlg;
 
-/// Largest request body accepted (a seal image is well under this).
+/// Largest request body accepted (a seal image is well under this); attachments have
+/// their own ([`crate::attachments::UPLOAD_BODY_LIMIT`]).
 pub const BODY_LIMIT: usize = 1 << 20;
 
 /// Shared state of the handlers.
@@ -212,6 +213,11 @@ pub fn router(state: AppState) -> Router {
         .route("/unlock", post(crate::unlock::request))
         .route("/unlock/{ticket}", get(crate::unlock::status))
         .route("/unlock/{ticket}/confirm", post(crate::unlock::confirm))
+        .route(
+            "/unlock/{ticket}/attachments",
+            post(crate::attachments::upload)
+                .layer(DefaultBodyLimit::max(crate::attachments::UPLOAD_BODY_LIMIT)),
+        )
         .route("/seal", post(crate::seal::make));
     let admin = Router::new()
         .route("/certificates/{serial}/revoke", post(crate::admin::revoke))
@@ -228,6 +234,18 @@ pub fn router(state: AppState) -> Router {
             post(crate::admin::approve_unlock),
         )
         .route("/unlock/{ticket}/reject", post(crate::admin::reject_unlock))
+        .route(
+            "/unlock/{ticket}/request-materials",
+            post(crate::attachments::request_materials),
+        )
+        .route(
+            "/unlock/{ticket}/attachments",
+            get(crate::attachments::admin_list),
+        )
+        .route(
+            "/unlock/{ticket}/attachments/{id}",
+            get(crate::attachments::admin_fetch),
+        )
         .route(
             "/tokens/{serial}/so-pin/restore-previous",
             post(crate::unlock::restore_previous_so_pin),

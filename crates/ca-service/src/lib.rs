@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod admin;
 pub mod api;
+pub mod attachments;
 pub mod ca;
 pub mod config;
 pub mod db;

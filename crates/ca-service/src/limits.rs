@@ -271,6 +271,10 @@ mod tests {
             b(Method::POST, "/unlock/t-1/confirm"),
             Some("unlock_ticket")
         );
+        assert_eq!(
+            b(Method::POST, "/unlock/t-1/attachments"),
+            Some("unlock_ticket")
+        );
         assert_eq!(b(Method::GET, "/renewal/quote"), Some("quote"));
         assert_eq!(b(Method::GET, "/openapi.json"), Some("other"));
         assert_eq!(b(Method::GET, "/admin/audit"), None);

@@ -3,7 +3,9 @@
 //! `crates/ca-service/openapi.json` (a test keeps the two identical).
 
 use certkey_protocol::v1::*;
-use certkey_protocol::{ApiError, Base64, CertType, ErrorBody};
+use certkey_protocol::{
+    ApiError, AttachmentInfo, AttachmentType, AttachmentUpload, Base64, CertType, ErrorBody,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -89,6 +91,7 @@ impl Modify for CommonResponses {
         crate::unlock::request,
         crate::unlock::status,
         crate::unlock::confirm,
+        crate::attachments::upload,
         crate::seal::make,
         crate::admin::revoke,
         crate::admin::entitle,
@@ -98,6 +101,9 @@ impl Modify for CommonResponses {
         crate::admin::production,
         crate::admin::approve_unlock,
         crate::admin::reject_unlock,
+        crate::attachments::request_materials,
+        crate::attachments::admin_list,
+        crate::attachments::admin_fetch,
         crate::unlock::restore_previous_so_pin,
     ),
     components(schemas(
@@ -106,7 +112,9 @@ impl Modify for CommonResponses {
         CertificateRequest, IssuedCertificate, RenewalChallengeRequest, RenewalChallenge, RenewalRequest, Handler,
         RenewalQuote, RenewalQuoteState, RenewalTerm, LocalizedText,
         UnlockRequest, UnlockState, UnlockTicket, UnlockStatus, UnlockResult, UnlockConfirm, SealRequest, SealResponse,
-        crate::admin::OrderRequest, crate::admin::ProductionRequest, crate::admin::EntitlementRequest
+        AttachmentUpload, AttachmentInfo, AttachmentType,
+        crate::admin::OrderRequest, crate::admin::ProductionRequest, crate::admin::EntitlementRequest,
+        crate::admin::RejectRequest, crate::attachments::MaterialsRequest
     )),
     modifiers(&AdminToken, &CommonResponses)
 )]
@@ -131,5 +139,7 @@ mod tests {
         assert!(generated.contains("\"format\": \"byte\""));
         assert!(generated.contains("/api/v1/renewal/quote"));
         assert!(generated.contains("renewal_term_mismatch"));
+        assert!(generated.contains("/api/v1/unlock/{ticket}/attachments"));
+        assert!(generated.contains("needs_materials"));
     }
 }

@@ -34,10 +34,12 @@ pub async fn prune(db: &Db, retention: &Retention) -> Result<Pruned, sqlx::Error
         .execute(&db.pool)
         .await?
         .rows_affected();
-    // Only tickets that can no longer change: pending and approved ones stay, whatever
-    // their age (an approved ticket holds the SO PIN being rotated to).
+    // Only tickets that can no longer change: pending (under review or waiting for
+    // materials) and approved ones stay, whatever their age (an approved ticket holds
+    // the SO PIN being rotated to). A ticket's attachments go with it (ON DELETE
+    // CASCADE).
     let tickets = sqlx::query(
-        "DELETE FROM unlock_tickets WHERE state NOT IN ('pending_review', 'approved') \
+        "DELETE FROM unlock_tickets WHERE state NOT IN ('pending_review', 'needs_materials', 'approved') \
          AND COALESCE(decided_at, created_at) < $1",
     )
     .bind(now - i64::from(retention.finished_tickets_days) * 86_400)

@@ -52,6 +52,7 @@ pub fn check_client_key(bytes: &[u8]) -> Result<(), Failure> {
 fn state_of(s: &str) -> UnlockState {
     match s {
         "approved" => UnlockState::Approved,
+        "needs_materials" => UnlockState::NeedsMaterials,
         "rejected" | "superseded" => UnlockState::Rejected,
         "completed" | "failed" => UnlockState::Completed,
         _ => UnlockState::PendingReview,
@@ -229,13 +230,18 @@ pub async fn request(
     }))
 }
 
-struct Ticket {
-    token_serial: String,
+/// An unlock ticket as stored.
+pub(crate) struct Ticket {
+    /// The key it is for.
+    pub token_serial: String,
     certificate_serial: String,
     client_key: Vec<u8>,
-    state: String,
+    /// As stored: `pending_review`, `needs_materials`, `approved`, `rejected`,
+    /// `superseded`, `completed`, `failed`.
+    pub state: String,
     released_next: Option<Vec<u8>>,
     decided_at: Option<i64>,
+    note: Option<String>,
 }
 
 impl Ticket {
@@ -249,7 +255,8 @@ impl Ticket {
     }
 }
 
-async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
+/// The ticket `id`, or 404 `ticket_not_found`.
+pub(crate) async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
     if id.len() > 64 {
         return Err(Failure::new(
             StatusCode::NOT_FOUND,
@@ -258,7 +265,7 @@ async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
         ));
     }
     let row =
-        sqlx::query("SELECT token_serial, certificate_serial, client_key, state, released_next, decided_at FROM unlock_tickets WHERE ticket = $1")
+        sqlx::query("SELECT token_serial, certificate_serial, client_key, state, released_next, decided_at, note FROM unlock_tickets WHERE ticket = $1")
             .bind(id)
             .fetch_optional(&st.db.pool)
             .await
@@ -277,6 +284,7 @@ async fn ticket(st: &AppState, id: &str) -> Result<Ticket, Failure> {
         state: row.try_get(3).map_err(internal)?,
         released_next: row.try_get(4).map_err(internal)?,
         decided_at: row.try_get(5).map_err(internal)?,
+        note: row.try_get(6).map_err(internal)?,
     })
 }
 
@@ -287,19 +295,18 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<UnlockStatus>, Failure> {
     let t = ticket(&st, &id).await?;
+    // Whatever the state, the holder sees the operator's note and what they attached.
+    let with_state = |state: UnlockState, attachments| UnlockStatus {
+        note: t.note.clone(),
+        attachments,
+        ..UnlockStatus::of(state)
+    };
+    let attachments = crate::attachments::list(&st, &id).await?;
     if t.state != "approved" {
-        return Ok(Json(UnlockStatus {
-            state: state_of(&t.state),
-            so_pin: None,
-            new_so_pin: None,
-        }));
+        return Ok(Json(with_state(state_of(&t.state), attachments)));
     }
     if t.expired(&st) {
-        return Ok(Json(UnlockStatus {
-            state: UnlockState::Expired,
-            so_pin: None,
-            new_so_pin: None,
-        }));
+        return Ok(Json(with_state(UnlockState::Expired, attachments)));
     }
     let row = sqlx::query("SELECT so_pin, so_pin_next FROM tokens WHERE serial = $1")
         .bind(&t.token_serial)
@@ -314,11 +321,7 @@ pub async fn status(
         .ok_or_else(|| internal("approved ticket without its SO PIN"))?;
     if pending.as_ref() != Some(&next) {
         // Another ticket committed a rotation since: this one is void.
-        return Ok(Json(UnlockStatus {
-            state: UnlockState::Rejected,
-            so_pin: None,
-            new_so_pin: None,
-        }));
+        return Ok(Json(with_state(UnlockState::Rejected, attachments)));
     }
     let serial = &t.token_serial;
     let current = st
@@ -334,9 +337,9 @@ pub async fn status(
             .map_err(internal)
     };
     Ok(Json(UnlockStatus {
-        state: UnlockState::Approved,
         so_pin: Some(wrap(&current, "unlock-so")?),
         new_so_pin: Some(wrap(&next, "unlock-new-so")?),
+        ..with_state(UnlockState::Approved, attachments)
     }))
 }
 
@@ -365,11 +368,7 @@ pub async fn confirm(
     }
     match (t.state.as_str(), req.result) {
         ("completed", UnlockResult::Rotated) | ("failed", UnlockResult::Failed) => {
-            return Ok(Json(UnlockStatus {
-                state: UnlockState::Completed,
-                so_pin: None,
-                new_so_pin: None,
-            }))
+            return Ok(Json(UnlockStatus::of(UnlockState::Completed)))
         }
         ("approved", _) => {}
         _ => {
@@ -461,11 +460,7 @@ pub async fn confirm(
     .await
     .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
-    Ok(Json(UnlockStatus {
-        state: UnlockState::Completed,
-        so_pin: None,
-        new_so_pin: None,
-    }))
+    Ok(Json(UnlockStatus::of(UnlockState::Completed)))
 }
 
 /// Checks `proof` against the certificate the ticket's request named, on record for
@@ -563,14 +558,17 @@ pub async fn restore_previous_so_pin(
     ))
 }
 
-/// `POST /admin/unlock/{ticket}/approve` and `/reject`.
+/// `POST /admin/unlock/{ticket}/approve` and `/reject`: decides a request under review
+/// or waiting for materials. A rejection stores its `reason` (or none) as the note the
+/// holder sees.
 pub async fn decide(
     st: &AppState,
     id: &str,
     approve: bool,
+    reason: Option<String>,
 ) -> Result<Json<serde_json::Value>, Failure> {
     let t = ticket(st, id).await?;
-    if t.state != "pending_review" {
+    if !matches!(t.state.as_str(), "pending_review" | "needs_materials") {
         return Err(Failure::new(
             StatusCode::CONFLICT,
             "invalid_state",
@@ -583,14 +581,28 @@ pub async fn decide(
         None
     };
     let state = if approve { "approved" } else { "rejected" };
-    sqlx::query("UPDATE unlock_tickets SET state = $2, decided_at = $3, released_next = $4 WHERE ticket = $1 AND state = 'pending_review'")
-        .bind(id)
-        .bind(state)
-        .bind(OffsetDateTime::now_utc().unix_timestamp())
-        .bind(released)
-        .execute(&st.db.pool)
-        .await
-        .map_err(internal)?;
+    // An approval keeps the last note; a rejection's note is its reason.
+    let decided = sqlx::query(
+        "UPDATE unlock_tickets SET state = $2, decided_at = $3, released_next = $4, \
+         note = CASE WHEN $2 = 'rejected' THEN $5 ELSE note END \
+         WHERE ticket = $1 AND state IN ('pending_review', 'needs_materials')",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(OffsetDateTime::now_utc().unix_timestamp())
+    .bind(released)
+    .bind(reason.as_deref())
+    .execute(&st.db.pool)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    if decided != 1 {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            "the request was decided in the meantime",
+        ));
+    }
     st.db
         .audit(
             "admin",
@@ -600,9 +612,13 @@ pub async fn decide(
                 "unlock_rejected"
             },
             &t.token_serial,
-            &serde_json::json!({"ticket": id}),
+            &serde_json::json!({"ticket": id, "from_state": t.state, "reason_given": reason.is_some()}),
         )
         .await
         .map_err(internal)?;
-    Ok(Json(serde_json::json!({"ticket": id, "state": state})))
+    let mut answer = serde_json::json!({"ticket": id, "state": state});
+    if let Some(r) = reason {
+        answer["reason"] = r.into();
+    }
+    Ok(Json(answer))
 }

@@ -490,11 +490,18 @@ fn every_unauthenticated_endpoint_is_rate_limited(db_url: Option<&str>) {
         let (s, e) = send(method.clone(), &url, body.as_ref(), Some("203.0.113.77"));
         assert_eq!(s, 429, "{method} {url}: {e}");
         if url.ends_with("/unlock/t-none") {
-            // A ticket's confirm shares the ticket limit.
+            // A ticket's confirm and attachments share the ticket limit.
             let (s, e) = send(
                 reqwest::Method::POST,
                 &format!("{url}/confirm"),
                 Some(&json!({"result": "rotated", "proof": common::b64(b"x")})),
+                None,
+            );
+            assert_eq!(s, 429, "{e}");
+            let (s, e) = send(
+                reqwest::Method::POST,
+                &format!("{url}/attachments"),
+                Some(&json!({"file_name": "a.pdf", "data": common::b64(b"%PDF-1.4")})),
                 None,
             );
             assert_eq!(s, 429, "{e}");
@@ -608,20 +615,39 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
         "INSERT INTO tokens (serial, label, so_pin, initial_pin, handler_name, handler_id, handler_phone, state, created_at) \
          VALUES ('T1', '', {blob}, {blob}, 'a', 'b', 'c', 'produced', {now})"
     ));
+    // One transaction: the service prunes every second, and an attachment needs its
+    // request (the pruning must find both, or neither).
+    let mut statements = Vec::new();
     for (ticket, state, decided) in [
         ("old-done", "completed", Some(now - 40 * day)),
         ("old-rejected", "rejected", Some(now - 40 * day)),
         ("recent-done", "completed", Some(now - day)),
         ("old-pending", "pending_review", None),
+        ("old-materials", "needs_materials", None),
         ("old-approved", "approved", Some(now - 40 * day)),
     ] {
         let decided = decided.map_or("NULL".to_string(), |d| d.to_string());
-        exec(&rt, &pool, &format!(
+        statements.push(format!(
             "INSERT INTO unlock_tickets (ticket, token_serial, certificate_serial, client_key, handler_match, state, created_at, decided_at) \
              VALUES ('{ticket}', 'T1', '0a', {blob}, 1, '{state}', {}, {decided})",
             now - 50 * day
         ));
     }
+    // Attachments go with their request.
+    for ticket in ["old-rejected", "old-materials"] {
+        statements.push(format!(
+            "INSERT INTO unlock_attachments (ticket, file_name, media_type, size, sha256, data, created_at) \
+             VALUES ('{ticket}', 'a.pdf', 'pdf', 1, '00', {blob}, {})",
+            now - 45 * day
+        ));
+    }
+    rt.block_on(async {
+        let mut tx = pool.begin().await.unwrap();
+        for sql in &statements {
+            sqlx::query(sql).execute(&mut *tx).await.expect(sql);
+        }
+        tx.commit().await.unwrap();
+    });
     for (nonce, expires) in [("expired", now - 2 * 3600), ("live", now + 300)] {
         exec(&rt, &pool, &format!(
             "INSERT INTO challenges (nonce, certificate_serial, expires_at, used) VALUES ('{nonce}', '0a', {expires}, 0)"
@@ -651,7 +677,7 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
         })
     };
     let start = std::time::Instant::now();
-    while names("challenges", "nonce").len() > 1 || names("unlock_tickets", "ticket").len() > 3 {
+    while names("challenges", "nonce").len() > 1 || names("unlock_tickets", "ticket").len() > 4 {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(20),
             "nothing was pruned"
@@ -661,8 +687,14 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
     assert_eq!(names("challenges", "nonce"), ["live"]);
     assert_eq!(
         names("unlock_tickets", "ticket"),
-        ["old-approved", "old-pending", "recent-done"]
+        [
+            "old-approved",
+            "old-materials",
+            "old-pending",
+            "recent-done"
+        ]
     );
+    assert_eq!(names("unlock_attachments", "ticket"), ["old-materials"]);
     let limits = names("rate_limits", "key");
     assert!(limits.contains(&"live:1.2.3.4".to_string()), "{limits:?}");
     assert!(!limits.contains(&"old:1.2.3.4".to_string()), "{limits:?}");

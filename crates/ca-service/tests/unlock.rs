@@ -840,3 +840,504 @@ fn a_client_key_that_is_no_p256_point_is_refused_at_once() {
     );
     assert_eq!(s, 200, "{a}");
 }
+
+// Materials for a request under review: the operator asks for them, the holder
+// attaches scans, the operator reads them and decides.
+
+const OTHER_HANDLER: (&str, &str, &str) = ("王五", "110101199001019999", "13900000000");
+
+/// A new request of a handler who is not the one on file: its ticket, under review.
+fn ticket_under_review(svc: &Service, k: &Key) -> String {
+    let (s, t) = ask(svc, k, &ClientKey::generate().unwrap(), OTHER_HANDLER);
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["state"], "pending_review");
+    t["ticket"].as_str().unwrap().to_string()
+}
+
+/// A small real picture in `format` (the image crate's encoder).
+fn picture(format: image::ImageFormat) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(16, 12, |x, y| image::Rgb([x as u8 * 15, y as u8 * 20, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+/// A small PDF document with one empty page.
+fn pdf() -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ];
+    let mut doc = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(doc.len());
+        doc.push_str(&format!("{} 0 obj\n{o}\nendobj\n", i + 1));
+    }
+    let xref = doc.len();
+    doc.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
+    for o in offsets {
+        doc.push_str(&format!("{o:010} 00000 n \n"));
+    }
+    doc.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    doc.into_bytes()
+}
+
+fn upload(svc: &Service, ticket: &str, name: &str, data: &[u8]) -> (u16, Value) {
+    call(
+        reqwest::Method::POST,
+        &format!("{}/unlock/{ticket}/attachments", svc.base),
+        Some(&json!({"file_name": name, "data": b64(data)})),
+        None,
+    )
+}
+
+fn admin(svc: &Service, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+    call(
+        method,
+        &format!("{}/admin{path}", svc.base),
+        body,
+        Some(&svc.admin),
+    )
+}
+
+/// GET with the admin token: (status, headers, body bytes).
+fn admin_raw(svc: &Service, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    common::reqwest::tokio_rt().block_on(async {
+        let r = reqwest::Client::new()
+            .get(format!("{}/admin{path}", svc.base))
+            .bearer_auth(&svc.admin)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.bytes().await.unwrap().to_vec())
+    })
+}
+
+fn code(r: &(u16, Value)) -> (u16, Option<&str>) {
+    (r.0, r.1["error"]["code"].as_str())
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn materials_flow(svc: &Service, db_url: Option<&str>) {
+    let k = activated_key(svc, db_url);
+    let ticket = ticket_under_review(svc, &k);
+    let v = status_of(svc, &ticket);
+    assert_eq!(v["attachments"], json!([]), "{v}");
+    assert!(v.get("note").is_none(), "{v}");
+
+    // The operator asks for materials (with the admin token, and a note that says which).
+    let ask_for = format!("/unlock/{ticket}/request-materials");
+    let note = "请上传经办人身份证正反面和授权委托书\nID card (both sides) and the letter of authorisation";
+    let (s, _) = call(
+        reqwest::Method::POST,
+        &format!("{}/admin{ask_for}", svc.base),
+        Some(&json!({"note": note})),
+        None,
+    );
+    assert_eq!(s, 401);
+    for bad in [
+        json!({"note": "  "}),
+        json!({"note": "a\u{7}b"}),
+        json!({"note": "字".repeat(501)}),
+    ] {
+        let r = admin(svc, reqwest::Method::POST, &ask_for, Some(&bad));
+        assert_eq!(code(&r), (400, Some("invalid_note")), "{bad}: {}", r.1);
+    }
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &ask_for,
+        Some(&json!({"text": note})),
+    );
+    assert_eq!(code(&r), (422, Some("invalid_body")), "{}", r.1);
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &ask_for,
+        Some(&json!({"note": note})),
+    );
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(r.1["state"], "needs_materials");
+    let v = status_of(svc, &ticket);
+    assert_eq!(v["state"], "needs_materials", "{v}");
+    assert_eq!(v["note"], note);
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &ask_for,
+        Some(&json!({"note": "again"})),
+    );
+    assert_eq!(
+        code(&r),
+        (409, Some("invalid_state")),
+        "only from under review"
+    );
+
+    // A real PDF puts the request back under review; the note stays for reference.
+    let doc = pdf();
+    let (s, a) = upload(svc, &ticket, "C:\\扫描\\授权委托书.pdf", &doc);
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(
+        a["file_name"], "授权委托书.pdf",
+        "only the base name is kept"
+    );
+    assert_eq!(a["media_type"], "pdf");
+    assert_eq!(a["size"], doc.len());
+    assert_eq!(a["sha256"], sha256_hex(&doc));
+    assert!(a["id"].is_i64() && a["uploaded_at"].is_i64(), "{a}");
+    let v = status_of(svc, &ticket);
+    assert_eq!(v["state"], "pending_review", "{v}");
+    assert_eq!(v["note"], note);
+    assert_eq!(v["attachments"], json!([a]));
+
+    // Real JPEG and PNG pictures, and a PDF of exactly 5 MiB.
+    let jpeg = picture(image::ImageFormat::Jpeg);
+    let png = picture(image::ImageFormat::Png);
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(certkey_protocol::MAX_ATTACHMENT_BYTES, b' ');
+    let mut sent = vec![(doc.clone(), "application/pdf", "授权委托书.pdf")];
+    for (name, data, media) in [
+        ("身份证 正面.jpg", &jpeg, "image/jpeg"),
+        ("id-back.png", &png, "image/png"),
+        ("big.pdf", &big, "application/pdf"),
+    ] {
+        let (s, a) = upload(svc, &ticket, name, data);
+        assert_eq!(s, 201, "{name}: {a}");
+        assert_eq!(a["size"], data.len());
+        sent.push((data.clone(), media, name));
+    }
+
+    // Refused, each with its own code, and nothing stored.
+    let mut over = b"%PDF-1.7\n".to_vec();
+    over.resize(certkey_protocol::MAX_ATTACHMENT_BYTES + 1, b' ');
+    let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
+    let html = b"<html>%PDF-1.4</html>".to_vec();
+    let long_name = "长".repeat(129);
+    let refusals: Vec<(&str, &[u8], (u16, &str))> = vec![
+        ("scan.pdf", b"not a PDF at all", (422, "attachment_type")),
+        ("photo.png", &gif, (422, "attachment_type")),
+        ("doc.pdf", &html, (422, "attachment_type")),
+        ("empty.pdf", b"", (422, "attachment_type")),
+        ("over.pdf", &over, (413, "attachment_too_large")),
+        ("", &doc, (400, "invalid_file_name")),
+        ("a\nb.pdf", &doc, (400, "invalid_file_name")),
+        ("dir/", &doc, (400, "invalid_file_name")),
+        (&long_name, &doc, (400, "invalid_file_name")),
+    ];
+    for (name, data, want) in &refusals {
+        let r = upload(svc, &ticket, name, data);
+        assert_eq!(code(&r), (want.0, Some(want.1)), "{name:?}: {}", r.1);
+    }
+    let r = call(
+        reqwest::Method::POST,
+        &format!("{}/unlock/{ticket}/attachments", svc.base),
+        Some(&json!({"file_name": "a.pdf", "data": "not base64!"})),
+        None,
+    );
+    assert_eq!(code(&r), (422, Some("invalid_body")), "{}", r.1);
+    let r = upload(svc, "unl-nope", "a.pdf", &doc);
+    assert_eq!(code(&r), (404, Some("ticket_not_found")), "{}", r.1);
+    let huge = vec![b'%'; 8 << 20];
+    let r = upload(svc, &ticket, "huge.pdf", &huge);
+    assert_eq!(code(&r), (413, Some("payload_too_large")), "{}", r.1);
+
+    // The fifth is taken, a sixth is not.
+    let (s, a) = upload(svc, &ticket, "extra.png", &png);
+    assert_eq!(s, 201, "{a}");
+    sent.push((png.clone(), "image/png", "extra.png"));
+    let r = upload(svc, &ticket, "sixth.jpg", &jpeg);
+    assert_eq!(code(&r), (409, Some("attachment_limit")), "{}", r.1);
+
+    // The operator lists them and fetches each: the same bytes, as a download of the
+    // sniffed type.
+    let list_path = format!("/unlock/{ticket}/attachments");
+    assert_eq!(
+        call(
+            reqwest::Method::GET,
+            &format!("{}/admin{list_path}", svc.base),
+            None,
+            None
+        )
+        .0,
+        401
+    );
+    let (s, list) = admin(svc, reqwest::Method::GET, &list_path, None);
+    assert_eq!(s, 200, "{list}");
+    let list = list.as_array().unwrap().clone();
+    assert_eq!(list.len(), 5);
+    assert_eq!(
+        Value::Array(list.clone()),
+        status_of(svc, &ticket)["attachments"]
+    );
+    for (entry, (data, media, name)) in list.iter().zip(&sent) {
+        assert_eq!(entry["file_name"], *name);
+        assert_eq!(entry["sha256"], sha256_hex(data));
+        let (s, headers, body) = admin_raw(svc, &format!("{list_path}/{}", entry["id"]));
+        assert_eq!(s, 200, "{name}");
+        assert!(&body == data, "{name}: the bytes come back unchanged");
+        assert_eq!(headers["content-type"], *media);
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        let disposition = headers["content-disposition"].to_str().unwrap();
+        assert!(
+            disposition.starts_with("attachment; filename*=UTF-8''"),
+            "{disposition}"
+        );
+    }
+    let (_, headers, _) = admin_raw(svc, &format!("{list_path}/{}", list[1]["id"]));
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename*=UTF-8''%E8%BA%AB%E4%BB%BD%E8%AF%81%20%E6%AD%A3%E9%9D%A2.jpg"
+    );
+    // Another request's attachments are not reachable through this one.
+    let other = ticket_under_review(svc, &k);
+    let (s, a) = upload(svc, &other, "other.png", &png);
+    assert_eq!(s, 201, "{a}");
+    for id in [
+        a["id"].to_string(),
+        "999999".into(),
+        "abc".into(),
+        "-1".into(),
+    ] {
+        let (s, _, body) = admin_raw(svc, &format!("{list_path}/{id}"));
+        let e: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (404, Some("attachment_not_found")),
+            "{id}"
+        );
+    }
+    let r = admin(
+        svc,
+        reqwest::Method::GET,
+        "/unlock/unl-nope/attachments",
+        None,
+    );
+    assert_eq!(code(&r), (404, Some("ticket_not_found")));
+
+    // Audited: uploads, the request for materials and the fetches, without the file
+    // names (personal data).
+    let (_, audit) = admin(svc, reqwest::Method::GET, "/audit?limit=1000", None);
+    let entries = audit["entries"].as_array().unwrap();
+    let of = |action: &str| {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && e["detail"]["ticket"] == ticket.as_str())
+            .collect::<Vec<_>>()
+    };
+    let uploads = of("unlock_attachment_uploaded");
+    assert_eq!(uploads.len(), 5, "{audit}");
+    assert!(uploads.iter().all(|e| e["subject"] == k.serial.as_str()));
+    assert_eq!(of("unlock_materials_requested").len(), 1);
+    assert_eq!(of("unlock_attachment_fetched").len(), 6);
+    let text = audit.to_string();
+    assert!(
+        !text.contains("授权委托书") && !text.contains("id-back"),
+        "{text}"
+    );
+
+    // Approved after the materials: nothing more is taken.
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &format!("/unlock/{ticket}/approve"),
+        None,
+    );
+    assert_eq!(r.0, 200, "{}", r.1);
+    let r = upload(svc, &ticket, "late.pdf", &doc);
+    assert_eq!(code(&r), (409, Some("unlock_not_pending")), "{}", r.1);
+    let v = status_of(svc, &ticket);
+    assert_eq!(v["state"], "approved");
+    assert_eq!(v["attachments"].as_array().unwrap().len(), 5);
+
+    // Approved straight from needs_materials.
+    let t2 = ticket_under_review(svc, &k);
+    let ask2 = format!("/unlock/{t2}/request-materials");
+    assert_eq!(
+        admin(
+            svc,
+            reqwest::Method::POST,
+            &ask2,
+            Some(&json!({"note": "x"}))
+        )
+        .0,
+        200
+    );
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &format!("/unlock/{t2}/approve"),
+        None,
+    );
+    assert_eq!(r.0, 200, "{}", r.1);
+    let v = status_of(svc, &t2);
+    assert_eq!(v["state"], "approved");
+    assert!(v.get("so_pin").is_some() && v["note"] == "x", "{v}");
+
+    // Rejected with a reason the holder sees; then nothing more is taken.
+    let t3 = ticket_under_review(svc, &k);
+    let reject3 = format!("/unlock/{t3}/reject");
+    for bad in [
+        json!({"reason": "a\tb"}),
+        json!({"reason": "x".repeat(501)}),
+    ] {
+        let r = admin(svc, reqwest::Method::POST, &reject3, Some(&bad));
+        assert_eq!(code(&r), (400, Some("invalid_note")), "{bad}");
+    }
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &reject3,
+        Some(&json!({"why": "x"})),
+    );
+    assert_eq!(code(&r), (422, Some("invalid_body")), "{}", r.1);
+    assert_eq!(
+        status_of(svc, &t3)["state"],
+        "pending_review",
+        "nothing decided"
+    );
+    let reason = "经办人信息与登记信息不符，请携带证件到柜台办理";
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &reject3,
+        Some(&json!({"reason": reason})),
+    );
+    assert_eq!(r.0, 200, "{}", r.1);
+    assert_eq!(r.1["reason"], reason);
+    let v = status_of(svc, &t3);
+    assert_eq!(
+        (v["state"].as_str(), v["note"].as_str()),
+        (Some("rejected"), Some(reason))
+    );
+    let r = upload(svc, &t3, "late.pdf", &doc);
+    assert_eq!(code(&r), (409, Some("unlock_not_pending")), "{}", r.1);
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &format!("/unlock/{t3}/request-materials"),
+        Some(&json!({"note": "x"})),
+    );
+    assert_eq!(code(&r), (409, Some("invalid_state")));
+
+    // Rejected from needs_materials without a body: the earlier note is not a reason.
+    let t4 = ticket_under_review(svc, &k);
+    let ask4 = format!("/unlock/{t4}/request-materials");
+    assert_eq!(
+        admin(
+            svc,
+            reqwest::Method::POST,
+            &ask4,
+            Some(&json!({"note": "营业执照"}))
+        )
+        .0,
+        200
+    );
+    let r = admin(
+        svc,
+        reqwest::Method::POST,
+        &format!("/unlock/{t4}/reject"),
+        None,
+    );
+    assert_eq!(r.0, 200, "{}", r.1);
+    let v = status_of(svc, &t4);
+    assert_eq!(v["state"], "rejected");
+    assert!(v.get("note").is_none(), "{v}");
+}
+
+#[test]
+fn materials_are_asked_for_attached_checked_read_and_decided_on_sqlite() {
+    let svc = Service::start(None);
+    materials_flow(&svc, None);
+}
+
+#[test]
+fn materials_are_asked_for_attached_checked_read_and_decided_on_postgresql() {
+    let pg = Postgres::start();
+    let svc = Service::start(Some(&pg.url()));
+    materials_flow(&svc, Some(&pg.url()));
+}
+
+/// Uploads racing for the last places of a request: exactly five are taken, whatever
+/// the interleaving (the count is kept in the database, not in the process).
+fn concurrent_uploads_stop_at_five(svc: &Service, db_url: Option<&str>) {
+    let k = activated_key(svc, db_url);
+    let ticket = ticket_under_review(svc, &k);
+    let png = picture(image::ImageFormat::Png);
+    let results: Vec<u16> = common::reqwest::tokio_rt().block_on(async {
+        let client = reqwest::Client::new();
+        let sends = (0..12).map(|i| {
+            let client = client.clone();
+            let url = format!("{}/unlock/{ticket}/attachments", svc.base);
+            let body = json!({"file_name": format!("p{i}.png"), "data": b64(&png)});
+            async move {
+                client
+                    .post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        });
+        futures_join_all(sends).await
+    });
+    assert_eq!(
+        results.iter().filter(|s| **s == 201).count(),
+        5,
+        "{results:?}"
+    );
+    assert!(
+        results.iter().all(|s| *s == 201 || *s == 409),
+        "{results:?}"
+    );
+    assert_eq!(
+        status_of(svc, &ticket)["attachments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+/// Runs the futures concurrently on the current runtime.
+async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<u16> {
+    let mut set = tokio::task::JoinSet::new();
+    for f in futures {
+        set.spawn(f);
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.push(r.unwrap());
+    }
+    out
+}
+
+#[test]
+fn concurrent_uploads_stop_at_five_on_sqlite() {
+    let svc = Service::start(None);
+    concurrent_uploads_stop_at_five(&svc, None);
+}
+
+#[test]
+fn concurrent_uploads_stop_at_five_on_postgresql() {
+    let pg = Postgres::start();
+    let svc = Service::start(Some(&pg.url()));
+    concurrent_uploads_stop_at_five(&svc, Some(&pg.url()));
+}

@@ -176,12 +176,20 @@ mod tests {
             "renewal_term_mismatch",
             "renewal_entitlement_required",
             "invalid_term",
+            "ticket_not_found",
             "something_new",
         ] {
             all.push(service(code, true));
             all.push(service(code, false));
         }
-        for reason in ["renewal_not_open", "no_seal", "so_pin_mismatch"] {
+        for reason in [
+            "renewal_not_open",
+            "no_seal",
+            "so_pin_mismatch",
+            "unlock_not_pending",
+            "attachment_limit",
+            "unlock_other_service",
+        ] {
             for days_left in [Some(40), None] {
                 all.push(Error::NotApplicable {
                     reason: s(reason),
@@ -189,7 +197,14 @@ mod tests {
                 });
             }
         }
-        for code in ["image_format", "seal_size", "image_too_large"] {
+        for code in [
+            "image_format",
+            "seal_size",
+            "image_too_large",
+            "attachment_type",
+            "attachment_too_large",
+            "attachment_file_name",
+        ] {
             all.push(Error::InvalidArgument {
                 name: s("image"),
                 reason: format!("{code}: x"),

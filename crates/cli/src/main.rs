@@ -147,7 +147,8 @@ enum Command {
     },
     /// Unlock a key whose user PIN is locked, online: the handler (经办人) asks the CA;
     /// once approved, you choose a new PIN and the key's admin (SO) PIN is rotated.
-    /// Run it again (or with --wait) while the request waits for review.
+    /// Run it again (or with --wait) while the request waits for review; attach the
+    /// materials the CA asks for with --attach.
     Unlock {
         /// The key: its serial number, or slot:ID or label:TEXT (default: the one key
         /// present that the operation applies to).
@@ -171,6 +172,11 @@ enum Command {
         /// Wait up to this many seconds for the review, asking every 5 seconds.
         #[arg(long, value_name = "SECONDS")]
         wait: Option<u64>,
+        /// Attach a scan to the request under review (repeatable): PDF, JPEG or PNG,
+        /// at most 5 MiB each, at most 5 per request. Without a request yet, one is
+        /// made first.
+        #[arg(long = "attach", value_name = "FILE")]
+        attach: Vec<PathBuf>,
     },
     /// The user PIN.
     Pin {
@@ -388,6 +394,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             remember,
             status,
             wait,
+            attach,
         } => {
             let s = setup(cli)?;
             let dir = directory(cli, &s.catalog)?;
@@ -418,11 +425,39 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
                     days_left: None,
                 });
             }
+            // Every file is checked before anything is sent.
+            let files = attach
+                .iter()
+                .map(|path| workflow::unlock::read_attachment(path))
+                .collect::<Result<Vec<_>, _>>()?;
             let ui = Terminal::new(lang, cli.yes, false, cli.json);
+            let run = || workflow::unlock::unlock(&ui, &token, &service, handler.as_ref());
+            let mut attached = Vec::new();
+            if !files.is_empty() {
+                if !workflow::unlock::has_pending(&token.serial)? {
+                    // No request yet: ask first; only one under review takes materials.
+                    let first = run();
+                    if !matches!(
+                        first,
+                        Ok(workflow::unlock::UnlockOutcome::PendingReview { .. })
+                    ) {
+                        ui.finish();
+                        return unlock_done(cli, lang, &token.serial, first?, &attached);
+                    }
+                }
+                ui.finish();
+                for (name, bytes) in &files {
+                    let info = workflow::unlock::attach(&service, &token.serial, name, bytes)?;
+                    if !cli.json {
+                        emit(&format!("{}\n", attached_text(lang, &info)))?;
+                    }
+                    attached.push(info);
+                }
+            }
             let deadline =
                 std::time::Instant::now() + std::time::Duration::from_secs(wait.unwrap_or(0));
             let outcome = loop {
-                let outcome = workflow::unlock::unlock(&ui, &token, &service, handler.as_ref());
+                let outcome = run();
                 match &outcome {
                     Ok(workflow::unlock::UnlockOutcome::PendingReview { .. })
                         if std::time::Instant::now() < deadline =>
@@ -446,34 +481,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
                     }
                 }
             }
-            use workflow::unlock::UnlockOutcome as O;
-            if cli.json {
-                emit(&format!("{}\n", serde_json::json!(outcome)))?;
-            } else {
-                let text = match &outcome {
-                    O::Unlocked { .. } => tr(
-                        lang,
-                        "cli-unlocked",
-                        &[("serial", token.serial.as_str().into())],
-                    ),
-                    O::PendingReview { ticket } => tr(
-                        lang,
-                        "cli-unlock-pending",
-                        &[("ticket", ticket.as_str().into())],
-                    ),
-                    O::Rejected { ticket } => tr(
-                        lang,
-                        "cli-unlock-rejected",
-                        &[("ticket", ticket.as_str().into())],
-                    ),
-                };
-                emit(&format!("{text}\n"))?;
-            }
-            Ok(match outcome {
-                O::Unlocked { .. } => 0,
-                O::PendingReview { .. } => EXIT_PENDING,
-                O::Rejected { .. } => EXIT_NOT_APPLICABLE,
-            })
+            unlock_done(cli, lang, &token.serial, outcome, &attached)
         }
         Command::Pin {
             command:
@@ -558,6 +566,106 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             Ok(0)
         }
     }
+}
+
+/// One line per attachment sent.
+fn attached_text(lang: Lang, info: &certkey_protocol::AttachmentInfo) -> String {
+    tr(
+        lang,
+        "cli-unlock-attached",
+        &[
+            ("file_name", info.file_name.as_str().into()),
+            ("media_type", info.media_type.as_str().into()),
+            ("size", info.size.into()),
+        ],
+    )
+}
+
+/// Prints how an unlock run ended (with the files attached by this run, if any) and
+/// returns the exit code: 0 unlocked, 9 waiting for review, 8 rejected.
+fn unlock_done(
+    cli: &Cli,
+    lang: Lang,
+    serial: &str,
+    outcome: workflow::unlock::UnlockOutcome,
+    attached: &[certkey_protocol::AttachmentInfo],
+) -> Result<u8, Error> {
+    use workflow::unlock::UnlockOutcome as O;
+    if cli.json {
+        let mut v = serde_json::json!(outcome);
+        if !attached.is_empty() {
+            v["attached"] = serde_json::json!(attached);
+        }
+        emit(&format!("{v}\n"))?;
+    } else {
+        let mut lines = Vec::new();
+        match &outcome {
+            O::Unlocked { .. } => {
+                lines.push(tr(lang, "cli-unlocked", &[("serial", serial.into())]))
+            }
+            O::PendingReview {
+                ticket,
+                needs_materials,
+                note,
+                attachments,
+            } => {
+                match (needs_materials, note) {
+                    (true, Some(note)) => lines.push(tr(
+                        lang,
+                        "cli-unlock-needs-materials",
+                        &[
+                            ("ticket", ticket.as_str().into()),
+                            ("note", note.as_str().into()),
+                        ],
+                    )),
+                    (_, note) => {
+                        lines.push(tr(
+                            lang,
+                            "cli-unlock-pending",
+                            &[("ticket", ticket.as_str().into())],
+                        ));
+                        if let Some(note) = note {
+                            lines.push(tr(
+                                lang,
+                                "cli-unlock-note",
+                                &[("note", note.as_str().into())],
+                            ));
+                        }
+                    }
+                }
+                if !attachments.is_empty() {
+                    let files: Vec<&str> =
+                        attachments.iter().map(|a| a.file_name.as_str()).collect();
+                    lines.push(tr(
+                        lang,
+                        "cli-unlock-attachments",
+                        &[("files", files.join(", ").into())],
+                    ));
+                }
+            }
+            O::Rejected { ticket, reason } => lines.push(match reason {
+                Some(reason) => tr(
+                    lang,
+                    "cli-unlock-rejected-reason",
+                    &[
+                        ("ticket", ticket.as_str().into()),
+                        ("reason", reason.as_str().into()),
+                    ],
+                ),
+                None => tr(
+                    lang,
+                    "cli-unlock-rejected",
+                    &[("ticket", ticket.as_str().into())],
+                ),
+            }),
+        }
+        emit(&format!("{}\n", lines.join("\n")))?;
+    }
+    Ok(match outcome {
+        O::Unlocked { .. } => 0,
+        O::PendingReview { .. } => EXIT_PENDING,
+        O::Rejected { .. } => EXIT_NOT_APPLICABLE,
+    })
 }
 
 fn parse_id(id: &str) -> Result<Vec<u8>, Error> {

@@ -786,6 +786,264 @@ fn unlock_online_auto_approved_after_review_and_rejected() {
     }
 }
 
+/// `GET` of the service's admin API (`path` under /api/v1) with the admin token, into
+/// `out`; the call must succeed.
+fn admin_get(ca: &Ca, path: &str, out: &Path) {
+    let o = Command::new("curl")
+        .args(["-sf", "-H", &format!("Authorization: Bearer {}", ca.admin)])
+        .arg("-o")
+        .arg(out)
+        .arg(format!("{}/api/v1{path}", ca.url))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{path}: {}", text(&o));
+}
+
+/// The attachments of an unlock request, as the CA operator lists them.
+fn attachments_on_file(ca: &Ca, ticket: &str) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.json");
+    admin_get(ca, &format!("/admin/unlock/{ticket}/attachments"), &list);
+    serde_json::from_slice::<Value>(&std::fs::read(&list).unwrap())
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The review asks for materials; the holder attaches real scans with `certkey unlock
+/// --attach` (checked on this side first: a file named .pdf that is not one, a file
+/// over 5 MiB never leave the computer), sees the note and what was sent, and the CA
+/// reads the very bytes. A rejection shows the CA's reason, in both languages.
+#[test]
+fn unlock_materials_are_attached_from_the_command_line_and_a_rejection_shows_its_reason() {
+    let ca = Ca::start();
+    let module = sibling("libcertkey_softkey.so");
+    let store = activated_softkey(&ca, "SKMATERIALS", "p256", &[]);
+    let state = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let s = store.path().to_str().unwrap().to_string();
+    let st = state.path().to_str().unwrap().to_string();
+    let env = [
+        ("CERTKEY_SOFTKEY_DIR", s.as_str()),
+        ("CERTKEY_STATE_DIR", st.as_str()),
+        ("CERTKEY_NEW_PIN", "86421357"),
+    ];
+    let other = [
+        "--handler-name",
+        "王五",
+        "--handler-id",
+        "110101198001011111",
+        "--handler-phone",
+        "13900000000",
+    ];
+    lock_pin(&module, &env[..1]);
+
+    // Nothing waits yet: --status with --attach says so.
+    let id_card = files.path().join("身份证.png");
+    ring_png(&id_card);
+    let id_arg = id_card.to_str().unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &["unlock", "--status", "--attach", id_arg],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+
+    // Another handler: the CA reviews, and asks for materials.
+    let mut args = vec!["--json", "unlock"];
+    args.extend(other);
+    let out = certkey(&module, &ca, &args, &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["needs_materials"], false, "{v}");
+    assert_eq!(v["attachments"], json!([]), "{v}");
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+    let note = "请上传经办人身份证正反面扫描件和授权委托书";
+    admin_post(
+        &ca,
+        &format!("/admin/unlock/{ticket}/request-materials"),
+        &json!({ "note": note }),
+    );
+    let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            v["state"].as_str(),
+            v["needs_materials"].as_bool(),
+            v["note"].as_str()
+        ),
+        (Some("pending_review"), Some(true), Some(note)),
+        "{v}"
+    );
+    let out = certkey_in("zh-CN", &module, &ca, &["unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        shown.contains(&format!("CA 要求为解锁申请 {ticket} 补充材料：{note}"))
+            && shown.contains("certkey unlock --attach"),
+        "{shown}"
+    );
+
+    // Refused on this computer, before anything is sent: a text file named .pdf, a file
+    // over 5 MiB (even with a PDF header).
+    let fake = files.path().join("授权委托书.pdf");
+    std::fs::write(&fake, "this is not a PDF").unwrap();
+    let big = files.path().join("big.pdf");
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.resize(certkey_protocol::MAX_ATTACHMENT_BYTES + 1, b' ');
+    std::fs::write(&big, &bytes).unwrap();
+    for (file, says) in [(&fake, "PDF, JPEG or PNG"), (&big, "at most 5 MiB")] {
+        let out = certkey(
+            &module,
+            &ca,
+            &[
+                "unlock",
+                "--attach",
+                id_arg,
+                "--attach",
+                file.to_str().unwrap(),
+            ],
+            &env,
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{}",
+            text(&out)
+        );
+    }
+    assert!(
+        attachments_on_file(&ca, &ticket).is_empty(),
+        "nothing was sent"
+    );
+
+    // Two real scans: a PNG and a JPEG.
+    let letter = files.path().join("letter.jpg");
+    image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, 128]))
+        .save(&letter)
+        .unwrap();
+    let out = certkey(
+        &module,
+        &ca,
+        &[
+            "unlock",
+            "--attach",
+            id_arg,
+            "--attach",
+            letter.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).to_string();
+    let png_size = std::fs::metadata(&id_card).unwrap().len();
+    assert!(
+        shown.contains(&format!(
+            "Attached 身份证.png (PNG, {png_size} bytes) to the unlock request."
+        )) && shown.contains("Attached letter.jpg (JPEG,")
+            && shown.contains("waits for the CA's review"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("Materials the CA asked for: {note}")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Materials sent: 身份证.png, letter.jpg"),
+        "{shown}"
+    );
+    // The CA reads the very bytes.
+    let on_file = attachments_on_file(&ca, &ticket);
+    assert_eq!(on_file.len(), 2);
+    for (entry, path) in on_file.iter().zip([&id_card, &letter]) {
+        let got = files.path().join("fetched");
+        admin_get(
+            &ca,
+            &format!("/admin/unlock/{ticket}/attachments/{}", entry["id"]),
+            &got,
+        );
+        assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(path).unwrap());
+    }
+    // The outcome as the app gets it from core.
+    let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &env);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["needs_materials"], false, "back under review: {v}");
+    assert_eq!(v["attachments"], Value::Array(on_file.clone()));
+
+    // Approved: nothing more is taken; the unlock completes.
+    admin_post(&ca, &format!("/admin/unlock/{ticket}/approve"), &json!({}));
+    let out = certkey(&module, &ca, &["unlock", "--attach", id_arg], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already decided"),
+        "{}",
+        text(&out)
+    );
+    let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = pkcs11_tool(&module, &["--login", "--pin", "86421357", "-O"], &env[..1]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Locked again, asked with a scan at once: the request is made, then the scan sent.
+    lock_pin(&module, &env[..1]);
+    let mut args = vec!["--json", "unlock", "--attach", id_arg];
+    args.extend(other);
+    let out = certkey(&module, &ca, &args, &env);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["attached"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["attachments"], v["attached"], "{v}");
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+
+    // Rejected with a reason: shown (JSON and text), in both languages.
+    let reason = "经办人信息与登记信息不符，请携带证件到柜台办理";
+    admin_post(
+        &ca,
+        &format!("/admin/unlock/{ticket}/reject"),
+        &json!({ "reason": reason }),
+    );
+    let out = certkey(&module, &ca, &["--json", "unlock", "--status"], &env);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["state"].as_str(), v["reason"].as_str()),
+        (Some("rejected"), Some(reason))
+    );
+    for (lang, says) in [
+        (
+            "en",
+            format!("The CA rejected unlock request {{}}: {reason}"),
+        ),
+        ("zh-CN", format!("CA 拒绝了解锁申请 {{}}，原因：{reason}")),
+    ] {
+        let mut args = vec!["unlock"];
+        args.extend(other);
+        let out = certkey_in(lang, &module, &ca, &args, &env);
+        assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+        let v = String::from_utf8_lossy(&out.stdout).to_string();
+        let ticket = v
+            .split_whitespace()
+            .find(|w| w.starts_with("unl-"))
+            .unwrap()
+            .to_string();
+        admin_post(
+            &ca,
+            &format!("/admin/unlock/{ticket}/reject"),
+            &json!({ "reason": reason }),
+        );
+        let out = certkey_in(lang, &module, &ca, &["unlock", "--status"], &env);
+        assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&says.replace("{}", &ticket)),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
 /// (SO tries left, CKF_SO_PIN_FINAL_TRY-equivalent: one try left) of a softkey key.
 fn so_tries_left(store: &str) -> i64 {
     let o = Command::new(sibling("certkey-softkey"))

@@ -13,7 +13,7 @@ use certkey_protocol::v1::{
     RenewalQuote, RenewalRequest, SealRequest, SealResponse, UnlockConfirm, UnlockRequest,
     UnlockStatus, UnlockTicket,
 };
-use certkey_protocol::ErrorBody;
+use certkey_protocol::{AttachmentInfo, AttachmentUpload, ErrorBody};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -349,6 +349,18 @@ impl ServiceClient {
     /// `GET /unlock/{ticket}`.
     pub fn unlock_status(&self, ticket: &str) -> Result<UnlockStatus> {
         self.get(&Self::ticket_path(ticket)?)
+    }
+
+    /// `POST /unlock/{ticket}/attachments`: one scan for a request under review.
+    pub fn unlock_attachment(
+        &self,
+        ticket: &str,
+        upload: &AttachmentUpload,
+    ) -> Result<AttachmentInfo> {
+        self.post(
+            &format!("{}/attachments", Self::ticket_path(ticket)?),
+            upload,
+        )
     }
 
     /// `POST /unlock/{ticket}/confirm`.

@@ -8,6 +8,7 @@
 //! The module also holds the business rules both sides must compute identically,
 //! such as how many days a certificate has left and when it may be renewed online.
 
+pub mod attachment;
 pub mod b64;
 pub mod error;
 pub mod rules;
@@ -15,6 +16,10 @@ pub mod secret;
 pub mod v1;
 pub mod wrap;
 
+pub use attachment::{
+    check_file_name, sniff, AttachmentInfo, AttachmentType, AttachmentUpload, FileNameError,
+    MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES, MAX_FILE_NAME_CHARS,
+};
 pub use b64::Base64;
 pub use error::{ApiError, ErrorBody};
 pub use rules::{

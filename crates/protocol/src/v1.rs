@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{Base64, CertType};
+use crate::{AttachmentInfo, Base64, CertType};
 
 /// Path prefix of every v1 endpoint.
 pub const PREFIX: &str = "/api/v1";
@@ -373,7 +373,10 @@ pub enum UnlockState {
     Approved,
     /// Waiting for a CA operator.
     PendingReview,
-    /// Refused by a CA operator.
+    /// The CA operator asks for materials (`note` says which): attach them with
+    /// `POST /unlock/{ticket}/attachments`, which puts the request back under review.
+    NeedsMaterials,
+    /// Refused by a CA operator (`note` may give the reason).
     Rejected,
     /// The client confirmed the rotation.
     Completed,
@@ -401,6 +404,27 @@ pub struct UnlockStatus {
     /// The SO PIN to rotate to, when approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_so_pin: Option<WrappedSecret>,
+    /// The CA operator's text: with `needs_materials`, what to attach; with
+    /// `rejected`, the reason (when one was given). The last one given stays while the
+    /// request is back under review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// What the holder attached so far, oldest first.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInfo>,
+}
+
+impl UnlockStatus {
+    /// A status with nothing but its state.
+    pub fn of(state: UnlockState) -> Self {
+        UnlockStatus {
+            state,
+            so_pin: None,
+            new_so_pin: None,
+            note: None,
+            attachments: Vec::new(),
+        }
+    }
 }
 
 /// Outcome reported by `POST /unlock/{ticket}/confirm`.
@@ -502,6 +526,19 @@ mod tests {
         let s: UnlockStatus = serde_json::from_str(r#"{"state":"pending_review"}"#).unwrap();
         assert_eq!(s.state, UnlockState::PendingReview);
         assert!(s.so_pin.is_none());
+        // A service before materials existed sends neither note nor attachments.
+        assert_eq!(s, UnlockStatus::of(UnlockState::PendingReview));
+        let s: UnlockStatus = serde_json::from_str(
+            r#"{"state":"needs_materials","note":"ID card, both sides","attachments":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.state, UnlockState::NeedsMaterials);
+        assert_eq!(s.note.as_deref(), Some("ID card, both sides"));
+        let v = serde_json::to_value(UnlockStatus::of(UnlockState::Rejected)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"state": "rejected", "attachments": []})
+        );
     }
 
     #[test]

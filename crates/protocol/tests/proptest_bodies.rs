@@ -8,7 +8,7 @@
 //! with `PROPTEST_CASES=100000 cargo test -p certkey-protocol --test proptest_bodies`.
 
 use certkey_protocol::v1::*;
-use certkey_protocol::{Base64, ErrorBody};
+use certkey_protocol::{AttachmentInfo, AttachmentUpload, Base64, ErrorBody};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -81,6 +81,15 @@ const FIELDS: &[&str] = &[
     "price",
     "terms",
     "zh_cn",
+    "data",
+    "file_name",
+    "media_type",
+    "size",
+    "sha256",
+    "uploaded_at",
+    "id",
+    "note",
+    "attachments",
 ];
 
 /// Strings a body field may hold: base64 of any bytes, enum names, times, anything.
@@ -97,6 +106,11 @@ fn string() -> impl Strategy<Value = String> {
             "awaiting_csr",
             "pending",
             "approved",
+            "needs_materials",
+            "pending_review",
+            "pdf",
+            "jpeg",
+            "png",
             "succeeded",
             "failed",
             "organisation",
@@ -170,6 +184,8 @@ fn read_all(bytes: &[u8], value: &Value) {
         SealResponse,
         ErrorBody,
         Base64,
+        AttachmentUpload,
+        AttachmentInfo,
     );
 }
 

@@ -16,14 +16,23 @@
 //! recorded and the pending SO PIN), only one when the key already counts failed SO
 //! logins, and never one at the SO PIN's final try: when neither opens the key it stops
 //! with `so_pin_mismatch` (the CA can restore the previous SO PIN on file).
+//!
+//! A reviewer may ask for materials (`needs_materials`, with a note saying which): the
+//! holder attaches scans to the waiting request with [`attach`] or [`attach_file`] (PDF,
+//! JPEG or PNG by content, at most 5 MiB each, at most 5), which puts it back under
+//! review. A rejection carries the CA's reason when it gave one.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use certkey_protocol::v1::{
     unlock_confirm_message, Handler, UnlockConfirm, UnlockRequest, UnlockResult, UnlockState,
 };
 use certkey_protocol::wrap::ClientKey;
 use certkey_protocol::Base64;
+use certkey_protocol::{
+    AttachmentInfo, AttachmentType, AttachmentUpload, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES,
+};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::session::{Session, UserType};
 use secrecy::SecretString;
@@ -51,11 +60,25 @@ pub enum UnlockOutcome {
     PendingReview {
         /// The service's ticket.
         ticket: String,
+        /// The operator asks for materials (`note` says which): attach them with
+        /// [`attach`], which puts the request back under review.
+        needs_materials: bool,
+        /// The operator's note: what to attach (the last one asked for, also once
+        /// the request is back under review).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        note: Option<String>,
+        /// What the holder attached so far, oldest first.
+        attachments: Vec<AttachmentInfo>,
     },
     /// A CA operator refused the request.
     Rejected {
         /// The service's ticket.
         ticket: String,
+        /// The CA's reason, when it gave one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        reason: Option<String>,
     },
 }
 
@@ -350,10 +373,20 @@ pub fn unlock(
         Err(e) => return Err(e),
     };
     match status.state {
-        UnlockState::PendingReview => return Ok(UnlockOutcome::PendingReview { ticket }),
+        UnlockState::PendingReview | UnlockState::NeedsMaterials => {
+            return Ok(UnlockOutcome::PendingReview {
+                ticket,
+                needs_materials: status.state == UnlockState::NeedsMaterials,
+                note: status.note,
+                attachments: status.attachments,
+            })
+        }
         UnlockState::Rejected => {
             drop_pending(&token.serial)?;
-            return Ok(UnlockOutcome::Rejected { ticket });
+            return Ok(UnlockOutcome::Rejected {
+                ticket,
+                reason: status.note,
+            });
         }
         UnlockState::Completed => {
             drop_pending(&token.serial)?;
@@ -452,6 +485,137 @@ pub fn unlock(
     Ok(UnlockOutcome::Unlocked { ticket })
 }
 
+fn attachment_refused(code: &str, detail: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument {
+        name: "attachment".into(),
+        reason: format!("{code}: {detail}"),
+    }
+}
+
+fn not_applicable(reason: &str) -> Error {
+    Error::NotApplicable {
+        reason: reason.into(),
+        days_left: None,
+    }
+}
+
+/// Checks a file to attach as the service will (the same rules, from
+/// certkey-protocol): returns the name it is stored under and its type. A name that
+/// cannot be stored is `invalid_argument` with reason `attachment_file_name: <why>`, a
+/// file over 5 MiB `attachment_too_large: ...`, one that is no PDF, JPEG or PNG by its
+/// content (whatever its name says) `attachment_type: ...`.
+pub fn check_attachment(file_name: &str, bytes: &[u8]) -> Result<(String, AttachmentType)> {
+    let name = certkey_protocol::check_file_name(file_name)
+        .map_err(|e| attachment_refused("attachment_file_name", e.code()))?;
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(attachment_refused(
+            "attachment_too_large",
+            format!("{name}: {} bytes", bytes.len()),
+        ));
+    }
+    let kind = certkey_protocol::sniff(bytes)
+        .ok_or_else(|| attachment_refused("attachment_type", &name))?;
+    Ok((name, kind))
+}
+
+/// Reads a file to attach and checks it ([`check_attachment`]); a file over 5 MiB is
+/// refused before it is read. Returns its name (the base name of `path`) and content.
+pub fn read_attachment(path: &Path) -> Result<(String, Vec<u8>)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    let too_large =
+        |size: u64| attachment_refused("attachment_too_large", format!("{name}: {size} bytes"));
+    let limit = MAX_ATTACHMENT_BYTES as u64;
+    let size = file.metadata().map_err(|e| Error::io(path, &e))?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
+    // The file may grow while it is read: never more than one byte over the limit.
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, &e))?;
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    check_attachment(&name, &bytes)?;
+    Ok((name, bytes))
+}
+
+/// The refusals of `POST /unlock/{ticket}/attachments` as the same errors as the
+/// local checks give, so that a front end tells them apart by one set of codes.
+fn attachment_error(e: Error) -> Error {
+    match &e {
+        Error::Service {
+            service_code,
+            message,
+            ..
+        } => match service_code.as_str() {
+            "attachment_type" | "attachment_too_large" => attachment_refused(service_code, message),
+            "invalid_file_name" => attachment_refused("attachment_file_name", message),
+            "attachment_limit" | "unlock_not_pending" => not_applicable(service_code),
+            _ => e,
+        },
+        _ => e,
+    }
+}
+
+/// Attaches a scan to the unlock request waiting for key `serial` (made with
+/// `service`), while it is under review or the CA asks for materials; an upload puts
+/// a request that needed materials back under review. Checked here first as the
+/// service checks it ([`check_attachment`], at most 5 per request: `not_applicable`
+/// `attachment_limit`). No waiting request for the key is `not_applicable`
+/// `no_pending_unlock`; one made with another service `unlock_other_service`; one the
+/// CA has decided `unlock_not_pending`.
+pub fn attach(
+    service: &ServiceClient,
+    serial: &str,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<AttachmentInfo> {
+    let pending = load_pending(serial)?.ok_or_else(|| not_applicable("no_pending_unlock"))?;
+    if pending.service != service.base() {
+        return Err(not_applicable("unlock_other_service"));
+    }
+    let (name, _) = check_attachment(file_name, bytes)?;
+    let status = match service.unlock_status(&pending.ticket) {
+        Ok(s) => s,
+        Err(e @ Error::Service { status: 404, .. }) => {
+            // The service does not know the ticket (any more): start afresh next time.
+            drop_pending(serial)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    if !matches!(
+        status.state,
+        UnlockState::PendingReview | UnlockState::NeedsMaterials
+    ) {
+        return Err(not_applicable("unlock_not_pending"));
+    }
+    if status.attachments.len() >= MAX_ATTACHMENTS {
+        return Err(not_applicable("attachment_limit"));
+    }
+    service
+        .unlock_attachment(
+            &pending.ticket,
+            &AttachmentUpload {
+                file_name: name,
+                data: Base64(bytes.to_vec()),
+            },
+        )
+        .map_err(attachment_error)
+}
+
+/// [`attach`] of a file ([`read_attachment`]: one over 5 MiB is refused unread).
+pub fn attach_file(service: &ServiceClient, serial: &str, path: &Path) -> Result<AttachmentInfo> {
+    let (name, bytes) = read_attachment(path)?;
+    attach(service, serial, &name, &bytes)
+}
+
 /// The handler remembered in the OS keyring (service "certkey", entry "handler"), if
 /// any. Personal data stays out of plain files.
 pub fn remembered_handler() -> Option<Handler> {
@@ -492,5 +656,76 @@ pub fn forget_handler() -> Result<()> {
             path: "OS keyring".into(),
             reason: e.to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason_of(e: Error) -> String {
+        match e {
+            Error::InvalidArgument { reason, .. } => reason,
+            Error::NotApplicable { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn files_are_checked_here_as_the_service_checks_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("授权委托书.pdf");
+        std::fs::write(&fake, "not a PDF").unwrap();
+        let e = read_attachment(&fake).unwrap_err();
+        assert_eq!(reason_of(e), "attachment_type: 授权委托书.pdf");
+        // Over 5 MiB: refused by its size (a sparse file, never read).
+        let big = dir.path().join("big.pdf");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_ATTACHMENT_BYTES as u64 + 1).unwrap();
+        let e = read_attachment(&big).unwrap_err();
+        assert!(reason_of(e).starts_with("attachment_too_large: big.pdf"));
+        let png = dir.path().join("scan.png");
+        std::fs::write(&png, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+        let (name, bytes) = read_attachment(&png).unwrap();
+        assert_eq!((name.as_str(), bytes.len()), ("scan.png", 16));
+        assert_eq!(
+            check_attachment(&png.display().to_string(), &bytes).unwrap(),
+            ("scan.png".to_string(), AttachmentType::Png)
+        );
+        let e = check_attachment("a\u{7}.png", &bytes).unwrap_err();
+        assert_eq!(reason_of(e), "attachment_file_name: control_character");
+        assert_eq!(
+            read_attachment(&dir.path().join("missing.pdf"))
+                .unwrap_err()
+                .code(),
+            "io"
+        );
+    }
+
+    #[test]
+    fn the_services_refusals_get_the_local_codes() {
+        let service = |code: &str| Error::Service {
+            status: 409,
+            service_code: code.into(),
+            message: "m".into(),
+            attempts_left: None,
+            retry_after_s: None,
+            days_left: None,
+            paid_years: None,
+            existing_seal: None,
+        };
+        for (code, want) in [
+            ("attachment_type", "attachment_type: m"),
+            ("attachment_too_large", "attachment_too_large: m"),
+            ("invalid_file_name", "attachment_file_name: m"),
+            ("attachment_limit", "attachment_limit"),
+            ("unlock_not_pending", "unlock_not_pending"),
+        ] {
+            assert_eq!(reason_of(attachment_error(service(code))), want);
+        }
+        assert_eq!(
+            attachment_error(service("rate_limited")),
+            service("rate_limited")
+        );
     }
 }
