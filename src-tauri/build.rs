@@ -9,6 +9,7 @@ fn main() {
         "cancel_operation",
         "activation_available",
         "unlock_info",
+        "unlock_attach",
         "forget_handler",
         "renewal_quote",
         "seal_preview",
@@ -16,6 +17,7 @@ fn main() {
         "seal_export",
         "settings",
         "save_settings",
+        "set_language",
         "log_tail",
         "open_log_folder",
     ];

@@ -212,6 +212,21 @@ app-unlock-pending-next = CertKey checks again every 30 seconds while this scree
 app-check-again = Check again
 app-unlock-rejected-title = Unlock refused
 app-unlock-rejected = The CA refused the unlock request (ticket { $ticket }). Contact the CA, or ask again with the right handler's details.
+app-unlock-materials-title = The CA asks for materials:
+app-unlock-materials-earlier = The CA asked for: { $note }
+app-unlock-rejected-reason = The CA's reason:
+app-attach-title = Materials for the review
+app-attach-none = No file sent yet.
+app-attach-drop = Drop scans here (PDF, JPEG or PNG), or choose the files
+app-attach-choose = Choose files…
+app-attach-sending = Sending { $file }…
+app-attach-rules = Each file at most 5 MB, at most { $max } files. They go to the CA only, for this request.
+app-attach-full = { $max } files sent: the most the CA takes for one request.
+app-attach-refused = { $file } was not sent: { $why }
+app-attach-limit = the request already has { $max } files.
+app-attach-empty = the file is empty.
+app-attach-too-large = the file is larger than 5 MB; scan at a lower resolution or as a PDF.
+app-attach-type = only PDF, JPEG and PNG files are taken (this one is none of them, whatever its name says).
 app-unlock-ask-again = Ask again
 
 ## Seal
@@ -311,3 +326,17 @@ app-log-where = The log is in
 app-log-empty = (nothing logged yet)
 app-log-refresh = Refresh
 app-log-open = Open the log folder
+
+## Renewal reminders and the tray
+app-settings-reminders = Renewal reminders
+app-settings-reminders-on = Remind me with a desktop notification when a certificate can be renewed, and again at 30 and at 7 days before it expires
+app-settings-tray = Keep running in the tray when the window is closed, so that reminders still come
+app-settings-reminders-help = At most one reminder a day. With the tray off, reminders come while the app is open.
+app-reminder-title-one = A certificate expires in { $days } days
+app-reminder-title-many = { $count } certificates expire soon, the first in { $days } days
+app-reminder-window = { $holder } (key { $serial }): online renewal is open, { $days } days left (until { $date }).
+app-reminder-days = { $holder } (key { $serial }): expires in { $days } days, on { $date }.
+app-reminder-how = Open CertKey and choose Renew on the certificate.
+app-tray-open = Open CertKey
+app-tray-quit = Quit
+app-tray-tooltip = CertKey: renewal reminders

@@ -206,6 +206,21 @@ app-unlock-pending-next = 本页面打开期间每 30 秒自动查询一次；�
 app-check-again = 重新查询
 app-unlock-rejected-title = 解锁申请未通过
 app-unlock-rejected = CA 拒绝了解锁申请（受理号 { $ticket }）。请联系 CA，或填写正确的经办人信息重新申请。
+app-unlock-materials-title = CA 要求补充材料：
+app-unlock-materials-earlier = CA 曾要求补充：{ $note }
+app-unlock-rejected-reason = CA 给出的原因：
+app-attach-title = 审核材料
+app-attach-none = 尚未发送任何文件。
+app-attach-drop = 把扫描件拖到这里（PDF、JPEG 或 PNG），或选择文件
+app-attach-choose = 选择文件…
+app-attach-sending = 正在发送 { $file }…
+app-attach-rules = 每个文件不超过 5 MB，最多 { $max } 个。文件只发送给 CA，仅用于本次申请。
+app-attach-full = 已发送 { $max } 个文件，达到一次申请的上限。
+app-attach-refused = { $file } 未发送：{ $why }
+app-attach-limit = 本次申请已有 { $max } 个文件。
+app-attach-empty = 文件是空的。
+app-attach-too-large = 文件超过 5 MB，请降低扫描分辨率或存为 PDF。
+app-attach-type = 只接受 PDF、JPEG 和 PNG 文件（不论文件名如何，此文件都不是这几种格式）。
 app-unlock-ask-again = 重新申请
 
 ## Seal
@@ -299,3 +314,17 @@ app-log-where = 日志文件：
 app-log-empty = （暂无日志）
 app-log-refresh = 刷新
 app-log-open = 打开日志文件夹
+
+## 更新提醒与托盘
+app-settings-reminders = 更新提醒
+app-settings-reminders-on = 证书可以更新时用桌面通知提醒我，到期前 30 天和 7 天再各提醒一次
+app-settings-tray = 关闭窗口后在托盘中继续运行，以便照常收到提醒
+app-settings-reminders-help = 每天最多提醒一次。不使用托盘时，只在证书助手打开期间提醒。
+app-reminder-title-one = 有一张证书将在 { $days } 天后到期
+app-reminder-title-many = 有 { $count } 张证书即将到期，最近的一张还剩 { $days } 天
+app-reminder-window = { $holder }（Key { $serial }）：已可在线更新，剩余 { $days } 天（{ $date } 到期）。
+app-reminder-days = { $holder }（Key { $serial }）：还有 { $days } 天到期（{ $date }）。
+app-reminder-how = 请打开证书助手，在该证书上选择“更新”。
+app-tray-open = 打开证书助手
+app-tray-quit = 退出
+app-tray-tooltip = 证书助手：证书更新提醒

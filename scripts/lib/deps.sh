@@ -35,6 +35,12 @@ ensure_rust() {
     fi
 }
 
+# target_dir: cargo's target directory (CARGO_TARGET_DIR or the workspace's).
+target_dir() {
+    cargo metadata --format-version 1 --no-deps \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 # System packages every part of CertKey's build and tests needs.
 BASE_PACKAGES=(build-essential pkg-config openssl curl softhsm2 opensc opensc-pkcs11 p11-kit)
 
@@ -79,7 +85,7 @@ TOML
 # under Xvfb, driven by tauri-driver through WebKitWebDriver; a CJK font so that
 # Chinese renders (and shows in screenshots).
 APP_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev fonts-noto-cjk)
-E2E_PACKAGES=(webkit2gtk-driver xvfb xauth)
+E2E_PACKAGES=(webkit2gtk-driver xvfb xauth dunst)
 
 # ensure_node: Node.js 20+ with npm (for the app's frontend).
 ensure_node() {

@@ -246,6 +246,31 @@ pub async fn unlock_info(serial: String) -> Result<UnlockInfo, Error> {
     .await
 }
 
+/// Sends a file the CA's review asks for (a scan: PDF, JPEG or PNG, checked by core
+/// as the CA checks it) to the unlock request of key `serial` that waits for review.
+#[tauri::command]
+pub async fn unlock_attach(
+    app: AppHandle,
+    serial: String,
+    file_name: String,
+    data: certkey_protocol::Base64,
+) -> Result<certkey_protocol::AttachmentInfo, Error> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let loaded = state.loaded();
+        let mut lease = None;
+        let token = state.token(&loaded, &serial, Need::HolderCertificate, &mut lease)?;
+        let service = {
+            let _held = lease.as_ref().map(|m| m.hold(HOLD_WAIT)).transpose()?;
+            loaded.directory()?.for_token(&token)?
+        };
+        let info = unlock::attach(&service, &serial, &file_name, data.as_bytes())?;
+        tracing::info!(serial = %serial, id = info.id, size = info.size, "unlock material sent");
+        Ok(info)
+    })
+    .await
+}
+
 /// Forgets the handler remembered in the OS keyring.
 #[tauri::command]
 pub async fn forget_handler() -> Result<(), Error> {

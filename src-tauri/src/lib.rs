@@ -8,6 +8,7 @@
 //! program run as a helper process (`--watch-module PATH`), so that a module that
 //! crashes ends only its helper.
 
+mod background;
 pub mod bindings;
 mod commands;
 mod modules;
@@ -75,14 +76,28 @@ pub fn run() {
         // capabilities/main.json).
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
+            app.manage(background::Background::start(app.handle().clone()));
             let handle = app.handle().clone();
             let state = state::AppState::load(move |live| {
                 if let Err(e) = handle.emit(INVENTORY_EVENT, live) {
                     tracing::warn!(error = %e, "cannot send the inventory to the window");
                 }
+                // The keys changed: reminders may be due.
+                handle.state::<background::Background>().wake();
             });
+            let tray = state.loaded().config.tray.unwrap_or(false);
             app.manage(state);
+            background::set_tray(app.handle(), tray);
             Ok(())
+        })
+        // With the tray on, closing the window leaves the app running there.
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                if window.state::<background::Background>().in_tray() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::inventory,
@@ -92,6 +107,7 @@ pub fn run() {
             commands::answer,
             commands::cancel_operation,
             commands::unlock_info,
+            commands::unlock_attach,
             commands::forget_handler,
             commands::renewal_quote,
             seal::seal_preview,
@@ -99,6 +115,7 @@ pub fn run() {
             seal::seal_export,
             settings::settings,
             settings::save_settings,
+            settings::set_language,
             settings::log_tail,
             settings::open_log_folder,
         ])

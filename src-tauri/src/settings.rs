@@ -42,6 +42,10 @@ pub struct SettingsView {
     pub modules: Vec<String>,
     /// Whether the catalog's modules found on this computer are loaded too.
     pub auto_modules: bool,
+    /// Renewal reminders as desktop notifications.
+    pub reminders: bool,
+    /// The app stays in the tray when its window is closed.
+    pub tray: bool,
     /// The CA directory (catalog and config).
     pub ca_directory: Vec<CaView>,
     /// Why the directory could not be read, if it could not.
@@ -89,6 +93,8 @@ pub async fn settings(app: AppHandle) -> Result<SettingsView, Error> {
             service_url: loaded.config.service_url.clone(),
             modules: loaded.config.modules.clone(),
             auto_modules: loaded.config.auto_modules.unwrap_or(true),
+            reminders: loaded.config.reminders.unwrap_or(true),
+            tray: loaded.config.tray.unwrap_or(false),
             ca_directory,
             ca_directory_error,
             app_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -99,29 +105,51 @@ pub async fn settings(app: AppHandle) -> Result<SettingsView, Error> {
     .await
 }
 
-/// Writes the CA service and the extra modules into the config file (everything
-/// else in it stays) and reloads: the new modules are watched at once.
+/// Writes the CA service, the extra modules, the reminders and the tray into the
+/// config file (everything else in it stays) and reloads: the new modules are watched
+/// at once, the tray icon comes or goes.
 #[tauri::command]
 pub async fn save_settings(
     app: AppHandle,
     service_url: Option<String>,
     modules: Vec<String>,
+    reminders: bool,
+    tray: bool,
 ) -> Result<(), Error> {
     blocking(move || {
         let path = config::config_path().ok_or_else(|| Error::ConfigInvalid {
             path: "config".into(),
             reason: "no home directory: set CERTKEY_CONFIG".into(),
         })?;
-        Settings {
+        let saved = Settings {
             service_url,
             modules,
+            reminders,
+            tray,
         }
         .save(&path)?;
         tracing::info!(config = %path.display(), "settings saved");
         app.state::<AppState>().reload();
+        crate::background::set_tray(&app, saved.tray);
+        app.state::<crate::background::Background>().wake();
         Ok(())
     })
     .await
+}
+
+/// The window's language (`zh-CN` or `en`), for what the app says outside the window:
+/// the reminders and the tray's menu.
+#[tauri::command]
+pub fn set_language(app: AppHandle, lang: String) -> Result<(), Error> {
+    let lang = certkey_i18n::Lang::ALL
+        .into_iter()
+        .find(|l| l.code() == lang)
+        .ok_or_else(|| Error::InvalidArgument {
+            name: "lang".into(),
+            reason: format!("{lang:?}: zh-CN or en"),
+        })?;
+    crate::background::set_lang(&app, lang);
+    Ok(())
 }
 
 /// The last lines of the log.

@@ -262,9 +262,41 @@ export class World {
     });
   }
 
+  /** A D-Bus session bus of this world with dunst, a real notification server, on
+   *  the display (call after startDisplay, before the driver starts the app); every
+   *  notification sent on the bus is kept for `notifications()`. */
+  async startNotifications() {
+    const bus = join(this.dir, 'bus');
+    this.env.DBUS_SESSION_BUS_ADDRESS = `unix:path=${bus}`;
+    const daemon = this.spawn('dbus-daemon', ['--session', '--nofork', `--address=unix:path=${bus}`], {}, 'dbus');
+    await waitFor('dbus-daemon', () => {
+      if (daemon.exitCode !== null) throw new Error(`dbus-daemon exited: ${daemon.log()}`);
+      return existsSync(bus);
+    });
+    this.monitor = this.spawn('dbus-monitor', ['--session', "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"], {}, 'notifications');
+    const dunst = this.spawn('dunst', [], {}, 'dunst');
+    await waitFor('dunst', async () => {
+      if (dunst.exitCode !== null) throw new Error(`dunst exited: ${dunst.log()}`);
+      return run('busctl', ['--user', 'list'], this.env).includes('org.freedesktop.Notifications');
+    });
+  }
+
+  /** The notifications sent so far, as { app, summary, body }, from the bus monitor. */
+  notifications() {
+    const out = [];
+    for (const call of this.monitor.log().split(/\n(?=method call)/)) {
+      if (!call.includes('member=Notify')) continue;
+      const strings = [...call.matchAll(/^\s*string "((?:[^"\\]|\\.)*)"/gm)].map((m) => m[1]);
+      // Notify(app_name, replaces_id, app_icon, summary, body, actions, hints, timeout).
+      out.push({ app: strings[0], summary: strings[2], body: strings[3] });
+    }
+    return out;
+  }
+
   /** Xvfb on a free display, then tauri-driver; resolves when both answer. */
-  async startDisplayAndDriver() {
+  async startDisplayAndDriver({ notifications = false } = {}) {
     await this.startDisplay();
+    if (notifications) await this.startNotifications();
     const port = await freePort();
     const native = await freePort();
     this.driverUrl = `http://127.0.0.1:${port}`;

@@ -56,6 +56,13 @@ pub struct Config {
     /// The CA of the directory that activations go to.
     #[serde(default)]
     pub default_ca: Option<String>,
+    /// The app's renewal reminders (desktop notifications; default true).
+    #[serde(default)]
+    pub reminders: Option<bool>,
+    /// The app keeps running in the tray when its window is closed, to deliver the
+    /// reminders (default false).
+    #[serde(default)]
+    pub tray: Option<bool>,
     /// Where this config was read from, if anywhere.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -77,6 +84,36 @@ pub fn state_dir() -> Option<PathBuf> {
         _ => directories::ProjectDirs::from("", "", "certkey")
             .map(|d| d.data_local_dir().to_path_buf()),
     }
+}
+
+/// Writes `bytes` to `path` for this user only: the folder is made (0700) if missing,
+/// the file written beside it (0600), synced and renamed over the old one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(&dir).map_err(|e| Error::io(&dir, &e))?;
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(|e| Error::io(&tmp, &e))?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| Error::io(&tmp, &e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, &e))
 }
 
 /// Splits a path list env value (`:` on Unix, `;` on Windows), dropping empty parts.
@@ -168,13 +205,18 @@ pub fn config_path() -> Option<PathBuf> {
 pub const MAX_MODULES: usize = 32;
 
 /// What the settings screen changes in the config: the one CA service for everything
-/// (none: the CA directory decides) and the extra PKCS#11 modules.
+/// (none: the CA directory decides), the extra PKCS#11 modules, the app's reminders
+/// and its tray.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `service_url`.
     pub service_url: Option<String>,
     /// `modules`.
     pub modules: Vec<String>,
+    /// `reminders` (written only when off, the default being on).
+    pub reminders: bool,
+    /// `tray` (written only when on).
+    pub tray: bool,
 }
 
 impl Settings {
@@ -217,6 +259,7 @@ impl Settings {
         Ok(Settings {
             service_url,
             modules,
+            ..self
         })
     }
 
@@ -250,6 +293,16 @@ impl Settings {
                 list.push(m.as_str());
             }
             doc["modules"] = toml_edit::value(list);
+        }
+        if s.reminders {
+            doc.remove("reminders");
+        } else {
+            doc["reminders"] = toml_edit::value(false);
+        }
+        if s.tray {
+            doc["tray"] = toml_edit::value(true);
+        } else {
+            doc.remove("tray");
         }
         let out = doc.to_string();
         toml::from_str::<Config>(&out).map_err(|e| invalid(e.to_string()))?;
@@ -309,6 +362,8 @@ mod tests {
         let saved = Settings {
             service_url: Some(" https://ca.example.cn/ ".into()),
             modules: vec![module.display().to_string(), module.display().to_string()],
+            reminders: false,
+            tray: true,
         }
         .save(&path)
         .unwrap();
@@ -321,15 +376,19 @@ mod tests {
         assert_eq!(cfg.service_url.as_deref(), Some("https://ca.example.cn"));
         assert_eq!(cfg.auto_modules, Some(false));
         assert_eq!(cfg.ca.len(), 1);
-        // Cleared again.
+        assert_eq!((cfg.reminders, cfg.tray), (Some(false), Some(true)));
+        // Cleared again: the defaults are not written.
         Settings {
             service_url: None,
             modules: Vec::new(),
+            reminders: true,
+            tray: false,
         }
         .save(&path)
         .unwrap();
         let cfg = Config::read(&path).unwrap();
         assert!(cfg.modules.is_empty() && cfg.service_url.is_none());
+        assert_eq!((cfg.reminders, cfg.tray), (None, None));
         assert_eq!(cfg.ca.len(), 1);
     }
 
@@ -341,6 +400,8 @@ mod tests {
             Settings {
                 service_url: url.map(str::to_string),
                 modules,
+                reminders: true,
+                tray: false,
             }
             .save(&path)
             .map(|_| ())

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod error;
 pub mod inventory;
 pub mod pkcs11;
+pub mod reminders;
 pub mod service;
 pub mod setup;
 pub mod watch;

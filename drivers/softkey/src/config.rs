@@ -128,20 +128,45 @@ struct ConfigFile {
     slot: Vec<SlotConfig>,
 }
 
+/// The file describing a store's slots.
+pub const FILE: &str = "softkey.toml";
+
 /// Reads `softkey.toml`; a missing file gives one default slot.
 pub fn load(dir: &Path) -> Result<Vec<SlotConfig>, String> {
-    let path = dir.join("softkey.toml");
+    load_store(dir, true)
+}
+
+/// The slots of the store in `dir`. Without `softkey.toml`, a store named explicitly
+/// (`CERTKEY_SOFTKEY_DIR`, `--dir`) has one blank slot, and the default store has
+/// none: the trial key of an installed CertKey shows only once trial mode is on
+/// (`certkey-softkey trial on` writes the file).
+pub fn load_store(dir: &Path, explicit: bool) -> Result<Vec<SlotConfig>, String> {
+    let path = dir.join(FILE);
     let slots = match std::fs::read_to_string(&path) {
         Ok(text) => {
             toml::from_str::<ConfigFile>(&text)
                 .map_err(|e| format!("{}: {e}", path.display()))?
                 .slot
         }
+        // Trial mode off: no slot at all (not a config to validate).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Vec::new()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![default_slot(dir)],
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     validate(&slots)?;
     Ok(slots)
+}
+
+/// The trial key's `softkey.toml`: one slot, named after the store like the blank
+/// slot, labelled as a trial.
+pub fn trial_file(dir: &Path) -> String {
+    let slot = default_slot(dir);
+    format!(
+        "# CertKey trial mode: one virtual key (`certkey-softkey trial off` removes this file;\n\
+         # the key's data stays in this folder and comes back with `trial on`).\n\
+         [[slot]]\nserial = \"{}\"\nlabel = \"试用 Key / trial key\"\nprofile = \"tass\"\n",
+        slot.serial
+    )
 }
 
 fn default_slot(dir: &Path) -> SlotConfig {
@@ -213,6 +238,18 @@ mod tests {
         assert!(a[0].serial.starts_with("SK"));
         assert_eq!(a[0].user_retries, 6);
         assert_eq!(a[0].so_retries, 10);
+    }
+
+    #[test]
+    fn the_default_store_has_no_slot_until_trial_mode_is_on() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load_store(dir.path(), false).unwrap().is_empty());
+        std::fs::write(dir.path().join(FILE), trial_file(dir.path())).unwrap();
+        let trial = load_store(dir.path(), false).unwrap();
+        assert_eq!(trial.len(), 1);
+        assert_eq!(trial, load(dir.path()).unwrap());
+        assert_eq!(trial[0].serial, default_slot(dir.path()).serial);
+        assert!(trial[0].label.contains("trial"));
     }
 
     #[test]

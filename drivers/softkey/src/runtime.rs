@@ -112,7 +112,7 @@ impl Runtime {
     /// Opens the store and reads the configuration.
     pub fn new() -> Rv<Runtime> {
         let store = Store::open().map_err(|e| fail(&e))?;
-        let cfgs = config::load(store.dir()).map_err(|e| fail(&e))?;
+        let cfgs = config::load_store(store.dir(), store.explicit()).map_err(|e| fail(&e))?;
         let mut rt = Runtime {
             store,
             slots: cfgs

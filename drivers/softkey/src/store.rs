@@ -25,6 +25,8 @@ pub struct Stamp {
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// Named by `CERTKEY_SOFTKEY_DIR` or `--dir`, not the default store.
+    explicit: bool,
 }
 
 /// Holds the store's exclusive lock until dropped.
@@ -47,13 +49,17 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 impl Store {
-    /// The store named by `CERTKEY_SOFTKEY_DIR`, else the default; created if missing.
+    /// The store named by `CERTKEY_SOFTKEY_DIR` (created if missing), else the default
+    /// store — not created: while trial mode is off (no `softkey.toml` in it) a program
+    /// that loads the installed module through p11-kit leaves no trace.
     pub fn open() -> Result<Store, String> {
-        let dir = match std::env::var_os(ENV_DIR) {
-            Some(d) if !d.is_empty() => PathBuf::from(d),
-            _ => default_dir().ok_or("no home directory for the softkey store")?,
-        };
-        Store::at(&dir)
+        match std::env::var_os(ENV_DIR) {
+            Some(d) if !d.is_empty() => Store::at(Path::new(&d)),
+            _ => Ok(Store {
+                dir: default_dir().ok_or("no home directory for the softkey store")?,
+                explicit: false,
+            }),
+        }
     }
 
     /// The store in `dir`, created (mode 0700) if missing.
@@ -61,12 +67,23 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(Store {
             dir: dir.to_path_buf(),
+            explicit: true,
         })
     }
 
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Named by `CERTKEY_SOFTKEY_DIR` or `--dir` rather than the default store.
+    pub fn explicit(&self) -> bool {
+        self.explicit
+    }
+
+    /// Creates the directory (mode 0700) if it is missing.
+    pub fn create(&self) -> Result<(), String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))
     }
 
     /// Takes the exclusive store lock (blocking).

@@ -23,6 +23,14 @@ modules: Array<string>,
  */
 auto_modules: boolean, 
 /**
+ * Renewal reminders as desktop notifications.
+ */
+reminders: boolean, 
+/**
+ * The app stays in the tray when its window is closed.
+ */
+tray: boolean, 
+/**
  * The CA directory (catalog and config).
  */
 ca_directory: Array<CaView>, 

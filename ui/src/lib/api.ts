@@ -4,6 +4,7 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { Answer } from '../bindings/Answer';
+import type { AttachmentInfo } from '../bindings/AttachmentInfo';
 import type { Exported } from '../bindings/Exported';
 import type { KeyQuote } from '../bindings/KeyQuote';
 import type { LiveInventory } from '../bindings/LiveInventory';
@@ -47,14 +48,21 @@ export const api = {
 
   unlockInfo: (serial: string): Promise<UnlockInfo> => invoke('unlock_info', { serial }),
 
+  /** Sends a scan (base64) to the key's unlock request waiting for review. */
+  unlockAttach: (serial: string, fileName: string, data: string): Promise<AttachmentInfo> =>
+    invoke('unlock_attach', { serial, fileName, data }),
+
   forgetHandler: (): Promise<void> => invoke('forget_handler'),
 
   renewalQuote: (serial: string): Promise<KeyQuote> => invoke('renewal_quote', { serial }),
 
   settings: (): Promise<SettingsView> => invoke('settings'),
 
-  saveSettings: (serviceUrl: string | null, modules: string[]): Promise<void> =>
-    invoke('save_settings', { serviceUrl, modules }),
+  saveSettings: (serviceUrl: string | null, modules: string[], reminders: boolean, tray: boolean): Promise<void> =>
+    invoke('save_settings', { serviceUrl, modules, reminders, tray }),
+
+  /** The window's language, for the reminders and the tray's menu. */
+  setLanguage: (lang: string): Promise<void> => invoke('set_language', { lang }),
 
   logTail: (): Promise<LogTail> => invoke('log_tail'),
 

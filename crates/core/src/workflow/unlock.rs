@@ -127,35 +127,11 @@ fn load_pending(serial: &str) -> Result<Option<Pending>> {
 
 fn save_pending(serial: &str, p: &Pending) -> Result<()> {
     let path = state_file(serial)?;
-    let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(&dir).map_err(|e| Error::io(&dir, &e))?;
     let bytes = serde_json::to_vec(p).map_err(|e| Error::InvalidArgument {
         name: "unlock state".into(),
         reason: e.to_string(),
     })?;
-    let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(|e| Error::io(&tmp, &e))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| Error::io(&tmp, &e))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, &e))
+    crate::config::write_private(&path, &bytes)
 }
 
 fn drop_pending(serial: &str) -> Result<()> {

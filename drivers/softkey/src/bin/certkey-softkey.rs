@@ -64,6 +64,13 @@ enum Command {
         /// Number of C_GetSlotList calls that still answer, or `off`.
         count: String,
     },
+    /// Trial mode of the default store: `on` gives it one virtual key (the trial key of
+    /// an installed CertKey), `off` takes it away again (its data stays for the next
+    /// `on`); without a state, says which is in force.
+    Trial {
+        /// `on` or `off`.
+        state: Option<String>,
+    },
     /// Remove the key automatically after N more PKCS#11 operations on it; `off` disarms.
     FailAfter {
         /// Number of operations, or `off`.
@@ -93,12 +100,60 @@ fn pick<'a>(slots: &'a [SlotConfig], serial: &Option<String>) -> Result<&'a Slot
     }
 }
 
+fn trial(store: &Store, state: Option<&str>) -> Result<(), String> {
+    let file = store.dir().join(config::FILE);
+    let ours = config::trial_file(store.dir());
+    let current = match std::fs::read_to_string(&file) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    match state {
+        None => {
+            println!(
+                "trial mode {}",
+                if current.is_some() { "on" } else { "off" }
+            );
+            Ok(())
+        }
+        Some("on") => {
+            if current.is_none() {
+                store.create()?;
+                std::fs::write(&file, &ours).map_err(|e| format!("{}: {e}", file.display()))?;
+            }
+            let slots = config::load(store.dir())?;
+            let serials: Vec<&str> = slots.iter().map(|c| c.serial.as_str()).collect();
+            println!("trial mode on: {}", serials.join(", "));
+            Ok(())
+        }
+        Some("off") => match current {
+            None => {
+                println!("trial mode off");
+                Ok(())
+            }
+            Some(text) if text == ours => {
+                std::fs::remove_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                println!(
+                    "trial mode off (the key's data stays in {})",
+                    store.dir().display()
+                );
+                Ok(())
+            }
+            Some(_) => Err(format!(
+                "{} was not written by `trial on`; edit or remove it yourself",
+                file.display()
+            )),
+        },
+        Some(v) => Err(format!("trial wants `on` or `off`, not {v:?}")),
+    }
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     let store = match &cli.dir {
         Some(d) => Store::at(d)?,
         None => Store::open()?,
     };
-    let slots = config::load(store.dir())?;
+    let slots = config::load_store(store.dir(), store.explicit())?;
     let update = |serial: &Option<String>,
                   f: &dyn Fn(&mut certkey_softkey::control::SlotControl)|
      -> Result<(), String> {
@@ -145,6 +200,7 @@ fn run(cli: Cli) -> Result<(), String> {
             control.stall_ms = stall;
             control.write(&store)
         }
+        Command::Trial { state } => trial(&store, state.as_deref()),
         Command::CrashAfter { count } => {
             let n = match count.as_str() {
                 "off" => None,
