@@ -193,7 +193,7 @@ fn check(app: &AppHandle) {
     match notify_rust::Notification::new()
         .appname(&Catalog::text(lang, "app-title", &[]))
         .summary(&title)
-        .body(&body)
+        .body(&escape_markup(&body))
         .icon("certkey-app")
         .show()
     {
@@ -207,6 +207,13 @@ fn check(app: &AppHandle) {
         // No notification service (no desktop session): asked again later.
         Err(e) => tracing::warn!(error = %e, "cannot show the renewal reminder"),
     }
+}
+
+/// The body as text, not markup: notification servers may read `<b>`, `&amp;`...
+fn escape_markup(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The notification's title and body in `lang`.

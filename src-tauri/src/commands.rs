@@ -259,7 +259,7 @@ pub async fn unlock_attach(
         let state = app.state::<AppState>();
         let loaded = state.loaded();
         let mut lease = None;
-        let token = state.token(&loaded, &serial, Need::HolderCertificate, &mut lease)?;
+        let token = state.token(&loaded, &serial, Need::LockedPin, &mut lease)?;
         let service = {
             let _held = lease.as_ref().map(|m| m.hold(HOLD_WAIT)).transpose()?;
             loaded.directory()?.for_token(&token)?

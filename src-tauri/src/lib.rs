@@ -28,18 +28,25 @@ const DEFAULT_LOG: &str = "warn,certkey_app=info,certkey_core=info";
 
 /// The log file, opened for appending; the previous one is kept as `.1` once it
 /// passed 1 MiB.
+/// Private to the user: it names keys, modules and what failed.
 fn open_log() -> Option<std::fs::File> {
     let path = settings::log_file()?;
     let dir = path.parent()?;
-    std::fs::create_dir_all(dir).ok()?;
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    let mut file = std::fs::OpenOptions::new();
+    file.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        folder.mode(0o700);
+        file.mode(0o600);
+    }
+    folder.create(dir).ok()?;
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > 1024 * 1024) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()
+    file.open(&path).ok()
 }
 
 /// Starts the app.

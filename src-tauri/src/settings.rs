@@ -231,8 +231,11 @@ pub async fn open_log_folder() -> Result<(), Error> {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .map_err(|e| io_error(std::path::Path::new(opener), e))?;
-        Ok(())
+            .map_err(|e| io_error(std::path::Path::new(opener), e))
+            .map(|mut child| {
+                // Reaped when the file manager's opener returns.
+                std::thread::spawn(move || child.wait());
+            })
     })
     .await
 }

@@ -306,12 +306,7 @@ impl Settings {
         }
         let out = doc.to_string();
         toml::from_str::<Config>(&out).map_err(|e| invalid(e.to_string()))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
-        }
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, out.as_bytes()).map_err(|e| Error::io(&tmp, &e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, &e))?;
+        write_private(path, out.as_bytes())?;
         Ok(s)
     }
 }

@@ -67,7 +67,8 @@ impl Ledger {
         let secs = now.unix_timestamp();
         if self
             .last_shown
-            .is_some_and(|t| (0..MIN_INTERVAL_S).contains(&(secs - t)))
+            .and_then(|t| secs.checked_sub(t))
+            .is_some_and(|since| (0..MIN_INTERVAL_S).contains(&since))
         {
             return Vec::new();
         }
@@ -148,13 +149,18 @@ impl Ledger {
     /// The ledger in `path`; an empty one when there is none or it is unreadable (a
     /// damaged ledger only means a reminder may come again).
     pub fn load(path: &Path) -> Ledger {
-        match std::fs::read(path) {
+        let mut ledger = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 tracing::warn!(path = %path.display(), "reminder ledger unreadable: {e}");
                 Ledger::default()
             }),
             Err(_) => Ledger::default(),
+        };
+        // A ledger grown out of bounds (edited by hand) is cut back at once.
+        while ledger.reminded.len() > MAX_REMEMBERED {
+            ledger.reminded.pop_last();
         }
+        ledger
     }
 
     /// Writes the ledger to `path` (replacing it atomically; the folder is made if
@@ -237,6 +243,8 @@ mod tests {
                         "final_try": false, "locked": false, "to_be_changed": false},
                 "so_pin": {"count_low": false, "final_try": false, "locked": false, "to_be_changed": false},
                 "memory": {"total_public": null, "free_public": null, "total_private": null, "free_private": null},
+                "sessions": {"count": null, "max": null, "rw_count": null, "rw_max": null},
+                "utc_time": null,
                 "vendor": null, "vendor_name": null, "vendor_name_zh": null,
                 "private_objects_visible": false, "certificates": [], "keys": [], "data_objects": []
             }))
@@ -338,5 +346,14 @@ mod tests {
         assert!(again.due(&inv, at(5)).is_empty());
         std::fs::write(&path, b"{not json").unwrap();
         assert_eq!(Ledger::load(&path), Ledger::default());
+        // Out-of-range values (a ledger edited by hand) are no reason to fail.
+        let odd = Ledger {
+            last_shown: Some(i64::MIN),
+            reminded: (0..1000).map(|i| (format!("{i:04}"), 7)).collect(),
+        };
+        odd.save(&path).unwrap();
+        let odd = Ledger::load(&path);
+        assert_eq!(odd.reminded.len(), MAX_REMEMBERED);
+        assert_eq!(odd.due(&inv, at(0)).len(), 1);
     }
 }
