@@ -170,3 +170,9 @@ cli-ca-list-service = CA list: from the CA service { $service } ({ $service_coun
 cli-ca-list-cache = CA list: the CA service cannot be used ({ $why }); using its list cached at { $fetched_at } ({ $service_count } certificates), { $bundle_count } from CA bundles
 cli-ca-list-none = CA list: none from a CA service ({ $why }{ $cache_note }); { $bundle_count } from CA bundles (give them with --ca-bundle or the config's ca_bundle)
 cli-ca-list-no-cache = ; no usable cache: { $reason }
+
+## certkey diagnose
+cli-diagnose-written = Report written to { $path }
+cli-diagnose-fix-ask = { $fix } Do it now? [y/N]
+cli-diagnose-fix-done = Done: { $fix } To undo: { $undo }
+cli-diagnose-fix-failed = Not done: { $fix } ({ $reason })

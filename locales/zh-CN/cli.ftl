@@ -163,3 +163,9 @@ cli-ca-list-service = CA 证书列表：来自 CA 服务 { $service }（{ $servi
 cli-ca-list-cache = CA 证书列表：CA 服务暂不可用（{ $why }），使用 { $fetched_at } 缓存的列表（{ $service_count } 张），CA 证书包 { $bundle_count } 张
 cli-ca-list-none = CA 证书列表：没有来自 CA 服务的列表（{ $why }{ $cache_note }），CA 证书包 { $bundle_count } 张（可用 --ca-bundle 或配置 ca_bundle 指定）
 cli-ca-list-no-cache = ；没有可用的缓存：{ $reason }
+
+## certkey diagnose
+cli-diagnose-written = 报告已写入 { $path }
+cli-diagnose-fix-ask = { $fix } 现在就处理吗？[y/N]
+cli-diagnose-fix-done = 已完成：{ $fix } 撤销方法：{ $undo }
+cli-diagnose-fix-failed = 未能完成：{ $fix }（{ $reason }）

@@ -5,8 +5,10 @@
 //! object could not be read (see `errors`); 4 token or certificate not found;
 //! 5 configuration invalid; 6 PIN wrong, locked, or final try not used; 7 the CA
 //! service refused or could not be reached; 8 cancelled, or not possible in the key's
-//! current state; 9 waiting for the CA's review (unlock).
+//! current state; 9 waiting for the CA's review (unlock); 10 `diagnose` found an error
+//! or a critical problem.
 
+mod diagnose_cmd;
 mod i18n;
 mod interact;
 mod render;
@@ -90,6 +92,11 @@ struct Cli {
 enum Command {
     /// List every key on every module with its certificates.
     List,
+    /// Find out why a key does not work: the computer, USB keys, the smart-card
+    /// service, the PKCS#11 modules, the keys and what they hold, the CA services and
+    /// the clock. Prints the findings with what to do; --out writes the report as an
+    /// HTML page or JSON (personal data masked unless --no-redact).
+    Diagnose(diagnose_cmd::DiagnoseArgs),
     /// Everything about one key or all keys: flags, PIN state, memory, mechanisms,
     /// certificates, key and data objects.
     Info {
@@ -518,6 +525,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
         }
         Command::Seal { command } => seal_cmd::run(cli, lang, command),
         Command::List => listing(cli, lang, None, None),
+        Command::Diagnose(args) => diagnose_cmd::run(cli, lang, args),
         Command::Info {
             token,
             login,

@@ -153,6 +153,21 @@ impl OsModules {
     }
 }
 
+/// A USB vendor and product id of a vendor's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsbId {
+    /// idVendor.
+    pub vendor: u16,
+    /// idProduct; absent: every product of the vendor id (only for ids the vendor
+    /// does not share).
+    #[serde(default)]
+    pub product: Option<u16>,
+    /// The product's name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// One vendor's profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,6 +201,16 @@ pub struct VendorProfile {
     /// issuing and root CA certificates are written onto the key too.
     #[serde(default)]
     pub store_chain: bool,
+    /// USB ids of the vendor's keys (help-desk diagnostics: a key plugged in without
+    /// its module).
+    #[serde(default)]
+    pub usb: Vec<UsbId>,
+    /// The vendor ships only an SKF (GM/T 0016) library, no PKCS#11 module.
+    #[serde(default)]
+    pub skf_only: bool,
+    /// Where the profile's facts come from.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -371,6 +396,29 @@ impl Catalog {
     /// The SM2 constants of a vendor, if it does SM2.
     pub fn sm2_of(&self, vendor: &VendorProfile) -> Option<&Sm2Family> {
         vendor.sm2_family.as_deref().and_then(|f| self.family(f))
+    }
+
+    /// The vendor (and the product's name) whose USB ids match a device's.
+    pub fn vendor_for_usb(
+        &self,
+        vendor: u16,
+        product: u16,
+    ) -> Option<(&VendorProfile, Option<&str>)> {
+        // An exact product match wins over a vendor-wide entry.
+        let exact = self.vendors.iter().find_map(|v| {
+            v.usb
+                .iter()
+                .find(|u| u.vendor == vendor && u.product == Some(product))
+                .map(|u| (v, u.name.as_deref()))
+        });
+        exact.or_else(|| {
+            self.vendors.iter().find_map(|v| {
+                v.usb
+                    .iter()
+                    .find(|u| u.vendor == vendor && u.product.is_none())
+                    .map(|u| (v, u.name.as_deref()))
+            })
+        })
     }
 
     /// The profile whose manufacturer pattern matches a token's manufacturerID.

@@ -171,6 +171,17 @@ impl Directory {
         &self.entries
     }
 
+    /// The explicitly named service, if any.
+    pub fn explicit(&self) -> Option<&Explicit> {
+        self.explicit.as_ref()
+    }
+
+    /// The config's default CA, if it names one.
+    pub fn default_entry(&self) -> Option<&CaEntry> {
+        let name = self.default_ca.as_ref()?;
+        self.entries.iter().find(|e| &e.name == name)
+    }
+
     /// The service for certificates issued by `issuer` (RFC 4514).
     pub fn for_issuer(&self, issuer: &str) -> Result<ServiceClient> {
         if let Some(x) = &self.explicit {

@@ -329,7 +329,7 @@ impl Error {
 
 /// An error together with the place it happened, so that a listing can report it
 /// beside the parts that did work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Located {
     /// Module path, when the error belongs to a module.

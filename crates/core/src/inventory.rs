@@ -16,7 +16,7 @@ use crate::pkcs11::mechanisms::{self, Mechanism};
 use crate::pkcs11::module::LibraryInfo;
 use crate::pkcs11::objects::{self, ObjectKind, TokenObject};
 use crate::pkcs11::token::{SlotDetails, TokenDetails};
-use crate::pkcs11::{ckr, LoadedModule, ModuleSource, ModuleSpec};
+use crate::pkcs11::{ckr, trace, LoadedModule, ModuleSource, ModuleSpec};
 use crate::{Error, Located, Result};
 
 /// A user login for reading private objects of the one token a scan is limited to.
@@ -343,7 +343,8 @@ pub fn scan(
     for m in &modules.loaded {
         let path = m.spec.path.as_str();
         push_loaded_module(&mut inv, m);
-        let slots = match m.ctx.get_slots_with_token() {
+        let slots = match trace::call(path, "C_GetSlotList", None, || m.ctx.get_slots_with_token())
+        {
             Ok(s) => s,
             Err(e) => {
                 inv.errors
@@ -374,10 +375,10 @@ pub(crate) fn read_token(
     errors: &mut Vec<Located>,
 ) -> Result<Option<TokenReport>> {
     let path = m.spec.path.as_str();
-    let info = m
-        .ctx
-        .get_token_info(slot)
-        .map_err(|e| ckr::convert(e, "C_GetTokenInfo"))?;
+    let info = trace::call(path, "C_GetTokenInfo", Some(slot.id()), || {
+        m.ctx.get_token_info(slot)
+    })
+    .map_err(|e| ckr::convert(e, "C_GetTokenInfo"))?;
     let details = TokenDetails::from(&info);
     if let Some(want) = &opts.token {
         let named = crate::workflow::token::Selector::parse(want)
@@ -389,7 +390,9 @@ pub(crate) fn read_token(
     let serial = details.serial.clone();
     let loc =
         |object: Option<String>, e: Error| located(path, Some(slot.id()), Some(&serial), object, e);
-    let slot_info = match m.ctx.get_slot_info(slot) {
+    let slot_info = match trace::call(path, "C_GetSlotInfo", Some(slot.id()), || {
+        m.ctx.get_slot_info(slot)
+    }) {
         Ok(s) => Some(SlotDetails::from(&s)),
         Err(e) => {
             errors.push(loc(None, ckr::convert(e, "C_GetSlotInfo")));
@@ -429,7 +432,9 @@ pub(crate) fn read_token(
         // A blank key from the factory: nothing to read.
         return Ok(Some(report));
     }
-    let session = match m.ctx.open_ro_session(slot) {
+    let session = match trace::call(path, "C_OpenSession", Some(slot.id()), || {
+        m.ctx.open_ro_session(slot)
+    }) {
         Ok(s) => s,
         Err(e) => {
             errors.push(loc(None, ckr::convert(e, "C_OpenSession")));

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cert;
 pub mod config;
 pub mod csr;
+pub mod diagnose;
 pub mod directory;
 pub mod error;
 pub mod inventory;

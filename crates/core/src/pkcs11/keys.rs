@@ -423,7 +423,7 @@ fn key_facts(session: &Session, h: ObjectHandle) -> KeyFacts {
 }
 
 /// The algorithm and SEC1 point of a certificate's key, when it is SM2 or P-256.
-fn cert_key(der: &[u8]) -> Option<(KeyAlg, Vec<u8>)> {
+pub(crate) fn cert_key(der: &[u8]) -> Option<(KeyAlg, Vec<u8>)> {
     let parsed = crate::cert::parse(der).ok()?;
     let spki = parsed.cert.public_key();
     if spki.algorithm.algorithm.to_id_string() != OID_EC_PUBLIC_KEY {

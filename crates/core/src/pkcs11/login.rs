@@ -38,7 +38,14 @@ pub fn login_user(
     if (min > 0 && len < min) || (max > 0 && len > max) {
         return Err(Error::PinLength { min, max });
     }
-    let mut result = session.login(UserType::User, Some(pin));
+    // Traced without its module's name (a session does not know it) and, as every
+    // call in the trace, without its arguments.
+    let login = || {
+        super::trace::call("", "C_Login", Some(slot.id()), || {
+            session.login(UserType::User, Some(pin))
+        })
+    };
+    let mut result = login();
     if matches!(
         result,
         Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _))
@@ -46,7 +53,7 @@ pub fn login_user(
         // Logged in by another session of this process: that says nothing about this
         // PIN, so log out and check it.
         let _ = session.logout();
-        result = session.login(UserType::User, Some(pin));
+        result = login();
     }
     match result {
         Ok(()) => Ok(()),

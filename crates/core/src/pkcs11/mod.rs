@@ -10,6 +10,7 @@ pub mod module;
 pub mod objects;
 pub mod raw;
 pub mod token;
+pub mod trace;
 
 pub use module::{discover_modules, LoadedModule, ModuleSource, ModuleSpec};
 

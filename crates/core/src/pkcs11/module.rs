@@ -191,7 +191,8 @@ impl LoadedModule {
                 reason: "is a directory".into(),
             });
         }
-        let ctx = Pkcs11::new(path).map_err(|e| match e {
+        let ctx = super::trace::call(&spec.path, "C_GetFunctionList", None, || Pkcs11::new(path))
+            .map_err(|e| match e {
             CkError::LibraryLoading(le) => Error::ModuleLoadFailed {
                 path: spec.path.clone(),
                 reason: le.to_string(),
@@ -202,21 +203,24 @@ impl LoadedModule {
             },
             other => ckr::convert(other, "C_GetFunctionList"),
         })?;
-        let init = ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+        let init = super::trace::call(&spec.path, "C_Initialize", None, || {
+            ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        });
         let mut single_thread = None;
         match init {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(CkError::Pkcs11(RvError::CantLock, _)) => {
                 // A module without OS locking: fall back to no locking arguments,
                 // which promises the module one thread at a time.
-                ctx.initialize(CInitializeArgs::new(CInitializeFlags::empty()))
-                    .map_err(|e| ckr::convert(e, "C_Initialize"))?;
+                super::trace::call(&spec.path, "C_Initialize", None, || {
+                    ctx.initialize(CInitializeArgs::new(CInitializeFlags::empty()))
+                })
+                .map_err(|e| ckr::convert(e, "C_Initialize"))?;
                 single_thread = Some(Mutex::new(()));
             }
             Err(e) => return Err(ckr::convert(e, "C_Initialize")),
         }
-        let info = ctx
-            .get_library_info()
+        let info = super::trace::call(&spec.path, "C_GetInfo", None, || ctx.get_library_info())
             .map(|i| LibraryInfo {
                 cryptoki_version: version(i.cryptoki_version()),
                 manufacturer: i.manufacturer_id().trim().to_string(),
