@@ -12,19 +12,26 @@
 //   Xvfb display, left alone IDLE_S seconds (default 300): CPU used over the last
 //   four fifths of that time, then PSS and RSS of each whole process tree (the app
 //   and its WebKit processes), from /proc.
+// * keys: the app's tree memory (PSS and RSS) SETTLE_S seconds (default 60) after
+//   its window showed one activated key, then five.
+// * packages: the release .deb and .rpm (scripts/package) and the minimal window's
+//   .deb built the same way: file size and the size installed.
 //
 // Writes the section "## Desktop app: start-up, hot-plug and idle cost" of
 // BENCHMARKS.md (the path in argv[2]) and prints it.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { BIN, ROOT, Session, TARGET_DIR, World, run, sleep } from './harness.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 10);
 const INSERTIONS = Number(process.env.INSERTIONS ?? 20);
 const IDLE_S = Number(process.env.IDLE_S ?? 300);
+const SETTLE_S = Number(process.env.SETTLE_S ?? 60);
 const SERIAL = 'SK2026BENCH001';
+// Four more keys for the memory with five keys; removed until then.
+const MORE = ['SK2026BENCH002', 'SK2026BENCH003', 'SK2026BENCH004', 'SK2026BENCH005'];
 const PIN = 'Bench#2026pin';
 const MINIMAL = join(TARGET_DIR, 'release', 'certkey-bench-minimal-window');
 const SECTION = '## Desktop app: start-up, hot-plug and idle cost';
@@ -184,14 +191,63 @@ async function idle(world) {
   return result;
 }
 
+/** The pid of the running app's first process (the one whose parent is not the app:
+ *  tauri-driver's WebKitWebDriver starts it). */
+function appRoot() {
+  const comm = (p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+  const ppid = (p) => {
+    const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  };
+  const roots = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (comm(pid) === 'certkey-app' && comm(ppid(pid)) !== 'certkey-app') roots.push(Number(pid));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  if (roots.length !== 1) throw new Error(`expected one running certkey-app, found ${roots.length}`);
+  return roots[0];
+}
+
+/** The app's tree memory SETTLE_S seconds after its window showed every key of
+ *  `serials` with its certificate read. */
+async function memoryWithKeys(world, serials) {
+  const session = await Session.create(world.driverUrl, BIN('certkey-app'));
+  try {
+    for (const s of serials) await seen(session, `[data-testid="key-${s}"] [data-testid="validity"]`);
+    const cards = await session.script('return document.querySelectorAll(\'[data-testid^="key-"] [data-testid="validity"]\').length;');
+    if (cards !== serials.length) throw new Error(`${cards} key cards shown, expected ${serials.length}`);
+    await sleep(SETTLE_S * 1000);
+    return memory(tree(appRoot()));
+  } finally {
+    await session.close();
+    await sleep(500);
+  }
+}
+
+/** A package's file size and installed size, in MiB. */
+function packageSize(path, kind) {
+  const file = statSync(path).size / 1048576;
+  const installed =
+    kind === 'deb'
+      ? Number(execFileSync('dpkg-deb', ['-f', path, 'Installed-Size'], { encoding: 'utf8' }).trim()) / 1024
+      : Number(execFileSync('rpm', ['-qp', '--queryformat', '%{SIZE}', path], { encoding: 'utf8' }).trim()) / 1048576;
+  return { file, installed };
+}
+
 // ---- the run ----
 
 const world = new World('bench');
 try {
   await world.startCa();
-  world.slots([{ serial: SERIAL, profile: 'tass' }]);
-  const code = world.produce();
-  world.certkey(['activate', '--yes'], { CERTKEY_ACTIVATION_CODE: code, CERTKEY_NEW_PIN: PIN });
+  world.slots([SERIAL, ...MORE].map((serial) => ({ serial, profile: 'tass' })));
+  for (const serial of [SERIAL, ...MORE]) {
+    const code = world.produce();
+    world.certkey(['activate', '--yes', '--token', serial], { CERTKEY_ACTIVATION_CODE: code, CERTKEY_NEW_PIN: PIN });
+  }
+  for (const serial of MORE) world.softkey('remove', '--serial', serial);
   await world.startDisplayAndDriver();
   // The key card with its certificate read (holder, validity).
   const keyCss = `[data-testid="key-${SERIAL}"] [data-testid="validity"]`;
@@ -242,6 +298,16 @@ try {
   console.error(`idle: ${IDLE_S} s …`);
   const idleResult = await idle(world);
 
+  console.error(`keys: one, then five, ${SETTLE_S} s each …`);
+  const oneKey = await memoryWithKeys(world, [SERIAL]);
+  for (const serial of MORE) world.softkey('insert', '--serial', serial);
+  const fiveKeys = await memoryWithKeys(world, [SERIAL, ...MORE]);
+  console.error(`keys: PSS ${oneKey.pss.toFixed(1)} MiB with one, ${fiveKeys.pss.toFixed(1)} MiB with five`);
+
+  const deb = packageSize(process.env.CERTKEY_DEB, 'deb');
+  const rpm = packageSize(process.env.CERTKEY_RPM, 'rpm');
+  const minimalDeb = packageSize(process.env.MINIMAL_DEB, 'deb');
+
   const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU';
   const osName = readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m)?.[1] ?? 'Linux';
   const commit = run('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).trim();
@@ -259,7 +325,7 @@ The release app against its peers, in one run: the smallest Tauri 2 window
 \`certkey\` CLI. The app reads one softkey key holding an activated SM2 certificate
 from a real certkey-ca; everything runs on loopback under Xvfb.
 
-- Reproduce: \`scripts/bench-app\` (RUNS=${RUNS}, INSERTIONS=${INSERTIONS}, IDLE_S=${IDLE_S})
+- Reproduce: \`scripts/bench-app\` (RUNS=${RUNS}, INSERTIONS=${INSERTIONS}, IDLE_S=${IDLE_S}, SETTLE_S=${SETTLE_S})
 - Date: ${when}
 - Machine: ${nproc} CPUs, ${cpu}; ${osName}
 - Versions: certkey-app ${appVersion} (commit ${commit}${dirty}, release build); WebKitGTK ${webkit}; tauri-driver ${driverVersion}
@@ -275,6 +341,11 @@ from a real certkey-ca; everything runs on loopback under Xvfb.
   time of the whole process tree (the processes alive at both ends) over the last
   ${i.window} s divided by that time; PSS and RSS are summed over the tree from
   \`/proc/*/smaps_rollup\` at the end.
+- Keys: the app started through WebDriver, ${SETTLE_S} s after its window showed every
+  key's certificate; PSS and RSS summed over its tree (the app, its module watch,
+  WebKit's processes) as above. Each key is an activated softkey key (SM2).
+- Packages: \`scripts/package\` (release, binaries stripped of debug info) and the
+  minimal window bundled the same way; installed size from the package's own header.
 
 | start-up, median of ${RUNS} | ms |
 |---|---:|
@@ -292,6 +363,17 @@ from a real certkey-ca; everything runs on loopback under Xvfb.
 | certkey-app | ${i.app.cpu.toFixed(2)} | ${i.app.pss.toFixed(1)} | ${i.app.rss.toFixed(1)} | ${i.app.names.join(', ')} |
 | minimal Tauri 2 window | ${i.minimal.cpu.toFixed(2)} | ${i.minimal.pss.toFixed(1)} | ${i.minimal.rss.toFixed(1)} | ${i.minimal.names.join(', ')} |
 
+| memory of the app's tree, ${SETTLE_S} s after the keys are shown | PSS MiB | RSS MiB | processes |
+|---|---:|---:|---|
+| one key | ${oneKey.pss.toFixed(1)} | ${oneKey.rss.toFixed(1)} | ${oneKey.names.join(', ')} |
+| five keys | ${fiveKeys.pss.toFixed(1)} | ${fiveKeys.rss.toFixed(1)} | ${fiveKeys.names.join(', ')} |
+
+| release package | file MiB | installed MiB |
+|---|---:|---:|
+| \`${basename(process.env.CERTKEY_DEB)}\` (app, \`certkey\`, \`certkey-softkey\`, softkey module) | ${deb.file.toFixed(1)} | ${deb.installed.toFixed(1)} |
+| \`${basename(process.env.CERTKEY_RPM)}\` (the same) | ${rpm.file.toFixed(1)} | ${rpm.installed.toFixed(1)} |
+| \`${basename(process.env.MINIMAL_DEB)}\` (the minimal window) | ${minimalDeb.file.toFixed(1)} | ${minimalDeb.installed.toFixed(1)} |
+
 RSS counts shared pages (WebKit's libraries) in every process; PSS shares them out, so
 the PSS sum is the tree's real footprint. Targets: the window shows an inserted key
 within one second (${quantile(shown, 0.95) < 1000 ? '**holds**' : '**does not hold**'}: p95 ${ms(quantile(shown, 0.95))} ms). Idle, the app's
@@ -299,6 +381,8 @@ module watch (a helper process per module: the second certkey-app) polls its mod
 250 ms, re-reads nothing and says it is alive every second: ${i.app.cpu.toFixed(2)} % of one core against the
 empty window's ${i.minimal.cpu.toFixed(2)} %, and ${(i.app.pss - i.minimal.pss).toFixed(1)} MiB of PSS more than it
 (${(i.app.pss / i.minimal.pss).toFixed(2)}x; the aim is 1.25x, ${i.app.pss / i.minimal.pss <= 1.25 ? '**holds**' : '**does not hold**'}).
+Each key beyond the first adds ${((fiveKeys.pss - oneKey.pss) / MORE.length).toFixed(1)} MiB of PSS on average (one module
+watch serves every key of a module).
 `;
   console.log(section);
   const text = readFileSync(benchMd, 'utf8');
