@@ -20,6 +20,9 @@ fn main() {
         "set_language",
         "log_tail",
         "open_log_folder",
+        "diagnose_run",
+        "diagnose_export",
+        "diagnose_fix",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

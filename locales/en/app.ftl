@@ -340,3 +340,26 @@ app-reminder-how = Open CertKey and choose Renew on the certificate.
 app-tray-open = Open CertKey
 app-tray-quit = Quit
 app-tray-tooltip = CertKey: renewal reminders
+
+## Diagnostics screen (the findings' own text is diag-* in diagnose.ftl)
+app-diagnose = Diagnostics
+app-diagnose-title = Diagnostics
+app-diagnose-intro = Checks this computer, the keys, their drivers and the CA service, and says what to do about each problem it finds. A help desk may ask you for the report.
+app-diagnose-network = Check the CA services and the clock (uses the network)
+app-diagnose-self-test = Also let a key sign a test message (needs its PIN)
+app-diagnose-self-test-key = Key
+app-diagnose-self-test-pin = PIN
+app-diagnose-self-test-help = The PIN is used once for the test and not kept. The test is never run when the key has only one PIN try left.
+app-diagnose-start = Start the check
+app-diagnose-again = Check again
+app-diagnose-seen = What was looked at
+app-diagnose-offline = not checked (no network)
+app-diagnose-fix-confirm = CertKey will do what is described above. Go ahead?
+app-diagnose-fix-yes = Yes, do it
+app-diagnose-fix-done = Done. To undo it: { $undo }
+app-diagnose-export = Save the report
+app-diagnose-export-help = The report goes into your Downloads folder (your home folder when there is none), readable only by you. Send it to your CA's help desk if they ask.
+app-diagnose-personal = Include personal data (names, ID numbers, phone numbers, e-mail)
+app-diagnose-save-html = Save as a web page (HTML)
+app-diagnose-save-json = Save as JSON
+app-diagnose-exported = Report saved to { $path }

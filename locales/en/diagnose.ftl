@@ -6,14 +6,25 @@ diag-title = CertKey diagnostic report
 diag-generated = Made { $time } by { $version }
 diag-redacted = Personal data (names, ID numbers, phone numbers, e-mail) is masked in this report.
 diag-not-redacted = This report shows personal data (names, ID numbers, phone numbers, e-mail): share it only with your CA's help desk.
-diag-summary = { $critical } critical, { $errors } errors, { $warnings } warnings, { $infos } notes
+diag-summary = { $critical } critical, { $errors ->
+        [one] 1 error
+       *[other] { $errors } errors
+    }, { $warnings ->
+        [one] 1 warning
+       *[other] { $warnings } warnings
+    }, { $infos ->
+        [one] 1 note
+       *[other] { $infos } notes
+    }
 diag-none = No problem found.
 diag-severity-critical = Critical
 diag-severity-error = Error
 diag-severity-warning = Warning
 diag-severity-info = Note
 diag-fix-label = What to do
+diag-colon = :{" "}
 diag-fix-offered = CertKey can do this for you
+diag-fix-offered-note = {" "}(CertKey can do this for you)
 diag-section-findings = Findings
 diag-section-system = This computer
 diag-section-usb = USB devices

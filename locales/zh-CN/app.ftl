@@ -328,3 +328,26 @@ app-reminder-how = 请打开证书助手，在该证书上选择“更新”。
 app-tray-open = 打开证书助手
 app-tray-quit = 退出
 app-tray-tooltip = 证书助手：证书更新提醒
+
+## 诊断页（各项发现的文字见 diagnose.ftl 中的 diag-*）
+app-diagnose = 诊断
+app-diagnose-title = 诊断
+app-diagnose-intro = 检查本机、Key、驱动和 CA 服务，并说明每个问题该怎么处理。技术支持可能会请您提供诊断报告。
+app-diagnose-network = 检查 CA 服务和时钟（需要联网）
+app-diagnose-self-test = 同时让 Key 签名一条测试消息（需要 PIN）
+app-diagnose-self-test-key = Key
+app-diagnose-self-test-pin = PIN
+app-diagnose-self-test-help = PIN 只用于这次测试，不会保存。Key 只剩最后一次 PIN 尝试机会时不会进行测试。
+app-diagnose-start = 开始检查
+app-diagnose-again = 重新检查
+app-diagnose-seen = 检查了什么
+app-diagnose-offline = 未检查（未联网）
+app-diagnose-fix-confirm = CertKey 将按上面的说明处理。确定吗？
+app-diagnose-fix-yes = 确定，处理
+app-diagnose-fix-done = 已完成。撤销方法：{ $undo }
+app-diagnose-export = 保存报告
+app-diagnose-export-help = 报告保存在“下载”文件夹（没有时保存在主文件夹）中，只有您本人可以读取。CA 的技术支持需要时，请发给他们。
+app-diagnose-personal = 包含个人信息（姓名、身份证号、手机号、电子邮箱）
+app-diagnose-save-html = 保存为网页（HTML）
+app-diagnose-save-json = 保存为 JSON
+app-diagnose-exported = 报告已保存到 { $path }

@@ -25,6 +25,11 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     crate::seal::SealView::export_all(&cfg)?;
     crate::settings::SettingsView::export_all(&cfg)?;
     crate::settings::LogTail::export_all(&cfg)?;
+    certkey_core::diagnose::Report::export_all(&cfg)?;
+    certkey_core::diagnose::fix::Applied::export_all(&cfg)?;
+    crate::diagnose::DiagnoseRequest::export_all(&cfg)?;
+    crate::diagnose::DiagnoseProgress::export_all(&cfg)?;
+    crate::diagnose::ReportFormat::export_all(&cfg)?;
     Ok(())
 }
 

@@ -69,6 +69,7 @@ pub async fn export_certificate(
             &file_stem(&serial, &id),
             "pem",
             bundle::to_pem(&der).as_bytes(),
+            false,
         )?;
         Ok(Exported {
             path: path.display().to_string(),
@@ -336,6 +337,7 @@ pub(crate) fn write_new(
     stem: &str,
     ext: &str,
     bytes: &[u8],
+    private: bool,
 ) -> Result<PathBuf, Error> {
     use std::io::Write;
     for n in 1..1000 {
@@ -343,11 +345,16 @@ pub(crate) fn write_new(
             1 => folder.join(format!("{stem}.{ext}")),
             n => folder.join(format!("{stem} ({n}).{ext}")),
         };
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        match options.open(&path) {
             Ok(mut f) => {
                 f.write_all(bytes).map_err(|e| io_error(&path, e))?;
                 return Ok(path);
@@ -386,8 +393,8 @@ mod tests {
         assert_eq!(file_stem("SK/../1", "01"), "SK1-01");
         assert_eq!(file_stem("", "01"), "key-01");
         let dir = tempfile::tempdir().unwrap();
-        let a = write_new(dir.path(), "SK1-01", "pem", b"one").unwrap();
-        let b = write_new(dir.path(), "SK1-01", "pem", b"two").unwrap();
+        let a = write_new(dir.path(), "SK1-01", "pem", b"one", false).unwrap();
+        let b = write_new(dir.path(), "SK1-01", "pem", b"two", false).unwrap();
         assert!(b.ends_with("SK1-01 (2).pem"));
         assert_eq!(std::fs::read(&a).unwrap(), b"one");
         // A link planted under the next name is not written through.
@@ -395,7 +402,7 @@ mod tests {
         {
             let target = dir.path().join("elsewhere");
             std::os::unix::fs::symlink(&target, dir.path().join("SK1-01 (3).pem")).unwrap();
-            let c = write_new(dir.path(), "SK1-01", "pem", b"three").unwrap();
+            let c = write_new(dir.path(), "SK1-01", "pem", b"three", false).unwrap();
             assert!(c.ends_with("SK1-01 (4).pem"));
             assert!(!target.exists());
         }

@@ -11,6 +11,7 @@
 mod background;
 pub mod bindings;
 mod commands;
+mod diagnose;
 mod modules;
 pub mod operation;
 mod seal;
@@ -56,6 +57,14 @@ pub fn run() {
         tracing_subscriber::EnvFilter::try_from_env("CERTKEY_LOG")
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG))
     };
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(diagnose::DIAGNOSE_ARG)) {
+        // The Diagnostics screen's helper: no window; one report on stdout.
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+        diagnose::helper_main();
+    }
     if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(state::WATCH_MODULE_ARG))
     {
         // A module watch helper: no window; reports on stdout until the app goes; logs
@@ -84,6 +93,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             app.manage(background::Background::start(app.handle().clone()));
+            app.manage(diagnose::LastReport::default());
             let handle = app.handle().clone();
             let state = state::AppState::load(move |live| {
                 if let Err(e) = handle.emit(INVENTORY_EVENT, live) {
@@ -125,6 +135,9 @@ pub fn run() {
             settings::set_language,
             settings::log_tail,
             settings::open_log_folder,
+            diagnose::diagnose_run,
+            diagnose::diagnose_export,
+            diagnose::diagnose_fix,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -204,7 +204,7 @@ pub async fn seal_export(
         };
         std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
         let stem = format!("{}-seal", file_stem(&serial, &cert_id));
-        let path = write_new(&folder, &stem, ext, &d.picture)?;
+        let path = write_new(&folder, &stem, ext, &d.picture, false)?;
         Ok(Exported {
             path: path.display().to_string(),
         })

@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certkey_core::catalog::Catalog;
-use certkey_core::config::{self, Config};
-use certkey_core::diagnose::{self, fix, Inputs, Options, SelfTest, Severity, Stage};
-use certkey_core::directory::Directory;
-use certkey_core::{Error, Located};
+use certkey_core::config;
+use certkey_core::diagnose::{self, fix, Options, SelfTest, Severity, Stage};
+use certkey_core::Error;
 use clap::Args;
 
 use crate::i18n::{t, tr, Lang};
@@ -84,41 +83,15 @@ pub fn run(cli: &Cli, lang: Lang, args: &DiagnoseArgs) -> Result<u8, Error> {
 
     // A broken configuration is itself a finding: diagnose goes on with the built-in
     // catalog and the modules named on the command line and in CERTKEY_MODULES.
-    let mut setup_errors: Vec<Located> = Vec::new();
-    let mut config_problem = None;
-    let extra = certkey_core::setup::Extra {
-        no_auto_modules: cli.no_auto_modules,
-        modules: cli.modules.clone(),
-        ca_bundles: cli.ca_bundle.clone(),
-    };
-    let (catalog, specs, bundle, cfg) = match certkey_core::setup::prepare(&extra) {
-        Ok(p) => {
-            setup_errors.extend(p.errors);
-            (p.catalog, p.specs, p.bundle, p.config)
-        }
-        Err(e) => {
-            config_problem = Some(e);
-            let catalog = Catalog::builtin();
-            let env = std::env::var(config::ENV_MODULES)
-                .map(|v| config::split_path_list(&v))
-                .unwrap_or_default();
-            let specs = certkey_core::pkcs11::discover_modules(
-                &catalog,
-                !cli.no_auto_modules,
-                &[],
-                &env,
-                &cli.modules,
-            );
-            (catalog, specs, Vec::new(), Config::default())
-        }
-    };
-    let directory =
-        certkey_core::setup::directory(&cfg, &catalog, cli.service.clone(), cli.service_ca.clone())
-            .unwrap_or_else(|e| {
-                config_problem.get_or_insert(e);
-                Directory::default()
-            });
-
+    let prepared = diagnose::prepare(
+        &certkey_core::setup::Extra {
+            no_auto_modules: cli.no_auto_modules,
+            modules: cli.modules.clone(),
+            ca_bundles: cli.ca_bundle.clone(),
+        },
+        cli.service.clone(),
+        cli.service_ca.clone(),
+    );
     let mut opts = Options {
         app_version: Some(format!("certkey {}", env!("CARGO_PKG_VERSION"))),
         network: !args.offline,
@@ -135,29 +108,21 @@ pub fn run(cli: &Cli, lang: Lang, args: &DiagnoseArgs) -> Result<u8, Error> {
         opts.module_timeout = Duration::from_secs(s.max(1));
     }
     let show_progress = !cli.json && std::io::stderr().is_terminal();
-    let mut progress = |stage: Stage, done: usize, total: usize| {
+    let mut progress = |stage: Stage, done: usize, total: usize, module: Option<&str>| {
         if show_progress {
-            eprintln!("[{}/{}] {}", done + 1, total, t(lang, progress_id(stage)));
+            let what = t(lang, progress_id(stage));
+            match module {
+                Some(m) => eprintln!("[{}/{}] {what}: {m}", done + 1, total),
+                None => eprintln!("[{}/{}] {what}", done + 1, total),
+            }
         }
     };
-    let mut report = diagnose::run(
-        Inputs {
-            catalog: &catalog,
-            specs,
-            bundle: &bundle,
-            directory: &directory,
-            setup_errors,
-        },
+    let report = diagnose::run_prepared(
+        &prepared,
         opts,
+        &|e| crate::i18n::error_text(lang, e),
         &mut progress,
     );
-    if let Some(e) = config_problem {
-        report.probe_errors.push(diagnose::ProbeError {
-            probe: "config".into(),
-            reason: crate::i18n::error_text(lang, &e),
-        });
-        report.findings = diagnose::findings(&report, &catalog);
-    }
     let report = if args.no_redact {
         report
     } else {
@@ -196,7 +161,7 @@ pub fn run(cli: &Cli, lang: Lang, args: &DiagnoseArgs) -> Result<u8, Error> {
         }
     }
     if args.fix {
-        offer_fixes(cli, lang, &report, &catalog, args)?;
+        offer_fixes(cli, lang, &report, &prepared.catalog, args)?;
     }
     let bad = report
         .findings

@@ -75,10 +75,11 @@ pub fn text(lang: Lang, report: &Report) -> String {
     let _ = writeln!(out, "{}", t(lang, "diag-title"));
     let _ = writeln!(out, "{}", summary(lang, report));
     let fix_label = t(lang, "diag-fix-label");
+    let colon = t(lang, "diag-colon");
     for f in &report.findings {
         let (msg, fix) = finding_text(lang, f);
         let _ = writeln!(out, "\n[{}] {msg}", severity_text(lang, f.severity));
-        let _ = writeln!(out, "  {fix_label}: {fix}");
+        let _ = writeln!(out, "  {fix_label}{colon}{fix}");
     }
     let _ = writeln!(
         out,
@@ -239,8 +240,8 @@ pub fn html(lang: Lang, report: &Report) -> String {
         "<p class=\"summary\" id=\"summary\">{}</p>",
         escape(&summary(lang, report))
     );
-    let fix_label = p.t("diag-fix-label");
-    let offered = p.t("diag-fix-offered");
+    let fix_label = format!("{}{}", p.t("diag-fix-label"), p.t("diag-colon"));
+    let offered = p.t("diag-fix-offered-note");
     for f in &report.findings {
         let (msg, fix) = finding_text(lang, f);
         let class = SEVERITIES
@@ -251,14 +252,14 @@ pub fn html(lang: Lang, report: &Report) -> String {
             p.html,
             "<section class=\"finding {class}\" data-code=\"{code}\">\n\
              <p><span class=\"badge {class}\">{sev}</span>{msg}</p>\n\
-             <p class=\"fix\"><strong>{fix_label}：</strong>{fix}{extra}</p>\n\
+             <p class=\"fix\"><strong>{fix_label}</strong>{fix}{extra}</p>\n\
              <p class=\"code\">{code}</p>\n</section>",
             code = escape(&f.code),
             sev = escape(&severity_text(lang, f.severity)),
             msg = escape(&msg),
             fix = escape(&fix),
             extra = if f.fix.is_some() {
-                format!("（{offered}）")
+                offered.clone()
             } else {
                 String::new()
             },

@@ -4,6 +4,11 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { Answer } from '../bindings/Answer';
+import type { Applied } from '../bindings/Applied';
+import type { DiagnoseProgress } from '../bindings/DiagnoseProgress';
+import type { DiagnoseRequest } from '../bindings/DiagnoseRequest';
+import type { Report } from '../bindings/Report';
+import type { ReportFormat } from '../bindings/ReportFormat';
 import type { AttachmentInfo } from '../bindings/AttachmentInfo';
 import type { Exported } from '../bindings/Exported';
 import type { KeyQuote } from '../bindings/KeyQuote';
@@ -67,6 +72,25 @@ export const api = {
   logTail: (): Promise<LogTail> => invoke('log_tail'),
 
   openLogFolder: (): Promise<void> => invoke('open_log_folder'),
+
+  /** Runs the diagnosis (in a helper process); the report comes back redacted. The
+   *  PIN, for the self-test only, is handed over and not kept. */
+  diagnoseRun: (
+    request: DiagnoseRequest,
+    pin: string | null,
+    onProgress: (p: DiagnoseProgress) => void,
+  ): Promise<Report> => {
+    const events = new Channel<DiagnoseProgress>();
+    events.onmessage = onProgress;
+    return invoke('diagnose_run', { request, pin, events });
+  },
+
+  /** Saves the last report into Downloads; personal data only when `personal`. */
+  diagnoseExport: (format: ReportFormat, personal: boolean, lang: string): Promise<Exported> =>
+    invoke('diagnose_export', { format, personal, lang }),
+
+  /** Applies the fix offered with finding `index` of the last report. */
+  diagnoseFix: (index: number): Promise<Applied> => invoke('diagnose_fix', { index }),
 
   sealPreview: (
     serial: string,

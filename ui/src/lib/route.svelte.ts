@@ -8,7 +8,8 @@ export type Route =
   | { screen: 'unlock'; serial: string }
   | { screen: 'seal'; serial: string; certId: string }
   | { screen: 'renew'; serial: string }
-  | { screen: 'settings' };
+  | { screen: 'settings' }
+  | { screen: 'diagnostics' };
 
 export const route = $state<{ current: Route }>({ current: { screen: 'overview' } });
 

@@ -331,6 +331,10 @@ impl Default for Options {
     }
 }
 
+/// Told before each step: the stage, steps done, all steps, and for a
+/// [`Stage::Module`] step the module's path.
+pub type Progress<'a> = dyn FnMut(Stage, usize, usize, Option<&str>) + 'a;
+
 /// The steps, for progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -364,6 +368,100 @@ pub struct Inputs<'a> {
     pub setup_errors: Vec<Located>,
 }
 
+/// The set-up read the way every front end reads it ([`crate::setup::prepare`]), but
+/// never failing: a configuration that cannot be read is kept as a problem (a probe
+/// error in the report) and the built-in catalog with the modules of the environment
+/// and of `extra` is used instead.
+pub struct Prepared {
+    /// The vendor catalog.
+    pub catalog: Catalog,
+    /// The modules to try.
+    pub specs: Vec<ModuleSpec>,
+    /// DER CA certificates of the bundles.
+    pub bundle: Vec<Vec<u8>>,
+    /// The CA directory in force.
+    pub directory: Directory,
+    /// Bundle files that could not be read.
+    pub errors: Vec<Located>,
+    /// Why the configuration could not be read.
+    pub problem: Option<Error>,
+}
+
+/// See [`Prepared`]; `service` and `service_ca` are the front end's explicit service.
+pub fn prepare(
+    extra: &crate::setup::Extra,
+    service: Option<String>,
+    service_ca: Option<PathBuf>,
+) -> Prepared {
+    let mut problem = None;
+    let (catalog, specs, bundle, config, errors) = match crate::setup::prepare(extra) {
+        Ok(p) => (p.catalog, p.specs, p.bundle, p.config, p.errors),
+        Err(e) => {
+            problem = Some(e);
+            let catalog = Catalog::builtin();
+            let env = std::env::var(crate::config::ENV_MODULES)
+                .map(|v| crate::config::split_path_list(&v))
+                .unwrap_or_default();
+            let specs = crate::pkcs11::discover_modules(
+                &catalog,
+                !extra.no_auto_modules,
+                &[],
+                &env,
+                &extra.modules,
+            );
+            (
+                catalog,
+                specs,
+                Vec::new(),
+                crate::config::Config::default(),
+                Vec::new(),
+            )
+        }
+    };
+    let directory =
+        crate::setup::directory(&config, &catalog, service, service_ca).unwrap_or_else(|e| {
+            problem.get_or_insert(e);
+            Directory::default()
+        });
+    Prepared {
+        catalog,
+        specs,
+        bundle,
+        directory,
+        errors,
+        problem,
+    }
+}
+
+/// [`run`] on a [`Prepared`] set-up; its problem becomes a probe error (`config`)
+/// described by `describe`.
+pub fn run_prepared(
+    prepared: &Prepared,
+    opts: Options,
+    describe: &dyn Fn(&Error) -> String,
+    progress: &mut Progress<'_>,
+) -> Report {
+    let mut report = run(
+        Inputs {
+            catalog: &prepared.catalog,
+            specs: prepared.specs.clone(),
+            bundle: &prepared.bundle,
+            directory: &prepared.directory,
+            setup_errors: prepared.errors.clone(),
+        },
+        opts,
+        progress,
+    );
+    if let Some(e) = &prepared.problem {
+        report.probe_errors.push(ProbeError {
+            probe: "config".into(),
+            reason: describe(e),
+        });
+        report.findings = findings(&report, &prepared.catalog);
+    }
+    report
+}
+
 /// What one module's worker sends back.
 struct ModuleOutcome {
     diag: ModuleDiag,
@@ -373,18 +471,22 @@ struct ModuleOutcome {
     self_test: Option<SelfTestResult>,
 }
 
-/// Runs every probe; `progress(stage, done, total)` is called before each step.
+/// Runs every probe; `progress(stage, done, total, module)` is called before each
+/// step (`module`: the path of the module a [`Stage::Module`] step examines).
 pub fn run(
     inputs: Inputs<'_>,
     opts: Options,
-    progress: &mut dyn FnMut(Stage, usize, usize),
+    progress: &mut Progress<'_>,
 ) -> Report {
     let total = 5 + inputs.specs.len();
     let mut done = 0;
-    let mut step = |stage: Stage, progress: &mut dyn FnMut(Stage, usize, usize)| {
-        progress(stage, done, total);
-        done += 1;
-    };
+    let mut step =
+        |stage: Stage,
+         module: Option<&str>,
+         progress: &mut Progress<'_>| {
+            progress(stage, done, total, module);
+            done += 1;
+        };
     let mut report = Report {
         schema: SCHEMA.to_string(),
         generated_at: opts
@@ -412,9 +514,9 @@ pub fn run(
         probe_errors: Vec::new(),
         trace: Vec::new(),
     };
-    step(Stage::System, progress);
+    step(Stage::System, None, progress);
 
-    step(Stage::Usb, progress);
+    step(Stage::Usb, None, progress);
     match usb::devices(&opts.usb_root, inputs.catalog) {
         Ok(d) => report.usb = d,
         Err(e) => report.probe_errors.push(ProbeError {
@@ -423,14 +525,14 @@ pub fn run(
         }),
     }
 
-    step(Stage::Pcsc, progress);
+    step(Stage::Pcsc, None, progress);
     report.pcsc.running = system::pcsc_running(&opts.pcsc_socket);
     report.pcsc.smart_card_devices = report.usb.iter().filter(|d| d.smart_card).count();
 
     report.candidates = candidates(inputs.catalog, &inputs.specs);
     let mut self_test = opts.self_test;
     for spec in &inputs.specs {
-        step(Stage::Module, progress);
+        step(Stage::Module, Some(&spec.path), progress);
         let wanted = self_test.take();
         let out = probe_module(
             spec.clone(),
@@ -461,7 +563,7 @@ pub fn run(
         });
     }
 
-    step(Stage::Service, progress);
+    step(Stage::Service, None, progress);
     if opts.network {
         for (url, ca, roots) in services(inputs.directory, &report.tokens) {
             report
@@ -470,7 +572,7 @@ pub fn run(
         }
     }
 
-    step(Stage::Findings, progress);
+    step(Stage::Findings, None, progress);
     report.findings = findings(&report, inputs.catalog);
     report.trace = trace::recent();
     report
