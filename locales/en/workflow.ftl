@@ -23,6 +23,7 @@ step-clean_up = cleaning up
 ## Notices. $error of notice-rejected is the error's text.
 
 notice-resuming = finishing an interrupted { $operation }
+notice-checking_request = checking the unlock request sent earlier for key { $serial } with the CA
 notice-rejected = { $error }
 notice-pin_count_low = careful: key { $serial } has few PIN tries left
 notice-existing_seal = the CA already made this certificate's seal (one per certificate): writing that seal onto key { $serial }

@@ -29,6 +29,7 @@ notice-resuming = 上次的{ $operation ->
         [seal] 印章写入
        *[other] 操作
     }被中断，现在继续完成。
+notice-checking_request = 正在向 CA 查询 Key { $serial } 之前提交的解锁申请
 notice-rejected = { $error }
 notice-pin_count_low = 注意：Key { $serial } 的 PIN 剩余尝试次数不多了
 notice-existing_seal = CA 已为这张证书制作过电子印章（一张证书只有一枚），现将该印章写入 Key { $serial }

@@ -236,6 +236,7 @@ impl Interaction for Terminal {
             Notice::Rejected { error } => error_text(lang, error),
             Notice::ExistingSeal { serial: s } => serial("notice-existing_seal", s),
             Notice::PinMustChange { serial: s } => serial("notice-pin_must_change", s),
+            Notice::CheckingRequest { serial: s } => serial("notice-checking_request", s),
             Notice::PinCountLow { serial: s } => serial("notice-pin_count_low", s),
         };
         self.say(&text);

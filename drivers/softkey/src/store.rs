@@ -63,8 +63,10 @@ impl Store {
     }
 
     /// The store in `dir`, created (mode 0700) if missing.
+    ///
+    /// A folder that already exists keeps its mode (a test's temporary folder, say).
     pub fn at(dir: &Path) -> Result<Store, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        create_private(dir)?;
         Ok(Store {
             dir: dir.to_path_buf(),
             explicit: true,
@@ -83,7 +85,7 @@ impl Store {
 
     /// Creates the directory (mode 0700) if it is missing.
     pub fn create(&self) -> Result<(), String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))
+        create_private(&self.dir)
     }
 
     /// Takes the exclusive store lock (blocking).
@@ -197,5 +199,33 @@ mod tests {
         drop(g);
         rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
         t.join().unwrap();
+    }
+}
+
+/// Creates `dir` and its missing parents; the folders made here are private to the
+/// user (0700): the store holds the keys' wrapped secrets.
+fn create_private(dir: &Path) -> Result<(), String> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+#[cfg(all(test, unix))]
+mod private_tests {
+    #[test]
+    fn a_new_store_folder_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("a").join("softkey");
+        super::Store::at(&dir).expect("store");
+        let mode = std::fs::metadata(&dir).expect("made").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
     }
 }

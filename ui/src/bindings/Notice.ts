@@ -20,6 +20,10 @@ serial: string, } | { "kind": "existing_seal",
 /**
  * Token serial.
  */
+serial: string, } | { "kind": "checking_request", 
+/**
+ * Token serial.
+ */
 serial: string, } | { "kind": "pin_must_change", 
 /**
  * Token serial.

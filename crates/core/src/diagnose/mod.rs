@@ -473,20 +473,13 @@ struct ModuleOutcome {
 
 /// Runs every probe; `progress(stage, done, total, module)` is called before each
 /// step (`module`: the path of the module a [`Stage::Module`] step examines).
-pub fn run(
-    inputs: Inputs<'_>,
-    opts: Options,
-    progress: &mut Progress<'_>,
-) -> Report {
+pub fn run(inputs: Inputs<'_>, opts: Options, progress: &mut Progress<'_>) -> Report {
     let total = 5 + inputs.specs.len();
     let mut done = 0;
-    let mut step =
-        |stage: Stage,
-         module: Option<&str>,
-         progress: &mut Progress<'_>| {
-            progress(stage, done, total, module);
-            done += 1;
-        };
+    let mut step = |stage: Stage, module: Option<&str>, progress: &mut Progress<'_>| {
+        progress(stage, done, total, module);
+        done += 1;
+    };
     let mut report = Report {
         schema: SCHEMA.to_string(),
         generated_at: opts

@@ -133,6 +133,12 @@ pub enum Notice {
         /// Token serial.
         serial: String,
     },
+    /// An unlock request sent earlier is being checked with the CA (not an
+    /// interruption: the request waits for review, or was decided meanwhile).
+    CheckingRequest {
+        /// Token serial.
+        serial: String,
+    },
     /// The key requires a new PIN before anything else (CKF_USER_PIN_TO_BE_CHANGED).
     PinMustChange {
         /// Token serial.

@@ -282,8 +282,16 @@ pub fn unlock(
     let mut cert_serial = pending.as_ref().and_then(|p| p.certificate_serial.clone());
     let (ticket, client) = match pending {
         Some(saved) => {
-            ui.notice(&Notice::Resuming {
-                operation: "unlock".into(),
+            // Only a run cut short after the SO PIN was rotated is an interruption;
+            // otherwise the request sent earlier is simply looked up.
+            ui.notice(&if saved.rotated {
+                Notice::Resuming {
+                    operation: "unlock".into(),
+                }
+            } else {
+                Notice::CheckingRequest {
+                    serial: token.serial.clone(),
+                }
             });
             let key = hex::decode(&saved.client_key)
                 .ok()
