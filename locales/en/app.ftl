@@ -350,6 +350,7 @@ app-diagnose-self-test = Also let a key sign a test message (needs its PIN)
 app-diagnose-self-test-key = Key
 app-diagnose-self-test-pin = PIN
 app-diagnose-self-test-help = The PIN is used once for the test and not kept. The test is never run when the key has only one PIN try left.
+app-diagnose-pin-needed = Type the key's PIN for the self-test, or untick it.
 app-diagnose-start = Start the check
 app-diagnose-again = Check again
 app-diagnose-seen = What was looked at

@@ -338,6 +338,7 @@ app-diagnose-self-test = 同时让 Key 签名一条测试消息（需要 PIN）
 app-diagnose-self-test-key = Key
 app-diagnose-self-test-pin = PIN
 app-diagnose-self-test-help = PIN 只用于这次测试，不会保存。Key 只剩最后一次 PIN 尝试机会时不会进行测试。
+app-diagnose-pin-needed = 自检需要输入 Key 的 PIN；不需要自检请取消勾选。
 app-diagnose-start = 开始检查
 app-diagnose-again = 重新检查
 app-diagnose-seen = 检查了什么

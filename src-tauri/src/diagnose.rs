@@ -237,9 +237,17 @@ pub async fn diagnose_run(
                         module,
                     });
                 }
-                Ok(HelperLine::Report(r)) => report = Some(*r),
+                Ok(HelperLine::Report(r)) => {
+                    report = Some(*r);
+                    break;
+                }
                 Err(_) => {}
             }
+        }
+        // With the report in hand the helper has nothing left to do: a module thread
+        // it left behind (one that hung) must not keep it, nor the window, waiting.
+        if report.is_some() {
+            let _ = child.kill();
         }
         let status = child.wait();
         let report = report.ok_or_else(|| stopped(status, examined))?;

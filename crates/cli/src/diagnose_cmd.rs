@@ -123,10 +123,12 @@ pub fn run(cli: &Cli, lang: Lang, args: &DiagnoseArgs) -> Result<u8, Error> {
         &|e| crate::i18n::error_text(lang, e),
         &mut progress,
     );
+    // Fixes act on the real paths; what is shown and written is masked unless asked.
+    let full = report;
     let report = if args.no_redact {
-        report
+        full.clone()
     } else {
-        diagnose::redacted(&report)
+        diagnose::redacted(&full)
     };
 
     if cli.json {
@@ -161,7 +163,7 @@ pub fn run(cli: &Cli, lang: Lang, args: &DiagnoseArgs) -> Result<u8, Error> {
         }
     }
     if args.fix {
-        offer_fixes(cli, lang, &report, &prepared.catalog, args)?;
+        offer_fixes(cli, lang, &full, &prepared.catalog, args)?;
     }
     let bad = report
         .findings

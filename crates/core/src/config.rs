@@ -98,11 +98,20 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         builder.mode(0o700);
     }
     builder.create(&dir).map_err(|e| Error::io(&dir, &e))?;
-    let tmp = path.with_extension("tmp");
-    {
+    // A new file of an unguessable name (never one that is there already, nor a
+    // link someone planted): the bytes are the user's only.
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| Error::io(&dir, &std::io::Error::other(e.to_string())))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(nonce)));
+    let written = (|| {
         use std::io::Write;
         let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
+        opts.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -112,8 +121,12 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         f.write_all(bytes)
             .and_then(|()| f.sync_all())
             .map_err(|e| Error::io(&tmp, &e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, &e))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, &e))
+    written
 }
 
 /// Splits a path list env value (`:` on Unix, `;` on Windows), dropping empty parts.

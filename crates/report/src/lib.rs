@@ -78,6 +78,9 @@ pub fn text(lang: Lang, report: &Report) -> String {
     let colon = t(lang, "diag-colon");
     for f in &report.findings {
         let (msg, fix) = finding_text(lang, f);
+        // Device strings, module paths and server text reach the terminal: no control
+        // sequence gets through.
+        let (msg, fix) = (plain(&msg), plain(&fix));
         let _ = writeln!(out, "\n[{}] {msg}", severity_text(lang, f.severity));
         let _ = writeln!(out, "  {fix_label}{colon}{fix}");
     }
@@ -91,6 +94,19 @@ pub fn text(lang: Lang, report: &Report) -> String {
         }
     );
     out
+}
+
+/// Text for a terminal: control characters (escape sequences) become U+FFFD.
+pub fn plain(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// HTML-escapes text for an element or a quoted attribute.
@@ -508,5 +524,9 @@ mod tests {
             "&lt;b a=&quot;x&quot;&gt;&amp;&#39;&lt;/b&gt;"
         );
         assert_eq!(escape("a\u{1b}[31m"), "a\u{FFFD}[31m");
+        assert_eq!(
+            plain("USB \u{1b}]0;owned\u{7}"),
+            "USB \u{FFFD}]0;owned\u{FFFD}"
+        );
     }
 }

@@ -95,9 +95,11 @@ pub fn udev_rule(catalog: &Catalog, vendor: &str) -> Result<String> {
             days_left: None,
         });
     }
+    // The name comes from a catalog a user may edit: no control character may end
+    // the comment line (a rule file is read as root).
+    let name: String = v.name.chars().filter(|c| !c.is_control()).collect();
     let mut text = format!(
-        "# Written by CertKey (certkey diagnose): {} USB keys for the logged-in user.\n# Remove this file to undo.\n",
-        v.name
+        "# Written by CertKey (certkey diagnose): {name} USB keys for the logged-in user.\n# Remove this file to undo.\n"
     );
     for id in &v.usb {
         match id.product {
@@ -116,7 +118,7 @@ pub fn udev_rule(catalog: &Catalog, vendor: &str) -> Result<String> {
 
 /// The p11-kit module file text registering `path`.
 pub fn module_file(path: &str) -> Result<String> {
-    if !Path::new(path).is_absolute() || path.contains('\n') {
+    if !Path::new(path).is_absolute() || path.chars().any(char::is_control) {
         return Err(Error::InvalidArgument {
             name: "module".into(),
             reason: format!("{path:?} is not an absolute path"),
@@ -144,6 +146,11 @@ fn run(cmd: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// `rm 'FILE'`, quoted for a shell.
+fn rm_command(file: &Path) -> String {
+    format!("rm '{}'", file.display().to_string().replace('\'', "'\\''"))
+}
+
 /// Applies `fix`. Call only after the user agreed to it.
 pub fn apply(fix: &Fix, catalog: &Catalog, places: &Places) -> Result<Applied> {
     match fix {
@@ -165,7 +172,7 @@ pub fn apply(fix: &Fix, catalog: &Catalog, places: &Places) -> Result<Applied> {
                 let _ = run("udevadm", &["trigger", "--subsystem-match=usb"]);
             }
             Ok(Applied {
-                undo: format!("rm {}", file.display()),
+                undo: rm_command(&file),
                 file: Some(file.display().to_string()),
             })
         }
@@ -182,7 +189,7 @@ pub fn apply(fix: &Fix, catalog: &Catalog, places: &Places) -> Result<Applied> {
             let file = dir.join(file_for(vendor, "module")?);
             std::fs::write(&file, text).map_err(|e| Error::io(&file, &e))?;
             Ok(Applied {
-                undo: format!("rm {}", file.display()),
+                undo: rm_command(&file),
                 file: Some(file.display().to_string()),
             })
         }
@@ -261,7 +268,7 @@ usb = [{ vendor = 0x096E, product = 0x0813, name = "Acme K1" }, { vendor = 0x123
             text.contains("ATTR{idVendor}==\"1234\", TAG+=\"uaccess\""),
             "{text}"
         );
-        assert_eq!(done.undo, format!("rm {file}"));
+        assert_eq!(done.undo, format!("rm '{file}'"));
         let bad = apply(
             &Fix::UdevRule {
                 vendor: "../x".into(),
@@ -293,5 +300,6 @@ usb = [{ vendor = 0x096E, product = 0x0813, name = "Acme K1" }, { vendor = 0x123
         assert!(registered_with_p11kit(module, &places));
         assert!(module_file("relative.so").is_err());
         assert!(module_file("/a\nmodule: /evil.so").is_err());
+        assert!(module_file("/a\rb.so").is_err());
     }
 }

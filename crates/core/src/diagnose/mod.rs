@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use crate::catalog::Catalog;
 use crate::cert::chain;
 use crate::directory::Directory;
-use crate::inventory::{self, LoginRequest, Modules, ScanOptions, TokenReport};
+use crate::inventory::{self, Modules, ScanOptions, TokenReport};
 use crate::pkcs11::module::LibraryInfo;
 use crate::pkcs11::trace::{self, Call};
 use crate::pkcs11::{LoadedModule, ModuleSource, ModuleSpec};
@@ -715,41 +715,34 @@ fn read_module(
     let mut inv = inventory::scan(&modules, catalog, bundle, &opts);
     let mut result = None;
     if let Some((serial, pin)) = self_test {
-        if inv.tokens.iter().any(|t| t.details.serial == serial) {
-            // Read that key again logged in (its private keys show), then sign.
-            let login_opts = ScanOptions {
-                mechanisms: true,
-                token: Some(serial.clone()),
-                now,
-                login: Some(LoginRequest {
-                    pin: pin.clone(),
-                    final_try_ok: false,
-                }),
-            };
-            let again = inventory::scan(&modules, catalog, bundle, &login_opts);
-            let final_try = inv
-                .tokens
-                .iter()
-                .any(|t| t.details.serial == serial && t.details.pin.final_try);
-            if final_try {
+        let state = inv
+            .tokens
+            .iter()
+            .find(|t| t.details.serial == serial)
+            .map(|t| t.details.pin);
+        match state {
+            None => {}
+            // Never the final try: not even one login.
+            Some(p) if p.final_try && !p.locked => {
                 result = Some(SelfTestResult {
                     token: serial.clone(),
                     id: None,
                     outcome: "refused_final_try".into(),
                     error: None,
-                });
-            } else {
-                if let Some(t) = again
-                    .tokens
-                    .into_iter()
-                    .find(|t| t.details.serial == serial)
-                {
-                    if let Some(slot) = inv.tokens.iter_mut().find(|x| x.details.serial == serial) {
-                        *slot = t;
+                })
+            }
+            Some(_) => {
+                // One login: the key's private keys are looked for and one signs.
+                let (tested, pairs) = self_test_on(&modules.loaded[0], &serial, &pin, catalog);
+                if let Some(t) = inv.tokens.iter_mut().find(|t| t.details.serial == serial) {
+                    t.private_objects_visible |= !pairs.is_empty();
+                    for c in &mut t.certificates {
+                        if let Some((_, has)) = pairs.iter().find(|(id, _)| *id == c.id) {
+                            c.has_private_key = Some(*has);
+                        }
                     }
                 }
-                inv.errors.extend(again.errors);
-                result = Some(self_test_on(&modules.loaded[0], &serial, &pin, catalog));
+                result = Some(tested);
             }
         }
     }
@@ -803,14 +796,16 @@ fn read_module(
     })
 }
 
-/// Signs a test message with the key of the key's first certificate that has one,
-/// and checks the signature against the certificate's own public key.
+/// Logs in once, finds the private key of each certificate on the key (returned as
+/// (CKA_ID hex, has a private key)), and has the first pair that can sign a test
+/// message do so; the signature is checked, and the key that signed must be the
+/// certificate's.
 fn self_test_on(
     m: &LoadedModule,
     serial: &str,
     pin: &SecretString,
     catalog: &Catalog,
-) -> SelfTestResult {
+) -> (SelfTestResult, Vec<(String, bool)>) {
     let failed = |id: Option<String>, e: Error| SelfTestResult {
         token: serial.to_string(),
         id,
@@ -825,58 +820,82 @@ fn self_test_on(
         crate::workflow::token::Need::HolderCertificate,
     ) {
         Ok(t) => t,
-        Err(e) => return failed(None, e),
+        Err(e) => return (failed(None, e), Vec::new()),
     };
     let session = match token.session() {
         Ok(s) => s,
-        Err(e) => return failed(None, e),
+        Err(e) => return (failed(None, e), Vec::new()),
     };
     if let Err(e) = crate::pkcs11::login::login_user(&m.ctx, token.slot, &session, pin, false) {
-        return failed(None, e);
+        return (failed(None, e), Vec::new());
     }
-    // The error side carries the certificate's id when one was being used.
-    #[allow(clippy::result_large_err)]
-    let result = (|| -> Result<String, (Option<String>, Error)> {
-        let certs = crate::pkcs11::keys::certificates(&session).map_err(|e| (None, e))?;
-        for (_, cert_id, der) in certs {
-            let id = hex::encode(&cert_id);
-            let Some(key) =
-                crate::pkcs11::keys::find(&session, &cert_id).map_err(|e| (Some(id.clone()), e))?
-            else {
+    let mut pairs = Vec::new();
+    let mut outcome: Option<SelfTestResult> = None;
+    let mut first_error: Option<(Option<String>, Error)> = None;
+    let certs = match crate::pkcs11::keys::certificates(&session) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = session.logout();
+            return (failed(None, e), Vec::new());
+        }
+    };
+    for (_, cert_id, der) in certs {
+        let id = hex::encode(&cert_id);
+        let key = match crate::pkcs11::keys::find(&session, &cert_id) {
+            Ok(Some(k)) => k,
+            Ok(None) => {
+                pairs.push((id, false));
                 continue;
-            };
-            let msg = b"CertKey self-test: this signature is checked and thrown away";
-            crate::pkcs11::keys::sign(&session, serial, &key, token.sm2.as_ref(), msg)
-                .map_err(|e| (Some(id.clone()), e))?;
-            // The key that signed is the certificate's: compare the points.
-            if crate::pkcs11::keys::cert_key(&der).map(|(_, p)| p) != Some(key.point.to_vec()) {
-                return Err((
+            }
+            // A key CertKey cannot use (RSA, say): another pair may still sign.
+            Err(e) => {
+                pairs.push((id.clone(), true));
+                first_error.get_or_insert((Some(id), e));
+                continue;
+            }
+        };
+        pairs.push((id.clone(), true));
+        if outcome.is_some() {
+            continue;
+        }
+        let msg = b"CertKey self-test: this signature is checked and thrown away";
+        let signed = crate::pkcs11::keys::sign(&session, serial, &key, token.sm2.as_ref(), msg);
+        let matches =
+            crate::pkcs11::keys::cert_key(&der).map(|(_, p)| p) == Some(key.point.to_vec());
+        match (signed, matches) {
+            (Ok(_), true) => {
+                outcome = Some(SelfTestResult {
+                    token: serial.to_string(),
+                    id: Some(id),
+                    outcome: "ok".into(),
+                    error: None,
+                })
+            }
+            (Ok(_), false) => {
+                first_error.get_or_insert((
                     Some(id),
                     Error::TokenSignatureInvalid {
                         reason: "the key that signed is not the certificate's".into(),
                     },
                 ));
             }
-            return Ok(id);
+            (Err(e), _) => {
+                first_error.get_or_insert((Some(id), e));
+            }
         }
-        Err((
+    }
+    let _ = session.logout();
+    let result = outcome.unwrap_or_else(|| match first_error {
+        Some((id, e)) => failed(id, e),
+        None => failed(
             None,
             Error::NotApplicable {
                 reason: "no_key_pair".into(),
                 days_left: None,
             },
-        ))
-    })();
-    let _ = session.logout();
-    match result {
-        Ok(id) => SelfTestResult {
-            token: serial.to_string(),
-            id: Some(id),
-            outcome: "ok".into(),
-            error: None,
-        },
-        Err((id, e)) => failed(id, e),
-    }
+        ),
+    });
+    (result, pairs)
 }
 
 /// The services to probe, with the CA's name and TLS roots: the explicitly named
@@ -1124,7 +1143,13 @@ fn usb_findings(report: &Report, catalog: &Catalog, out: &mut Vec<Finding>) {
                 &params,
             ));
         }
-        if d.accessible == Some(false) {
+        // A key read all the same, or a smart-card device (pcscd opens it, not the
+        // user), needs no access of the user's own.
+        let read = report
+            .tokens
+            .iter()
+            .any(|t| t.vendor.as_deref() == Some(vendor_id));
+        if d.accessible == Some(false) && !read && !d.smart_card {
             let mut f = finding("usb_no_access", Severity::Error, Some(&d.bus_path), &params);
             if !vendor.usb.is_empty() {
                 f.fix = Some(Fix::UdevRule {
@@ -1456,7 +1481,8 @@ pub fn redacted(report: &Report) -> Report {
     let Ok(mut value) = serde_json::to_value(report) else {
         return report.clone();
     };
-    redact::redact_value(&mut value, &names);
+    let home = std::env::var("HOME").ok();
+    redact::redact_value(&mut value, &names, home.as_deref());
     match serde_json::from_value::<Report>(value) {
         Ok(mut r) => {
             r.redacted = true;

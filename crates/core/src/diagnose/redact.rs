@@ -46,6 +46,20 @@ pub fn scrub(text: &str) -> String {
                 i += 18;
                 continue;
             }
+            // +86 and the mobile number run together.
+            if digits == 13
+                && chars[i] == '8'
+                && chars[i + 1] == '6'
+                && chars[i + 2] == '1'
+                && ('3'..='9').contains(&chars[i + 3])
+                && end_ok(j)
+            {
+                out.extend(&chars[i..i + 5]);
+                out.push_str("****");
+                out.extend(&chars[i + 9..j]);
+                i = j;
+                continue;
+            }
             if digits == 11 && chars[i] == '1' && ('3'..='9').contains(&chars[i + 1]) && end_ok(j) {
                 out.extend(&chars[i..i + 3]);
                 out.push_str("****");
@@ -96,17 +110,62 @@ fn is_domain(c: char) -> bool {
 
 /// Redacts every string of `value`: each of `names` (longest first) becomes its
 /// masked form, then [`scrub`] runs.
-pub fn redact_value(value: &mut Value, names: &[String]) {
-    let mut names: Vec<&String> = names.iter().filter(|n| !n.trim().is_empty()).collect();
-    names.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
-    names.dedup();
-    walk(value, &names);
+pub fn redact_value(value: &mut Value, names: &[String], home: Option<&str>) {
+    let mut all: Vec<String> = Vec::new();
+    for n in names {
+        for part in name_parts(n) {
+            // RFC 4514 escapes these in subjects; the escaped form is masked too.
+            let escaped: String = part
+                .chars()
+                .flat_map(|c| {
+                    let esc = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';');
+                    esc.then_some('\\').into_iter().chain(std::iter::once(c))
+                })
+                .collect();
+            all.push(part);
+            all.push(escaped);
+        }
+    }
+    all.sort_by(|a, b| b.chars().count().cmp(&a.chars().count()).then(a.cmp(b)));
+    all.dedup();
+    let home = home.filter(|h| h.len() > 1 && h.starts_with('/'));
+    walk(value, &all, home);
 }
 
-fn walk(value: &mut Value, names: &[&String]) {
+/// The parts of a name worth masking: the whole, and the pieces of a composite CN
+/// (`041@Z0001@张三@0001`). Too short or plain ASCII short pieces are left alone, so
+/// that codes and dates in the report stay readable.
+fn name_parts(name: &str) -> Vec<String> {
+    let keep = |p: &str| {
+        let n = p.chars().count();
+        if p.is_ascii() {
+            n >= 4 && p.chars().any(|c| c.is_ascii_alphabetic())
+        } else {
+            n >= 2
+        }
+    };
+    let mut out = Vec::new();
+    let whole = name.trim();
+    if keep(whole) {
+        out.push(whole.to_string());
+    }
+    for p in whole.split(['@', ',', ';', '/', '|']).map(str::trim) {
+        if p != whole && keep(p) && !p.chars().all(|c| c.is_ascii_digit()) {
+            out.push(p.to_string());
+        }
+    }
+    out
+}
+
+fn walk(value: &mut Value, names: &[String], home: Option<&str>) {
     match value {
         Value::String(s) => {
             let mut t = s.clone();
+            if let Some(h) = home {
+                if t.contains(h) {
+                    t = t.replace(h, "~");
+                }
+            }
             for n in names {
                 if t.contains(n.as_str()) {
                     t = t.replace(n.as_str(), &mask_name(n));
@@ -114,8 +173,8 @@ fn walk(value: &mut Value, names: &[&String]) {
             }
             *s = scrub(&t);
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| walk(v, names)),
-        Value::Object(map) => map.values_mut().for_each(|v| walk(v, names)),
+        Value::Array(items) => items.iter_mut().for_each(|v| walk(v, names, home)),
+        Value::Object(map) => map.values_mut().for_each(|v| walk(v, names, home)),
         _ => {}
     }
 }
@@ -161,10 +220,20 @@ mod tests {
         let mut v = serde_json::json!({
             "subject": "CN=张三,O=广东测试有限公司,C=CN",
             "label": "张三的Key",
-            "nested": [{"note": "联系 13912345678 或 zs@corp.cn"}],
+            "nested": [{"note": "联系 13912345678 或 zs@corp.cn，+8613800001111"}],
+            "module": "/home/zs/lib/libx.so",
+            "code": "self_test_ok",
             "count": 3
         });
-        redact_value(&mut v, &["张三".to_string(), " ".to_string()]);
+        redact_value(
+            &mut v,
+            &[
+                "041@Z0001@张三@0001".to_string(),
+                "ok".to_string(),
+                " ".to_string(),
+            ],
+            Some("/home/zs"),
+        );
         let text = v.to_string();
         assert!(!text.contains("张三"), "{text}");
         assert!(text.contains("广东测试有限公司"), "organisations stay");
@@ -172,5 +241,8 @@ mod tests {
         assert!(text.contains("***@corp.cn"));
         assert!(!text.contains("zs@"));
         assert_eq!(v["count"], 3);
+        assert!(text.contains("+86138****1111"), "{text}");
+        assert_eq!(v["module"], "~/lib/libx.so");
+        assert_eq!(v["code"], "self_test_ok", "short names leave codes alone");
     }
 }
