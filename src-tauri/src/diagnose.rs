@@ -275,6 +275,19 @@ fn stopped(status: std::io::Result<std::process::ExitStatus>, module: Option<Str
     }
 }
 
+/// The last full report, or why there is none.
+fn last_report(app: &AppHandle) -> Result<Report, Error> {
+    app.state::<LastReport>()
+        .0
+        .lock()
+        .ok()
+        .and_then(|r| r.clone())
+        .ok_or_else(|| Error::NotApplicable {
+            reason: "no_report".into(),
+            days_left: None,
+        })
+}
+
 /// Which file an export writes.
 #[derive(Debug, Clone, Copy, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -294,23 +307,8 @@ pub async fn diagnose_export(
     personal: bool,
     lang: String,
 ) -> Result<Exported, Error> {
-    let lang = certkey_i18n::Lang::ALL
-        .into_iter()
-        .find(|l| l.code() == lang)
-        .ok_or_else(|| Error::InvalidArgument {
-            name: "lang".into(),
-            reason: format!("{lang:?}: zh-CN or en"),
-        })?;
-    let report = app
-        .state::<LastReport>()
-        .0
-        .lock()
-        .ok()
-        .and_then(|r| r.clone())
-        .ok_or_else(|| Error::NotApplicable {
-            reason: "no_report".into(),
-            days_left: None,
-        })?;
+    let lang = crate::settings::parse_lang(&lang)?;
+    let report = last_report(&app)?;
     let folder = download_dir();
     blocking(move || {
         let report = if personal {
@@ -353,16 +351,7 @@ pub async fn diagnose_export(
 /// the user first) and says how to undo it.
 #[tauri::command]
 pub async fn diagnose_fix(app: AppHandle, index: usize) -> Result<fix::Applied, Error> {
-    let report = app
-        .state::<LastReport>()
-        .0
-        .lock()
-        .ok()
-        .and_then(|r| r.clone())
-        .ok_or_else(|| Error::NotApplicable {
-            reason: "no_report".into(),
-            days_left: None,
-        })?;
+    let report = last_report(&app)?;
     let offered = report
         .findings
         .get(index)

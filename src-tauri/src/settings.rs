@@ -137,17 +137,22 @@ pub async fn save_settings(
     .await
 }
 
+/// The window's language code (`zh-CN` or `en`).
+pub(crate) fn parse_lang(code: &str) -> Result<certkey_i18n::Lang, Error> {
+    certkey_i18n::Lang::ALL
+        .into_iter()
+        .find(|l| l.code() == code)
+        .ok_or_else(|| Error::InvalidArgument {
+            name: "lang".into(),
+            reason: format!("{code:?}: zh-CN or en"),
+        })
+}
+
 /// The window's language (`zh-CN` or `en`), for what the app says outside the window:
 /// the reminders and the tray's menu.
 #[tauri::command]
 pub fn set_language(app: AppHandle, lang: String) -> Result<(), Error> {
-    let lang = certkey_i18n::Lang::ALL
-        .into_iter()
-        .find(|l| l.code() == lang)
-        .ok_or_else(|| Error::InvalidArgument {
-            name: "lang".into(),
-            reason: format!("{lang:?}: zh-CN or en"),
-        })?;
+    let lang = parse_lang(&lang)?;
     crate::background::set_lang(&app, lang);
     Ok(())
 }

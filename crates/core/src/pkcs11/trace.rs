@@ -36,9 +36,15 @@ pub struct Call {
     pub micros: u64,
 }
 
-static RING: Mutex<VecDeque<Call>> = Mutex::new(VecDeque::new());
+/// A call as kept: its time is formatted only when the trace is read.
+struct Kept {
+    at: OffsetDateTime,
+    call: Call,
+}
 
-fn ring() -> MutexGuard<'static, VecDeque<Call>> {
+static RING: Mutex<VecDeque<Kept>> = Mutex::new(VecDeque::new());
+
+fn ring() -> MutexGuard<'static, VecDeque<Kept>> {
     // A panic while holding the lock leaves a ring that is still a valid ring.
     RING.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -53,11 +59,9 @@ fn file_name(module: &str) -> String {
 
 /// Records one call that returned `rv` after `took`.
 pub fn record(module: &str, function: &str, slot: Option<u64>, rv: &str, took: Duration) {
-    let at = OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let at = OffsetDateTime::now_utc();
     let call = Call {
-        at,
+        at: String::new(),
         module: file_name(module),
         function: function.to_string(),
         slot,
@@ -68,7 +72,7 @@ pub fn record(module: &str, function: &str, slot: Option<u64>, rv: &str, took: D
     if r.len() == CAPACITY {
         r.pop_front();
     }
-    r.push_back(call);
+    r.push_back(Kept { at, call });
 }
 
 /// The CKR_ name (or a short word for failures outside PKCS#11) of a cryptoki result.
@@ -97,7 +101,16 @@ pub fn call<T>(
 
 /// The calls kept, oldest first.
 pub fn recent() -> Vec<Call> {
-    ring().iter().cloned().collect()
+    ring()
+        .iter()
+        .map(|k| Call {
+            at: k
+                .at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            ..k.call.clone()
+        })
+        .collect()
 }
 
 #[cfg(test)]
