@@ -377,7 +377,7 @@ from a real certkey-ca; everything runs on loopback under Xvfb.
 RSS counts shared pages (WebKit's libraries) in every process; PSS shares them out, so
 the PSS sum is the tree's real footprint. Targets: the window shows an inserted key
 within one second (${quantile(shown, 0.95) < 1000 ? '**holds**' : '**does not hold**'}: p95 ${ms(quantile(shown, 0.95))} ms). Idle, the app's
-module watch (a helper process per module: the second certkey-app) polls its module every
+module watch (a helper process per module: certkey-app run again through /proc/self/exe, listed as `exe`) polls its module every
 250 ms, re-reads nothing and says it is alive every second: ${i.app.cpu.toFixed(2)} % of one core against the
 empty window's ${i.minimal.cpu.toFixed(2)} %, and ${(i.app.pss - i.minimal.pss).toFixed(1)} MiB of PSS more than it
 (${(i.app.pss / i.minimal.pss).toFixed(2)}x; the aim is 1.25x, ${i.app.pss / i.minimal.pss <= 1.25 ? '**holds**' : '**does not hold**'}).
