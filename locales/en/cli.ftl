@@ -173,6 +173,11 @@ cli-ca-list-no-cache = ; no usable cache: { $reason }
 
 ## certkey diagnose
 cli-diagnose-written = Report written to { $path }
+cli-logs-exported = Log written to { $path } ({ $files ->
+    [one] one file
+   *[other] { $files } files
+}); only you can read it. It names your keys and certificates: send it to the help-desk only.
+cli-logs-empty = Nothing logged yet (the log is kept in { $dir }).
 cli-diagnose-fix-ask = { $fix } Do it now? [y/N]
 cli-diagnose-fix-done = Done: { $fix } To undo: { $undo }
 cli-diagnose-fix-failed = Not done: { $fix } ({ $reason })

@@ -166,6 +166,8 @@ cli-ca-list-no-cache = ；没有可用的缓存：{ $reason }
 
 ## certkey diagnose
 cli-diagnose-written = 报告已写入 { $path }
+cli-logs-exported = 日志已写入 { $path }（共 { $files } 个文件），仅您本人可读。其中含有您的 Key 和证书信息，请只发给服务人员。
+cli-logs-empty = 暂无日志（日志保存在 { $dir }）。
 cli-diagnose-fix-ask = { $fix } 现在就处理吗？[y/N]
 cli-diagnose-fix-done = 已完成：{ $fix } 撤销方法：{ $undo }
 cli-diagnose-fix-failed = 未能完成：{ $fix }（{ $reason }）

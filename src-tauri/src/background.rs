@@ -151,7 +151,8 @@ fn install_tray(app: &AppHandle, lang: Lang) -> tauri::Result<()> {
     Ok(())
 }
 
-fn show_window(app: &AppHandle) {
+/// Shows the main window, restored and focused: from the tray, or on a second launch.
+pub fn show_window(app: &AppHandle) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
         let _ = w.unminimize();

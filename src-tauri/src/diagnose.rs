@@ -29,6 +29,9 @@ pub const DIAGNOSE_ARG: &str = "--diagnose";
 
 /// The longest line read from the helper (a report with many keys stays far below).
 const LINE_LIMIT: usize = 16 << 20;
+/// The whole diagnosis in the helper: past this it is ended and the screen says so
+/// (each module already has its own limit; this bounds whatever else could hang).
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What the window asks for.
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -211,6 +214,24 @@ pub async fn diagnose_run(
         let stdout = child.stdout.take().ok_or_else(|| Error::ModuleMisbehaved {
             reason: "the diagnosis has no output".into(),
         })?;
+        // The watchdog: ends the helper at the deadline unless told the report is in.
+        let child = std::sync::Arc::new(Mutex::new(child));
+        let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (finished, watched) = std::sync::mpsc::channel::<()>();
+        {
+            let child = child.clone();
+            let timed_out = timed_out.clone();
+            std::thread::spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    watched.recv_timeout(DEADLINE)
+                {
+                    timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                    if let Ok(mut c) = child.lock() {
+                        let _ = c.kill();
+                    }
+                }
+            });
+        }
         let mut reader = BufReader::new(stdout);
         let mut report = None;
         // The module under examination, to name when the helper dies.
@@ -244,12 +265,30 @@ pub async fn diagnose_run(
                 Err(_) => {}
             }
         }
+        let _ = finished.send(());
+        let mut child = child.lock().map_err(|_| Error::ModuleMisbehaved {
+            reason: "the diagnosis stopped".into(),
+        })?;
         // With the report in hand the helper has nothing left to do: a module thread
         // it left behind (one that hung) must not keep it, nor the window, waiting.
         if report.is_some() {
             let _ = child.kill();
         }
         let status = child.wait();
+        if report.is_none() && timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::ModuleMisbehaved {
+                reason: match examined {
+                    Some(m) => format!(
+                        "the diagnosis took more than {} minutes, while examining {m}",
+                        DEADLINE.as_secs() / 60
+                    ),
+                    None => format!(
+                        "the diagnosis took more than {} minutes",
+                        DEADLINE.as_secs() / 60
+                    ),
+                },
+            });
+        }
         let report = report.ok_or_else(|| stopped(status, examined))?;
         let shown = diagnose::redacted(&report);
         if let Ok(mut last) = app.state::<LastReport>().0.lock() {

@@ -23,71 +23,32 @@ use tauri::{Emitter, Manager};
 /// The event carrying a [`certkey_core::watch::LiveInventory`] after every change.
 pub const INVENTORY_EVENT: &str = "inventory-changed";
 
-/// What is logged unless `CERTKEY_LOG` says otherwise: warnings, and what CertKey
-/// itself does (operations, modules coming and going). Never a PIN or a code.
-const DEFAULT_LOG: &str = "warn,certkey_app=info,certkey_core=info";
-
-/// The log file, opened for appending; the previous one is kept as `.1` once it
-/// passed 1 MiB.
-/// Private to the user: it names keys, modules and what failed.
-fn open_log() -> Option<std::fs::File> {
-    let path = settings::log_file()?;
-    let dir = path.parent()?;
-    let mut folder = std::fs::DirBuilder::new();
-    folder.recursive(true);
-    let mut file = std::fs::OpenOptions::new();
-    file.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        folder.mode(0o700);
-        file.mode(0o600);
-    }
-    folder.create(dir).ok()?;
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() > 1024 * 1024) {
-        let _ = std::fs::rename(&path, path.with_extension("log.1"));
-    }
-    file.open(&path).ok()
-}
-
 /// Starts the app.
 pub fn run() {
-    use tracing_subscriber::fmt::writer::MakeWriterExt;
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_env("CERTKEY_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG))
-    };
-    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(diagnose::DIAGNOSE_ARG)) {
+    use certkey_core::logs::{self, Echo};
+    let helper =
+        |arg: &str| std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(arg));
+    // The app and its helpers write the same log (the config's level, or CERTKEY_LOG),
+    // echoed on standard error.
+    logs::init("certkey-app", Echo::Always);
+    if helper(diagnose::DIAGNOSE_ARG) {
         // The Diagnostics screen's helper: no window; one report on stdout.
-        tracing_subscriber::fmt()
-            .with_env_filter(filter())
-            .with_writer(std::io::stderr)
-            .init();
         diagnose::helper_main();
     }
-    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(state::WATCH_MODULE_ARG))
-    {
-        // A module watch helper: no window; reports on stdout until the app goes; logs
-        // on stderr, which is the app's.
-        tracing_subscriber::fmt()
-            .with_env_filter(filter())
-            .with_writer(std::io::stderr)
-            .init();
+    if helper(state::WATCH_MODULE_ARG) {
+        // A module watch helper: no window; reports on stdout until the app goes.
         certkey_core::watch::helper_main();
-    }
-    match open_log() {
-        Some(file) => tracing_subscriber::fmt()
-            .with_env_filter(filter())
-            .with_ansi(false)
-            .with_writer(std::io::stderr.and(std::sync::Mutex::new(file)))
-            .init(),
-        None => tracing_subscriber::fmt()
-            .with_env_filter(filter())
-            .with_writer(std::io::stderr)
-            .init(),
     }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "CertKey started");
     let result = tauri::Builder::default()
+        // First: a second launch (the desktop entry clicked again while the app runs,
+        // perhaps hidden in the tray) shows the running window and ends; two apps
+        // would watch the same keys twice. Without a D-Bus session bus each launch
+        // runs on its own.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("launched again: the running window is shown");
+            background::show_window(app);
+        }))
         // The settings screen's file picker for modules (open only; see
         // capabilities/main.json).
         .plugin(tauri_plugin_dialog::init())

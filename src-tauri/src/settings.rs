@@ -3,9 +3,8 @@
 //! reloads: the new modules are watched at once, and one that fails to load shows
 //! why in its place.
 
-use std::path::PathBuf;
-
 use certkey_core::config::{self, Settings};
+use certkey_core::logs::{self, LogLevel, LogLine};
 use certkey_core::Error;
 use serde::Serialize;
 use tauri::{AppHandle, Manager};
@@ -54,13 +53,10 @@ pub struct SettingsView {
     pub app_version: String,
     /// certkey-core's version.
     pub core_version: String,
-    /// The log file.
-    pub log_file: Option<String>,
-}
-
-/// The log file of the app: `<state dir>/logs/certkey-app.log`.
-pub fn log_file() -> Option<PathBuf> {
-    config::state_dir().map(|d| d.join("logs").join("certkey-app.log"))
+    /// How much goes into the log.
+    pub log_level: LogLevel,
+    /// The log folder (the app's files and the CLI's).
+    pub log_dir: Option<String>,
 }
 
 /// See [`SettingsView`].
@@ -99,15 +95,16 @@ pub async fn settings(app: AppHandle) -> Result<SettingsView, Error> {
             ca_directory_error,
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             core_version: certkey_core::VERSION.to_string(),
-            log_file: log_file().map(|p| p.display().to_string()),
+            log_level: loaded.config.log_level.unwrap_or(logs::DEFAULT_LEVEL),
+            log_dir: logs::dir().map(|p| p.display().to_string()),
         })
     })
     .await
 }
 
-/// Writes the CA service, the extra modules, the reminders and the tray into the
-/// config file (everything else in it stays) and reloads: the new modules are watched
-/// at once, the tray icon comes or goes.
+/// Writes the CA service, the extra modules, the reminders, the tray and the log's
+/// level into the config file (everything else in it stays) and reloads: the new
+/// modules are watched at once, the tray icon comes or goes, the log takes the level.
 #[tauri::command]
 pub async fn save_settings(
     app: AppHandle,
@@ -115,6 +112,7 @@ pub async fn save_settings(
     modules: Vec<String>,
     reminders: bool,
     tray: bool,
+    log_level: LogLevel,
 ) -> Result<(), Error> {
     blocking(move || {
         let path = config::config_path().ok_or_else(|| Error::ConfigInvalid {
@@ -126,9 +124,17 @@ pub async fn save_settings(
             modules,
             reminders,
             tray,
+            log_level,
         }
         .save(&path)?;
-        tracing::info!(config = %path.display(), "settings saved");
+        logs::set_level(saved.log_level);
+        tracing::info!(config = %path.display(), level = saved.log_level.name(), "settings saved");
+        tracing::debug!(
+            modules = saved.modules.len(),
+            reminders = saved.reminders,
+            tray = saved.tray,
+            "settings in force"
+        );
         app.state::<AppState>().reload();
         crate::background::set_tray(&app, saved.tray);
         app.state::<crate::background::Background>().wake();
@@ -160,69 +166,42 @@ pub fn set_language(app: AppHandle, lang: String) -> Result<(), Error> {
 /// The last lines of the log.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct LogTail {
-    /// The log file.
+    /// The log folder.
     pub path: Option<String>,
-    /// Its last lines, oldest first.
-    pub lines: Vec<String>,
+    /// The last lines of the app's and the CLI's files, in time order.
+    pub lines: Vec<LogLine>,
 }
 
 /// How many lines [`log_tail`] gives.
 const TAIL_LINES: usize = 200;
-/// How much of the file's end is read for them.
-const TAIL_BYTES: u64 = 256 * 1024;
 
-/// The log's last lines.
+/// The log's last lines: the files `certkey logs` prints.
 #[tauri::command]
 pub async fn log_tail() -> Result<LogTail, Error> {
     blocking(move || {
-        let Some(path) = log_file() else {
+        let Some(dir) = logs::dir() else {
             return Ok(LogTail {
                 path: None,
                 lines: Vec::new(),
             });
         };
-        let bytes = match read_end(&path, TAIL_BYTES) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io_error(&path, e)),
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        let all: Vec<&str> = text.lines().collect();
-        // The first line may be cut: drop it when the file was read from its middle.
-        let skip = usize::from(bytes.len() as u64 == TAIL_BYTES);
-        let from = all.len().saturating_sub(TAIL_LINES).max(skip);
         Ok(LogTail {
-            path: Some(path.display().to_string()),
-            lines: all[from.min(all.len())..]
-                .iter()
-                .map(|l| l.to_string())
-                .collect(),
+            lines: logs::tail(&dir, TAIL_LINES)?,
+            path: Some(dir.display().to_string()),
         })
     })
     .await
-}
-
-fn read_end(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(max)))?;
-    let mut out = Vec::new();
-    f.take(max).read_to_end(&mut out)?;
-    Ok(out)
 }
 
 /// Opens the log's folder in the file manager.
 #[tauri::command]
 pub async fn open_log_folder() -> Result<(), Error> {
     blocking(move || {
-        let dir = log_file()
-            .and_then(|p| p.parent().map(PathBuf::from))
-            .ok_or_else(|| Error::ConfigInvalid {
-                path: "state directory".into(),
-                reason: "no home directory: set CERTKEY_STATE_DIR".into(),
-            })?;
-        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        let dir = logs::dir().ok_or_else(|| Error::ConfigInvalid {
+            path: "log folder".into(),
+            reason: "no home directory: set CERTKEY_LOG_DIR".into(),
+        })?;
+        config::create_private_dir(&dir).map_err(|e| io_error(&dir, e))?;
         let opener = if cfg!(target_os = "macos") {
             "open"
         } else if cfg!(windows) {

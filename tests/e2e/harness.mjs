@@ -8,7 +8,7 @@
 // TAURI_DRIVER names tauri-driver (default: on PATH).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -127,7 +127,9 @@ export class World {
       CERTKEY_STATE_DIR: join(this.dir, 'state'),
       CERTKEY_CONFIG: join(this.dir, 'config.toml'),
       CERTKEY_CA_PASSPHRASE: PASSPHRASE,
-      CERTKEY_LOG: 'info',
+      // The app's own D-Bus session bus only when a story starts one (notifications):
+      // never the desktop's, where a running CertKey would take the launch over.
+      DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(this.dir, 'no-bus')}`,
       // Loopback only, never through a proxy.
       NO_PROXY: '127.0.0.1,localhost',
       no_proxy: '127.0.0.1,localhost',
@@ -307,6 +309,14 @@ export class World {
     });
   }
 
+  /** Closes the app window and, on a story's own bus, waits until the app is gone:
+   *  the next start must not find it still running (it would hand over and end). */
+  async closeApp() {
+    await this.app.close();
+    if (!this.monitor) return;
+    await waitFor('the app to end', () => !run('busctl', ['--user', 'list'], this.env).includes('org.certkey.app.SingleInstance'), 30000);
+  }
+
   /** Opens the app window. */
   async openApp() {
     this.app = await Session.create(this.driverUrl, BIN('certkey-app'));
@@ -322,6 +332,17 @@ export class World {
     for (const c of this.children) if (c.exitCode === null) c.kill('SIGKILL');
     if (!process.env.CERTKEY_E2E_KEEP) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The log's lines (every program's) in the world's log folder, as one text. */
+export function logText(world) {
+  const dir = join(world.env.CERTKEY_STATE_DIR, 'logs');
+  if (!existsSync(dir)) return '';
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.log'))
+    .sort()
+    .map((n) => readFileSync(join(dir, n), 'utf8'))
+    .join('');
 }
 
 /** A WebDriver session on the app window. */

@@ -2,12 +2,12 @@
 // desktop notification (through a real notification server, dunst, on the story's
 // own D-Bus session bus) saying which certificate, on which key, and what to do. Opened
 // again the same day, the app does not remind again. In Settings the holder keeps the
-// app in the tray for the reminders.
+// app in the tray for the reminders; launched again, the app shows its running window.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { waitFor, World } from './harness.mjs';
+import { BIN, logText, waitFor, World } from './harness.mjs';
 
 const SERIAL = 'SK2026E2EREM01';
 const PIN = '80467139';
@@ -40,7 +40,7 @@ test('a renewal reminder, once a day, and the tray', async () => {
   await app.screenshot('reminders-01-overview');
 
   // Opened again: no second reminder the same day.
-  await app.close();
+  await world.closeApp();
   app = await world.openApp();
   await app.find(`${card} [data-testid="renewal-banner"]`, 30000);
   await new Promise((r) => setTimeout(r, 3000));
@@ -56,4 +56,13 @@ test('a renewal reminder, once a day, and the tray', async () => {
   await app.find('[data-testid="settings-saved"]', 30000);
   assert.match(readFileSync(world.env.CERTKEY_CONFIG, 'utf8'), /^tray = true$/m);
   await app.screenshot('reminders-02-settings');
+
+  // Launched again while it runs (the desktop entry clicked twice, or the app hidden
+  // in the tray): the running window is shown, and the second launch ends at once
+  // instead of starting a second app on the same keys.
+  const second = world.spawn(BIN('certkey-app'), [], {}, 'second-launch');
+  await waitFor('the second launch to end', () => second.exitCode !== null, 30000);
+  assert.equal(second.exitCode, 0, second.log());
+  await waitFor('the running app to show its window', () => logText(world).includes('launched again'), 15000);
+  await app.find('[data-testid="settings-form"]');
 });

@@ -2,7 +2,8 @@
 // https is refused; a module file that does not exist is refused, one that is no
 // PKCS#11 module is saved and shows why it does not load, while the key of the
 // working module stays listed; About names every version; the log shows what
-// happened. In both languages.
+// the app and the CLI did, and its level is raised for the help-desk. In both
+// languages.
 
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -63,16 +64,33 @@ test('the CA service, the modules, About and the log', async () => {
   await app.waitText('[data-testid="about"]', 'softkey');
   await app.click('[data-testid="log-refresh"]');
   await app.waitText('[data-testid="log-lines"]', 'settings saved');
-  assert.ok((await app.text('[data-testid="log-path"]')).endsWith('certkey-app.log'));
+  assert.equal(await app.text('[data-testid="log-path"]'), join(world.env.CERTKEY_STATE_DIR, 'logs'));
+  // The help-desk raises the log's level: saved, and in force at once (the app started
+  // at the default, which leaves debug lines out). The view shows the CLI's lines
+  // too, from the same folder, in time order.
+  // (The config names a module that does not load: `certkey list` would exit 3.)
+  world.certkey(['logs', '--path']);
+  await app.click('[data-testid="settings-log-level"] option[value="debug"]');
+  await app.click('[data-testid="settings-save"]');
+  await app.find('[data-testid="settings-saved"]', 30000);
+  assert.match(readFileSync(world.env.CERTKEY_CONFIG, 'utf8'), /^log_level = "debug"$/m);
+  await app.click('[data-testid="log-refresh"]');
+  await app.waitText('[data-testid="log-lines"]', 'settings in force');
+  const lines = (await app.text('[data-testid="log-lines"]')).split('\n');
+  const cli = lines.findIndex((l) => /^certkey +\S+ +INFO certkey: certkey started .*command=logs/.test(l));
+  const saved = lines.findLastIndex((l) => /^certkey-app +.*settings saved/.test(l));
+  assert.ok(cli >= 0 && saved > cli, lines.join('\n'));
+  assert.ok(!lines.some((l) => l.includes('DEBUG') && l.startsWith('certkey ')), 'the CLI ran at info');
+  await app.screenshot('settings-03-log');
   await app.click('[data-testid="settings-lang-en"]');
   await app.waitText('h1', 'Settings');
   await app.waitText('[data-testid="modules"]', 'cannot load');
-  await app.screenshot('settings-03-en');
+  await app.screenshot('settings-04-en');
   await app.click('[data-testid="settings-lang-zh-CN"]');
 
   // The working module's key is still listed.
   await app.click('[data-testid="home"]');
   await app.find(card, 30000);
   await app.find('[data-testid="module-error"]');
-  await app.screenshot('settings-04-overview');
+  await app.screenshot('settings-05-overview');
 });

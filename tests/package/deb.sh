@@ -64,8 +64,14 @@ out=$(run certkey list || true)
 echo "$out"
 serial=$(run certkey-softkey status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["slots"][0]["serial"])')
 grep -q "$serial" <<<"$out" || fail "certkey list does not show the trial key $serial"
+said=$(run env LC_ALL=zh_CN.UTF-8 certkey-softkey trial)
+echo "$said"
+grep -q "试用模式已开启" <<<"$said" || fail "certkey-softkey trial, in Chinese, says: $said"
 run certkey-softkey trial off
 (run certkey list || true) | grep -q "$serial" && fail "the trial key is still listed after trial off"
+said=$(run certkey-softkey trial)
+echo "$said"
+grep -q "^Trial mode is off" <<<"$said" || fail "certkey-softkey trial says: $said"
 
 echo "--- dpkg -r $name"
 as_root dpkg -r "$name" >/dev/null

@@ -11,6 +11,7 @@
 mod diagnose_cmd;
 mod i18n;
 mod interact;
+mod logs_cmd;
 mod render;
 mod seal_cmd;
 
@@ -97,6 +98,9 @@ enum Command {
     /// the clock. Prints the findings with what to do; --out writes the report as an
     /// HTML page or JSON (personal data masked unless --no-redact).
     Diagnose(diagnose_cmd::DiagnoseArgs),
+    /// Print the log that the app and this command write (the last lines of both, in
+    /// time order), or export it into one file for the help-desk.
+    Logs(logs_cmd::LogsArgs),
     /// Everything about one key or all keys: flags, PIN state, memory, mechanisms,
     /// certificates, key and data objects.
     Info {
@@ -259,13 +263,13 @@ fn exit_for(e: &Error) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CERTKEY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The log file, at the config's level; standard error only under CERTKEY_LOG.
+    certkey_core::logs::init("certkey", certkey_core::logs::Echo::WhenAsked);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        command = %subcommand_name(),
+        "certkey started"
+    );
     let lang = cli.lang.map_or_else(Lang::from_env, Lang::from);
     match run(&cli, lang) {
         Ok(code) => ExitCode::from(code),
@@ -280,6 +284,22 @@ fn main() -> ExitCode {
             ExitCode::from(exit_for(&e))
         }
     }
+}
+
+/// The subcommand on the command line (`activate`, `cert export`), for the log: never
+/// an argument's value.
+fn subcommand_name() -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut names = Vec::new();
+    for arg in std::env::args().skip(1) {
+        let Some(sub) = cmd.find_subcommand(&arg).cloned() else {
+            continue;
+        };
+        names.push(sub.get_name().to_string());
+        cmd = sub;
+    }
+    names.join(" ")
 }
 
 fn setup(cli: &Cli) -> Result<Setup, Error> {
@@ -526,6 +546,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
         Command::Seal { command } => seal_cmd::run(cli, lang, command),
         Command::List => listing(cli, lang, None, None),
         Command::Diagnose(args) => diagnose_cmd::run(cli, lang, args),
+        Command::Logs(args) => logs_cmd::run(cli, lang, args),
         Command::Info {
             token,
             login,

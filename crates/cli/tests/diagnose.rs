@@ -14,9 +14,11 @@ mod flows;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use flows::{blank_softkey, free_port, pem, pkcs11_tool, sibling, text, Ca, NEW_PIN, PASSPHRASE};
+use flows::{
+    blank_softkey, free_port, pem, pkcs11_tool, sibling, text, wait_listening, Ca, NEW_PIN,
+    PASSPHRASE,
+};
 use serde_json::Value;
 
 /// Runs `certkey --json diagnose` with only `modules`; the USB tree is `usb_root`
@@ -530,17 +532,7 @@ fn skewed_ca(ca: &Ca, offset: &str) -> (std::process::Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("faketime (the test command installs it)");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "certkey-ca did not start"
-        );
-        if let Ok(Some(s)) = child.try_wait() {
-            panic!("certkey-ca under faketime exited: {s}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(&mut child, port, "certkey-ca under faketime");
     (child, format!("http://127.0.0.1:{port}"))
 }
 
@@ -579,6 +571,154 @@ fn the_service_down_and_a_service_clock_two_hours_ahead_are_named() {
     assert_eq!(f["params"]["direction"], "behind");
     let minutes = f["params"]["minutes"].as_i64().unwrap();
     assert!((119..=121).contains(&minutes), "{f}");
+}
+
+/// A TLS root and the service's certificate under it, made by OpenSSL: the leaf for
+/// `san`, one day valid from now, or from `shift` (a faketime offset, e.g. `-3d`).
+/// (root, leaf certificate, leaf key), PEM.
+fn service_cert(
+    dir: &Path,
+    name: &str,
+    san: &str,
+    shift: Option<&str>,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |ext: &str| dir.join(format!("{name}{ext}"));
+    let openssl = |args: &[&str], shifted: bool| {
+        let mut cmd = match shift.filter(|_| shifted) {
+            Some(offset) => {
+                let mut c = Command::new("faketime");
+                c.args(["-f", offset, "openssl"]);
+                c
+            }
+            None => Command::new("openssl"),
+        };
+        let out = cmd.args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let (root, root_key) = (p("-root.pem"), p("-root.key"));
+    let (leaf, key, csr, ext) = (p(".pem"), p(".key"), p(".csr"), p(".ext"));
+    let s = |x: &PathBuf| x.to_str().unwrap().to_string();
+    let mut args = vec!["req", "-x509"];
+    args.extend(ec);
+    let (root_s, root_key_s) = (s(&root), s(&root_key));
+    args.extend([
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Test Service Root",
+        "-keyout",
+        &root_key_s,
+        "-out",
+        &root_s,
+    ]);
+    openssl(&args, false);
+    let mut args = vec!["req"];
+    args.extend(ec);
+    let subj = format!("/CN={name}");
+    let (key_s, csr_s) = (s(&key), s(&csr));
+    args.extend(["-subj", &subj, "-keyout", &key_s, "-out", &csr_s]);
+    openssl(&args, false);
+    std::fs::write(
+        &ext,
+        format!("subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"),
+    )
+    .unwrap();
+    let (leaf_s, ext_s) = (s(&leaf), s(&ext));
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr_s,
+            "-CA",
+            &root_s,
+            "-CAkey",
+            &root_key_s,
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &ext_s,
+            "-out",
+            &leaf_s,
+        ],
+        true,
+    );
+    (root, leaf, key)
+}
+
+#[test]
+fn the_services_tls_certificate_is_read_and_a_wrong_name_or_an_expired_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = blank_softkey("SKDIAGTLS1", "tass");
+    let env = [("CERTKEY_SOFTKEY_DIR", store.path().to_str().unwrap())];
+    // Right: a certificate for 127.0.0.1 under the root given with --service-ca.
+    let (root, cert, key) = service_cert(dir.path(), "good", "IP:127.0.0.1", None);
+    let ca = Ca::start_tls(&cert, &key);
+    assert!(ca.url.starts_with("https://127.0.0.1:"));
+    let roots = root.to_str().unwrap();
+    let (v, _) = diagnose(
+        dir.path(),
+        &[&softkey_module()],
+        Some(&ca.url),
+        &["--service-ca", roots],
+        &env,
+    );
+    let s = &v["services"][0];
+    assert_eq!(s["tls_trusted"], true, "{s:#}");
+    assert_eq!(s["tls_names"], serde_json::json!(["127.0.0.1"]));
+    assert!(
+        s["tls_issuer"]
+            .as_str()
+            .unwrap()
+            .contains("Test Service Root"),
+        "{s:#}"
+    );
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(
+        !codes.iter().any(|c| c.starts_with("service_")),
+        "{codes:?}"
+    );
+    drop(ca);
+
+    // Wrong: another name, and expired two days ago.
+    let (root, cert, key) = service_cert(dir.path(), "wrong", "DNS:wrong.example", Some("-3d"));
+    let ca = Ca::start_tls(&cert, &key);
+    let (v, _) = diagnose(
+        dir.path(),
+        &[&softkey_module()],
+        Some(&ca.url),
+        &["--service-ca", root.to_str().unwrap()],
+        &env,
+    );
+    let s = &v["services"][0];
+    assert_eq!(s["tcp_connected"], true);
+    assert_eq!(s["tls_trusted"], false, "{s:#}");
+    assert_eq!(s["tls_names"], serde_json::json!(["wrong.example"]));
+    let not_after = time::OffsetDateTime::parse(
+        s["tls_not_after"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        not_after < time::OffsetDateTime::now_utc() - time::Duration::days(1),
+        "{s:#}"
+    );
+    let f = finding(&v, "service_tls");
+    assert_eq!(f["severity"], "error");
+    assert!(!f["params"]["reason"].as_str().unwrap().is_empty(), "{f}");
 }
 
 /// A sysfs-shaped USB tree: a root hub, a Feitian ePass3000GM with a smart-card

@@ -63,6 +63,9 @@ pub struct Config {
     /// reminders (default false).
     #[serde(default)]
     pub tray: Option<bool>,
+    /// How much goes into the log (default `info`; `CERTKEY_LOG` wins).
+    #[serde(default)]
+    pub log_level: Option<crate::logs::LogLevel>,
     /// Where this config was read from, if anywhere.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -90,14 +93,7 @@ pub fn state_dir() -> Option<PathBuf> {
 /// the file written beside it (0600), synced and renamed over the old one.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(&dir).map_err(|e| Error::io(&dir, &e))?;
+    create_private_dir(&dir).map_err(|e| Error::io(&dir, &e))?;
     // A new file of an unguessable name (never one that is there already, nor a
     // link someone planted): the bytes are the user's only.
     let mut nonce = [0u8; 8];
@@ -127,6 +123,19 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// Makes `dir` and its missing parents for this user only (0700 on Unix); a folder
+/// that is there already stays as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// Splits a path list env value (`:` on Unix, `;` on Windows), dropping empty parts.
@@ -219,7 +228,7 @@ pub const MAX_MODULES: usize = 32;
 
 /// What the settings screen changes in the config: the one CA service for everything
 /// (none: the CA directory decides), the extra PKCS#11 modules, the app's reminders
-/// and its tray.
+/// and its tray, the log's level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `service_url`.
@@ -230,6 +239,8 @@ pub struct Settings {
     pub reminders: bool,
     /// `tray` (written only when on).
     pub tray: bool,
+    /// `log_level` (written only when not the default).
+    pub log_level: crate::logs::LogLevel,
 }
 
 impl Settings {
@@ -317,6 +328,11 @@ impl Settings {
         } else {
             doc.remove("tray");
         }
+        if s.log_level == crate::logs::DEFAULT_LEVEL {
+            doc.remove("log_level");
+        } else {
+            doc["log_level"] = toml_edit::value(s.log_level.name());
+        }
         let out = doc.to_string();
         toml::from_str::<Config>(&out).map_err(|e| invalid(e.to_string()))?;
         write_private(path, out.as_bytes())?;
@@ -340,6 +356,11 @@ mod tests {
         let c = Config::read(&p).unwrap();
         assert_eq!(c.modules, vec!["/a.so", "/b.so"]);
         assert_eq!(c.ca_bundle, vec!["/ca.pem"]);
+
+        std::fs::write(&p, "log_level = \"loud\"\n").unwrap();
+        let e = Config::read(&p).unwrap_err();
+        assert_eq!(e.code(), "config_invalid");
+        assert!(e.to_string().contains("loud"), "{e}");
 
         std::fs::write(&p, "modlues = []\n").unwrap();
         let e = Config::read(&p).unwrap_err();
@@ -372,6 +393,7 @@ mod tests {
             modules: vec![module.display().to_string(), module.display().to_string()],
             reminders: false,
             tray: true,
+            log_level: crate::logs::LogLevel::Debug,
         }
         .save(&path)
         .unwrap();
@@ -385,18 +407,21 @@ mod tests {
         assert_eq!(cfg.auto_modules, Some(false));
         assert_eq!(cfg.ca.len(), 1);
         assert_eq!((cfg.reminders, cfg.tray), (Some(false), Some(true)));
+        assert_eq!(cfg.log_level, Some(crate::logs::LogLevel::Debug));
+        assert!(text.contains("log_level = \"debug\""), "{text}");
         // Cleared again: the defaults are not written.
         Settings {
             service_url: None,
             modules: Vec::new(),
             reminders: true,
             tray: false,
+            log_level: crate::logs::DEFAULT_LEVEL,
         }
         .save(&path)
         .unwrap();
         let cfg = Config::read(&path).unwrap();
         assert!(cfg.modules.is_empty() && cfg.service_url.is_none());
-        assert_eq!((cfg.reminders, cfg.tray), (None, None));
+        assert_eq!((cfg.reminders, cfg.tray, cfg.log_level), (None, None, None));
         assert_eq!(cfg.ca.len(), 1);
     }
 
@@ -410,6 +435,7 @@ mod tests {
                 modules,
                 reminders: true,
                 tray: false,
+                log_level: crate::logs::DEFAULT_LEVEL,
             }
             .save(&path)
             .map(|_| ())

@@ -14,6 +14,7 @@ pub mod diagnose;
 pub mod directory;
 pub mod error;
 pub mod inventory;
+pub mod logs;
 pub mod pkcs11;
 pub mod reminders;
 pub mod service;

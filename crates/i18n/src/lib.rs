@@ -9,7 +9,8 @@
 //! - `step-*`, `notice-*`, `confirm-*`, `secret-*`, `pin-rule-*`, `cert-type-*`: the
 //!   workflow vocabulary shared by every front end (`workflow.ftl`).
 //! - `ckr-0x<HEX>`: what a PKCS#11 return value means for a user (`errors.ftl`).
-//! - `cli-*` and `app-*`: the text of one front end.
+//! - `cli-*`, `app-*` and `softkey-*`: the text of one front end (`softkey-*`: the
+//!   trial command of `certkey-softkey`).
 //!
 //! Bidi isolation marks are off, and a missing message never panics: it falls back to
 //! the other language, then to its id, with a warning in the log.

@@ -13,6 +13,7 @@ import type { AttachmentInfo } from '../bindings/AttachmentInfo';
 import type { Exported } from '../bindings/Exported';
 import type { KeyQuote } from '../bindings/KeyQuote';
 import type { LiveInventory } from '../bindings/LiveInventory';
+import type { LogLevel } from '../bindings/LogLevel';
 import type { LogTail } from '../bindings/LogTail';
 import type { OperationEvent } from '../bindings/OperationEvent';
 import type { OperationRequest } from '../bindings/OperationRequest';
@@ -63,8 +64,13 @@ export const api = {
 
   settings: (): Promise<SettingsView> => invoke('settings'),
 
-  saveSettings: (serviceUrl: string | null, modules: string[], reminders: boolean, tray: boolean): Promise<void> =>
-    invoke('save_settings', { serviceUrl, modules, reminders, tray }),
+  saveSettings: (
+    serviceUrl: string | null,
+    modules: string[],
+    reminders: boolean,
+    tray: boolean,
+    logLevel: LogLevel,
+  ): Promise<void> => invoke('save_settings', { serviceUrl, modules, reminders, tray, logLevel }),
 
   /** The window's language, for the reminders and the tray's menu. */
   setLanguage: (lang: string): Promise<void> => invoke('set_language', { lang }),

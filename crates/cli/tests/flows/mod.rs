@@ -34,6 +34,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until `child` (called `what`) listens on loopback `port`: at most 30 s, and
+/// not past its exit.
+pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what} did not start"
+        );
+        if let Ok(Some(s)) = child.try_wait() {
+            panic!("{what} exited: {s}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A certkey-ca on SQLite, on a loopback port, for one test.
 pub struct Ca {
     child: Child,
@@ -52,6 +68,19 @@ impl Drop for Ca {
 impl Ca {
     pub fn start() -> Ca {
         Ca::start_configured(&|text| text)
+    }
+
+    /// [`Ca::start`] serving over TLS with this certificate chain and PKCS#8 key (PEM);
+    /// its URL is `https://127.0.0.1:PORT`.
+    pub fn start_tls(cert: &Path, key: &Path) -> Ca {
+        let tls = format!(
+            "\n[tls]\ncert = {:?}\nkey = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        );
+        let mut ca = Ca::start_configured(&|text| text + &tls);
+        ca.url = ca.url.replacen("http://", "https://", 1);
+        ca
     }
 
     /// [`Ca::start`] with certkey-ca.toml edited by `edit` before serving.
@@ -94,17 +123,7 @@ impl Ca {
             .spawn()
             .unwrap();
         let url = format!("http://127.0.0.1:{port}");
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "certkey-ca did not start"
-            );
-            if let Ok(Some(s)) = child.try_wait() {
-                panic!("certkey-ca exited: {s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(&mut child, port, "certkey-ca");
         Ca {
             child,
             url,

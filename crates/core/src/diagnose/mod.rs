@@ -1178,15 +1178,20 @@ fn usb_findings(report: &Report, catalog: &Catalog, out: &mut Vec<Finding>) {
 }
 
 fn token_findings(report: &Report, catalog: &Catalog, out: &mut Vec<Finding>) {
-    // One key seen through two modules: the same manufacturer and serial.
-    let mut seen: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    // One key seen through two modules: the same serial (a vendor's module and OpenSC
+    // may name the maker differently). A blank serial tells nothing.
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for t in &report.tokens {
-        seen.entry((t.details.manufacturer.clone(), t.details.serial.clone()))
-            .or_default()
-            .push(t.module.clone());
+        let serial = t.details.serial.trim();
+        if !serial.is_empty() {
+            seen.entry(serial.to_string())
+                .or_default()
+                .push(t.module.clone());
+        }
     }
-    for ((_, serial), modules) in &seen {
+    for (serial, modules) in &seen {
         let mut distinct = modules.clone();
+        distinct.sort();
         distinct.dedup();
         if distinct.len() > 1 {
             out.push(finding(

@@ -68,6 +68,15 @@ pub fn record(module: &str, function: &str, slot: Option<u64>, rv: &str, took: D
         rv: rv.to_string(),
         micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
     };
+    // At the log's trace level, each call goes into the log too (never an argument).
+    tracing::trace!(
+        module = %call.module,
+        function = %call.function,
+        slot = ?call.slot,
+        rv = %call.rv,
+        micros = call.micros,
+        "PKCS#11 call"
+    );
     let mut r = ring();
     if r.len() == CAPACITY {
         r.pop_front();

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use certkey_i18n::{Arg, Catalog, Lang};
 use certkey_softkey::config::{self, SlotConfig};
 use certkey_softkey::control::Control;
 use certkey_softkey::store::Store;
@@ -100,51 +101,74 @@ fn pick<'a>(slots: &'a [SlotConfig], serial: &Option<String>) -> Result<&'a Slot
     }
 }
 
+/// A sentence of the trial command in the user's language (the catalog's
+/// `softkey-trial-*`): trial mode is what a holder with an installed CertKey uses.
+fn say(id: &str, args: &[Arg]) -> String {
+    Catalog::text(Lang::from_env(), id, args)
+}
+
 fn trial(store: &Store, state: Option<&str>) -> Result<(), String> {
     let file = store.dir().join(config::FILE);
     let ours = config::trial_file(store.dir());
+    let io = |e: std::io::Error| {
+        say(
+            "softkey-trial-io",
+            &[
+                ("path", file.display().to_string().into()),
+                ("reason", e.to_string().into()),
+            ],
+        )
+    };
     let current = match std::fs::read_to_string(&file) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("{}: {e}", file.display())),
+        Err(e) => return Err(io(e)),
     };
+    let dir = || store.dir().display().to_string();
     match state {
+        None if current.is_some() => {
+            println!("{}", say("softkey-trial-is-on", &[("dir", dir().into())]));
+            Ok(())
+        }
         None => {
-            println!(
-                "trial mode {}",
-                if current.is_some() { "on" } else { "off" }
-            );
+            println!("{}", say("softkey-trial-is-off", &[]));
             Ok(())
         }
         Some("on") => {
             if current.is_none() {
                 store.create()?;
-                std::fs::write(&file, &ours).map_err(|e| format!("{}: {e}", file.display()))?;
+                std::fs::write(&file, &ours).map_err(io)?;
             }
             let slots = config::load(store.dir())?;
             let serials: Vec<&str> = slots.iter().map(|c| c.serial.as_str()).collect();
-            println!("trial mode on: {}", serials.join(", "));
+            println!(
+                "{}",
+                say(
+                    "softkey-trial-on",
+                    &[("serial", serials.join(", ").into()), ("dir", dir().into())]
+                )
+            );
             Ok(())
         }
         Some("off") => match current {
             None => {
-                println!("trial mode off");
+                println!("{}", say("softkey-trial-is-off", &[]));
                 Ok(())
             }
             Some(text) if text == ours => {
-                std::fs::remove_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-                println!(
-                    "trial mode off (the key's data stays in {})",
-                    store.dir().display()
-                );
+                std::fs::remove_file(&file).map_err(io)?;
+                println!("{}", say("softkey-trial-off", &[("dir", dir().into())]));
                 Ok(())
             }
-            Some(_) => Err(format!(
-                "{} was not written by `trial on`; edit or remove it yourself",
-                file.display()
+            Some(_) => Err(say(
+                "softkey-trial-not-ours",
+                &[("path", file.display().to_string().into())],
             )),
         },
-        Some(v) => Err(format!("trial wants `on` or `off`, not {v:?}")),
+        Some(v) => Err(say(
+            "softkey-trial-usage",
+            &[("value", format!("{v:?}").into())],
+        )),
     }
 }
 
