@@ -339,7 +339,8 @@ app-settings-log-level-warn = Failures and warnings
 app-settings-log-level-info = What CertKey does (default)
 app-settings-log-level-debug = Every step, for the help-desk
 app-settings-log-level-trace = Everything, with each call to the key's module
-app-settings-log-level-help = The log never holds a PIN or an activation code. Raise the level while the help-desk looks into a problem; a day's log is one file, and the last 14 are kept.
+app-settings-log-level-help = The log never holds a PIN or an activation code. Raise the level while the help-desk looks into a problem; a day's log is one file per program, and the last 14 of each are kept.
+app-settings-log-level-env = CERTKEY_LOG={ $filter } is set for this app: it decides what is logged while it is set, whatever is chosen here.
 app-reminder-title-one = A certificate expires in { $days } days
 app-reminder-title-many = { $count } certificates expire soon, the first in { $days } days
 app-reminder-window = { $holder } (key { $serial }): online renewal is open, { $days } days left (until { $date }).

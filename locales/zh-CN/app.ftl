@@ -327,7 +327,8 @@ app-settings-log-level-warn = 记录错误和警告
 app-settings-log-level-info = 记录证书助手的操作（默认）
 app-settings-log-level-debug = 记录每一步，供服务人员排查问题
 app-settings-log-level-trace = 全部记录，包括对 Key 驱动的每次调用
-app-settings-log-level-help = 日志中不会记录 PIN 码和激活码。服务人员排查问题时可调高级别；每天的日志为一个文件，保留最近 14 个。
+app-settings-log-level-help = 日志中不会记录 PIN 码和激活码。服务人员排查问题时可调高级别；每个程序每天的日志为一个文件，各保留最近 14 个。
+app-settings-log-level-env = 本程序设置了环境变量 CERTKEY_LOG={ $filter }：设置该变量期间，日志记录内容由它决定，此处的选择不起作用。
 app-reminder-title-one = 有一张证书将在 { $days } 天后到期
 app-reminder-title-many = 有 { $count } 张证书即将到期，最近的一张还剩 { $days } 天
 app-reminder-window = { $holder }（Key { $serial }）：已可在线更新，剩余 { $days } 天（{ $date } 到期）。

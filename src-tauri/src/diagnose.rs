@@ -221,29 +221,36 @@ pub async fn diagnose_run(
         {
             let child = child.clone();
             let timed_out = timed_out.clone();
-            std::thread::spawn(move || {
-                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    watched.recv_timeout(DEADLINE)
-                {
-                    timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
-                    if let Ok(mut c) = child.lock() {
-                        let _ = c.kill();
+            let watchdog = std::thread::Builder::new()
+                .name("diagnose-deadline".into())
+                .spawn(move || {
+                    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        watched.recv_timeout(DEADLINE)
+                    {
+                        timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                        if let Ok(mut c) = child.lock() {
+                            let _ = c.kill();
+                        }
                     }
-                }
-            });
+                });
+            if let Err(e) = watchdog {
+                tracing::warn!(error = %e, "the diagnosis runs without its deadline");
+            }
         }
         let mut reader = BufReader::new(stdout);
         let mut report = None;
         // The module under examination, to name when the helper dies.
         let mut examined: Option<String> = None;
-        let mut line = String::new();
+        let mut line = Vec::new();
         loop {
             line.clear();
-            match std::io::Read::take(&mut reader, LINE_LIMIT as u64).read_line(&mut line) {
+            // Bytes, not text: a module that prints something else (GBK) on the
+            // helper's output costs that line, not the report.
+            match std::io::Read::take(&mut reader, LINE_LIMIT as u64).read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            match serde_json::from_str::<HelperLine>(&line) {
+            match serde_json::from_slice::<HelperLine>(&line) {
                 Ok(HelperLine::Progress {
                     stage,
                     done,
@@ -269,11 +276,10 @@ pub async fn diagnose_run(
         let mut child = child.lock().map_err(|_| Error::ModuleMisbehaved {
             reason: "the diagnosis stopped".into(),
         })?;
-        // With the report in hand the helper has nothing left to do: a module thread
-        // it left behind (one that hung) must not keep it, nor the window, waiting.
-        if report.is_some() {
-            let _ = child.kill();
-        }
+        // With the report in hand, or its output ended, the helper has nothing left to
+        // give: a module thread it left behind (one that hung) must not keep it, nor
+        // the window, waiting. (Ending a helper that ended already does nothing.)
+        let _ = child.kill();
         let status = child.wait();
         if report.is_none() && timed_out.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::ModuleMisbehaved {

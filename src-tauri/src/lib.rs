@@ -39,6 +39,7 @@ pub fn run() {
         // A module watch helper: no window; reports on stdout until the app goes.
         certkey_core::watch::helper_main();
     }
+    logs::remove_old_app_log();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "CertKey started");
     let result = tauri::Builder::default()
         // First: a second launch (the desktop entry clicked again while the app runs,

@@ -55,6 +55,8 @@ pub struct SettingsView {
     pub core_version: String,
     /// How much goes into the log.
     pub log_level: LogLevel,
+    /// The `CERTKEY_LOG` filter that decides the level instead, when it is set.
+    pub log_env: Option<String>,
     /// The log folder (the app's files and the CLI's).
     pub log_dir: Option<String>,
 }
@@ -96,6 +98,7 @@ pub async fn settings(app: AppHandle) -> Result<SettingsView, Error> {
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             core_version: certkey_core::VERSION.to_string(),
             log_level: loaded.config.log_level.unwrap_or(logs::DEFAULT_LEVEL),
+            log_env: logs::level_from_env(),
             log_dir: logs::dir().map(|p| p.display().to_string()),
         })
     })

@@ -43,7 +43,11 @@ pub fn run(cli: &Cli, lang: Lang, args: &LogsArgs) -> Result<u8, Error> {
     if let Some(to) = &args.export {
         let files = logs::export(&dir, to)?;
         if cli.json {
-            let body = serde_json::json!({ "dir": shown, "written": to, "files": files });
+            let body = serde_json::json!({
+                "dir": shown,
+                "written": to.display().to_string(),
+                "files": files,
+            });
             emit(&format!("{body}\n"))?;
         } else {
             let text = tr(

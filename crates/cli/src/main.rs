@@ -262,14 +262,20 @@ fn exit_for(e: &Error) -> u8 {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     // The log file, at the config's level; standard error only under CERTKEY_LOG.
-    certkey_core::logs::init("certkey", certkey_core::logs::Echo::WhenAsked);
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        command = %subcommand_name(),
-        "certkey started"
-    );
+    certkey_core::logs::init("certkey-cli", certkey_core::logs::Echo::WhenAsked);
+    if !matches!(cli.command, Command::Logs(_)) {
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            command = %subcommand_name(&matches),
+            "certkey started"
+        );
+    }
     let lang = cli.lang.map_or_else(Lang::from_env, Lang::from);
     match run(&cli, lang) {
         Ok(code) => ExitCode::from(code),
@@ -286,18 +292,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// The subcommand on the command line (`activate`, `cert export`), for the log: never
-/// an argument's value.
-fn subcommand_name() -> String {
-    use clap::CommandFactory;
-    let mut cmd = Cli::command();
+/// The subcommand run (`activate`, `cert export`), for the log: never an argument.
+fn subcommand_name(matches: &clap::ArgMatches) -> String {
     let mut names = Vec::new();
-    for arg in std::env::args().skip(1) {
-        let Some(sub) = cmd.find_subcommand(&arg).cloned() else {
-            continue;
-        };
-        names.push(sub.get_name().to_string());
-        cmd = sub;
+    let mut m = matches;
+    while let Some((name, sub)) = m.subcommand() {
+        names.push(name);
+        m = sub;
     }
     names.join(" ")
 }

@@ -100,14 +100,22 @@ fn each_command_is_logged_pkcs11_calls_at_trace_never_a_pin_and_the_log_prints_a
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
+    // Today's file (the UTC day of the run, which may have just changed).
+    let day = |d: time::Date| {
+        format!(
+            "certkey-cli.{}-{:02}-{:02}.log",
+            d.year(),
+            u8::from(d.month()),
+            d.day()
+        )
+    };
     let today = time::OffsetDateTime::now_utc().date();
-    let want = format!(
-        "certkey.{}-{:02}-{:02}.log",
-        today.year(),
-        u8::from(today.month()),
-        today.day()
+    assert_eq!(files.len(), 1, "{files:?}");
+    let want = files[0].clone();
+    assert!(
+        want == day(today) || today.previous_day().is_some_and(|d| want == day(d)),
+        "{want}"
     );
-    assert_eq!(files, std::slice::from_ref(&want));
 
     // Printed: the last lines, each with the program that wrote it.
     let out = certkey(&state, &config, &[], &["logs", "--lines", "3"]);
@@ -115,14 +123,14 @@ fn each_command_is_logged_pkcs11_calls_at_trace_never_a_pin_and_the_log_prints_a
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(printed.lines().count(), 3, "{printed}");
     assert!(
-        printed.lines().all(|l| l.starts_with("certkey  ")),
+        printed.lines().all(|l| l.starts_with("certkey-cli  ")),
         "{printed}"
     );
     // The whole of it, as JSON.
     let out = certkey(&state, &config, &[], &["--json", "logs", "--lines", "1000"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dir"], logs.display().to_string());
-    assert_eq!(v["files"][0]["program"], "certkey");
+    assert_eq!(v["files"][0]["program"], "certkey-cli");
     let lines = v["lines"].as_array().unwrap();
     assert!(lines
         .iter()
@@ -170,8 +178,8 @@ fn off_writes_nothing_certkey_log_wins_and_an_unknown_level_is_a_config_error() 
     let at = |k: &'static str| -> [(&'static str, &str); 1] { [(k, dir.to_str().unwrap())] };
 
     std::fs::write(&config, "log_level = \"off\"\n").unwrap();
-    let out = certkey(&state, &config, &at("CERTKEY_LOG_DIR"), &["logs", "--path"]);
-    assert!(out.status.success(), "{}", text(&out));
+    // (`list` exits 3 on the fixture: one of its objects is broken on purpose.)
+    certkey(&state, &config, &at("CERTKEY_LOG_DIR"), &["list"]);
     assert_eq!(log_of(&dir), "", "off: nothing written");
     assert!(
         !state.join("logs").exists(),
@@ -189,14 +197,13 @@ fn off_writes_nothing_certkey_log_wins_and_an_unknown_level_is_a_config_error() 
         ("CERTKEY_LOG_DIR", dir.to_str().unwrap()),
         ("CERTKEY_LOG", "debug"),
     ];
-    let out = certkey(&state, &config, &env, &["logs", "--path"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = certkey(&state, &config, &env, &["list"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("certkey started"),
         "{}",
         text(&out)
     );
-    assert!(log_of(&dir).contains("command=logs"));
+    assert!(log_of(&dir).contains("command=list"));
 
     // A level the config cannot have: the command says so (exit 5).
     std::fs::write(&config, "log_level = \"loud\"\n").unwrap();

@@ -1,7 +1,8 @@
 //! CertKey's log: daily files in the platform's log folder, written by the app and the
 //! CLI alike (each under its own name: `certkey-app.2026-12-03.log`,
-//! `certkey.2026-12-03.log`), the last [`KEEP_FILES`] of each kept, and read back by
-//! `certkey logs` and the app's log view.
+//! `certkey-cli.2026-12-03.log`; neither name starts the other, so that each program's
+//! clean-up keeps the last [`KEEP_FILES`] of its own), and read back by `certkey logs`
+//! and the app's log view.
 //!
 //! How much is written: the config's `log_level` (default `info`), or `CERTKEY_LOG` (a
 //! tracing filter) over it. Never a PIN, an activation code or a key's secret, at any
@@ -29,14 +30,9 @@ pub const ENV_LOG: &str = "CERTKEY_LOG";
 pub const KEEP_FILES: usize = 14;
 /// The level unless the config says otherwise.
 pub const DEFAULT_LEVEL: LogLevel = LogLevel::Info;
-/// The crates whose events the level sets; every other crate logs warnings only.
-const OWN_CRATES: [&str; 5] = [
-    "certkey",
-    "certkey_core",
-    "certkey_app",
-    "certkey_report",
-    "certkey_softkey",
-];
+/// Never into the file, whatever `CERTKEY_LOG` says: the HTTP and TLS libraries'
+/// debug lines name request paths (an unlock ticket is one).
+const FILE_QUIET: &str = "ureq=warn,ureq_proto=warn,rustls=warn";
 /// How much of a file's end [`tail`] reads.
 const TAIL_BYTES: u64 = 512 * 1024;
 
@@ -82,33 +78,19 @@ impl LogLevel {
         }
     }
 
-    /// The level of a name, as the config and the command line write it.
-    pub fn parse(name: &str) -> Result<LogLevel> {
-        LogLevel::ALL
-            .into_iter()
-            .find(|l| l.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| Error::InvalidArgument {
-                name: "log_level".into(),
-                reason: format!("{name:?}: one of off, error, warn, info, debug, trace"),
-            })
-    }
-
-    /// The tracing filter: CertKey's own crates at this level, the rest at warnings
-    /// (or quieter, when this level is).
+    /// The tracing filter: CertKey's own crates (every target starting `certkey`) at
+    /// this level, the rest at warnings (or quieter, when this level is).
     pub fn filter(self) -> String {
         match self {
             LogLevel::Off | LogLevel::Error | LogLevel::Warn => self.name().to_string(),
-            _ => std::iter::once("warn".to_string())
-                .chain(OWN_CRATES.iter().map(|c| format!("{c}={}", self.name())))
-                .collect::<Vec<_>>()
-                .join(","),
+            _ => format!("warn,certkey={}", self.name()),
         }
     }
 }
 
 /// The log folder: `CERTKEY_LOG_DIR`; else `<CERTKEY_STATE_DIR>/logs` when that is set;
 /// else the platform's: `~/.local/state/certkey/logs` (XDG state) on Linux,
-/// `~/Library/Logs/CertKey` on macOS, `%LOCALAPPDATA%\certkey\logs` on Windows.
+/// `~/Library/Logs/CertKey` on macOS, `%LOCALAPPDATA%\certkey\data\logs` on Windows.
 pub fn dir() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(ENV_LOG_DIR).filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
@@ -141,26 +123,27 @@ pub enum Echo {
 /// The filters in force, changed by [`set_level`].
 static RELOAD: OnceLock<Vec<reload::Handle<EnvFilter, Registry>>> = OnceLock::new();
 
-/// Starts the log of `program` (`certkey`, `certkey-app`): its daily file in [`dir`],
-/// at the config's level (or `CERTKEY_LOG`), and standard error as `echo` says. A
-/// folder that cannot be made leaves the file out and says so on standard error;
-/// nothing here stops the program. Returns the folder written to.
+/// Starts the log of `program` (`certkey-cli`, `certkey-app`): its daily file in
+/// [`dir`], at the config's level (or `CERTKEY_LOG`), and standard error as `echo`
+/// says. A folder that cannot be made private leaves the file out and says so on
+/// standard error; nothing here stops the program. Returns the folder written to.
 pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
-    let asked = std::env::var(ENV_LOG).ok().filter(|v| !v.trim().is_empty());
     // A config that does not read is reported by the command that needs it.
     let level = Config::load()
         .ok()
         .and_then(|c| c.log_level)
         .unwrap_or(DEFAULT_LEVEL);
-    let directive = asked.clone().unwrap_or_else(|| level.filter());
-    let filter = || {
-        EnvFilter::try_new(&directive).unwrap_or_else(|e| {
+    let asked = std::env::var(ENV_LOG).ok().filter(|v| !v.trim().is_empty());
+    let asked = asked.filter(|v| match EnvFilter::try_new(v) {
+        Ok(_) => true,
+        Err(e) => {
             eprintln!(
-                "{program}: {ENV_LOG}={directive:?} is not a log filter ({e}); using the default"
+                "{program}: {ENV_LOG}={v:?} is not a log filter ({e}); the config's level is used"
             );
-            EnvFilter::new(DEFAULT_LEVEL.filter())
-        })
-    };
+            false
+        }
+    });
+    let directive = asked.clone().unwrap_or_else(|| level.filter());
     let mut handles = Vec::new();
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
     let folder = dir();
@@ -173,7 +156,7 @@ pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
     });
     let written = file.as_ref().and(folder);
     if let Some(a) = file {
-        let (f, h) = reload::Layer::new(filter());
+        let (f, h) = reload::Layer::new(EnvFilter::new(format!("{directive},{FILE_QUIET}")));
         handles.push(h);
         layers.push(
             tracing_subscriber::fmt::layer()
@@ -183,8 +166,9 @@ pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
                 .boxed(),
         );
     }
-    if echo == Echo::Always || asked.is_some() {
-        let (f, h) = reload::Layer::new(filter());
+    let to_stderr = echo == Echo::Always || asked.is_some();
+    if to_stderr {
+        let (f, h) = reload::Layer::new(EnvFilter::new(&directive));
         handles.push(h);
         layers.push(
             tracing_subscriber::fmt::layer()
@@ -204,21 +188,64 @@ pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
     written
 }
 
+/// The `CERTKEY_LOG` filter in force, if any: it sets the log's level over the
+/// config's, which then has no effect.
+pub fn level_from_env() -> Option<String> {
+    std::env::var(ENV_LOG)
+        .ok()
+        .filter(|v| !v.trim().is_empty() && EnvFilter::try_new(v).is_ok())
+}
+
 /// Changes the level of a running log (Settings saved): ignored under `CERTKEY_LOG`,
 /// which wins, or before [`init`].
 pub fn set_level(level: LogLevel) {
-    for h in RELOAD.get().into_iter().flatten() {
+    let mut it = RELOAD.get().into_iter().flatten();
+    // The file's filter first (see init), then standard error's.
+    if let Some(h) = it.next() {
+        let _ = h.reload(EnvFilter::new(format!("{},{FILE_QUIET}", level.filter())));
+    }
+    for h in it {
         let _ = h.reload(EnvFilter::new(level.filter()));
     }
 }
 
-/// The daily file writer of `program` in `dir` (made private first: the log names
-/// keys, certificates' holders and what failed).
+/// The daily file writer of `program` in `dir`. The folder is made private first, or
+/// made so when it is this user's (the log names keys, certificates' holders and what
+/// failed); a folder of another user is refused. Today's file is made 0600, never
+/// through a link, before the appender opens it.
 fn appender(
     dir: &Path,
     program: &str,
 ) -> std::io::Result<tracing_appender::rolling::RollingFileAppender> {
     config::create_private_dir(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+        let meta = std::fs::symlink_metadata(dir)?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if !meta.is_dir() || meta.uid() != me {
+            return Err(std::io::Error::other(
+                "not a folder of this user (a link, or another user's)",
+            ));
+        }
+        if meta.mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let day = time::OffsetDateTime::now_utc().date();
+        let today = dir.join(format!(
+            "{program}.{}-{:02}-{:02}.log",
+            day.year(),
+            u8::from(day.month()),
+            day.day()
+        ));
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&today)?;
+    }
     tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix(program)
@@ -226,6 +253,16 @@ fn appender(
         .max_log_files(KEEP_FILES)
         .build(dir)
         .map_err(std::io::Error::other)
+}
+
+/// Removes the app's log of before the daily files (`certkey-app.log` and `.log.1` in
+/// the state folder's `logs`): it holds what the log holds, and nothing reads it now.
+pub fn remove_old_app_log() {
+    if let Some(d) = config::state_dir().map(|d| d.join("logs")) {
+        for name in ["certkey-app.log", "certkey-app.log.1"] {
+            let _ = std::fs::remove_file(d.join(name));
+        }
+    }
 }
 
 /// One file of the log.
@@ -237,8 +274,7 @@ pub struct LogFile {
     /// Its day (UTC), `YYYY-MM-DD`.
     pub day: String,
     /// The file.
-    #[cfg_attr(feature = "ts", ts(type = "string"))]
-    pub path: PathBuf,
+    pub path: String,
     /// Its size in bytes.
     pub size: u64,
 }
@@ -258,14 +294,19 @@ pub fn files(dir: &Path) -> Result<Vec<LogFile>> {
         let Some((program, day)) = name.to_str().and_then(parse_name) else {
             continue;
         };
-        let meta = entry.metadata().map_err(|e| Error::io(entry.path(), &e))?;
+        // Gone meanwhile (a program's clean-up): not listed.
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(entry.path(), &e)),
+        };
         if !meta.is_file() {
             continue;
         }
         out.push(LogFile {
             program: program.to_string(),
             day: day.to_string(),
-            path: entry.path(),
+            path: entry.path().display().to_string(),
             size: meta.len(),
         });
     }
@@ -305,21 +346,29 @@ pub struct LogLine {
 }
 
 /// The last `max` lines of the log in `dir`, of every program, in time order (lines of
-/// the app and of the CLI interleaved as they were written).
+/// the app and of the CLI interleaved as they were written). Of a long file only its
+/// end is read: then nothing older than the first line read of it is given, so that
+/// the lines have no gap (fewer than `max` may come).
 pub fn tail(dir: &Path, max: usize) -> Result<Vec<LogLine>> {
     let all = files(dir)?;
-    // The newest days, until they hold enough lines.
     let mut lines: Vec<(String, LogLine)> = Vec::new();
     let mut days: Vec<&str> = all.iter().map(|f| f.day.as_str()).collect();
     days.dedup();
-    let mut taken = 0;
+    // The time from which every file's lines were all read.
+    let mut floor: Option<String> = None;
     for day in days.iter().rev() {
         for f in all.iter().filter(|f| f.day == *day) {
-            let bytes = read_end(&f.path, TAIL_BYTES).map_err(|e| Error::io(&f.path, &e))?;
+            let path = Path::new(&f.path);
+            let bytes = match read_end(path, TAIL_BYTES) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(path, &e)),
+            };
             let text = String::from_utf8_lossy(&bytes);
             let mut it = text.lines();
+            let cut = bytes.len() as u64 == TAIL_BYTES;
             // Read from its middle: the first line may be cut.
-            if bytes.len() as u64 == TAIL_BYTES {
+            if cut {
                 it.next();
             }
             // A line without a time of its own (a multi-line message) keeps the time of
@@ -327,9 +376,11 @@ pub fn tail(dir: &Path, max: usize) -> Result<Vec<LogLine>> {
             let mut time = String::new();
             for l in it {
                 if let Some(t) = l.split_whitespace().next().filter(|t| is_time(t)) {
+                    if cut && time.is_empty() {
+                        floor = floor.max(Some(format!("{day}{t}")));
+                    }
                     time = t.to_string();
                 }
-                taken += 1;
                 lines.push((
                     format!("{day}{time}"),
                     LogLine {
@@ -348,9 +399,13 @@ pub fn tail(dir: &Path, max: usize) -> Result<Vec<LogLine>> {
                 ));
             }
         }
-        if taken >= max {
+        // The newest days until they hold enough lines, or reach a file read in part.
+        if lines.len() >= max || floor.is_some() {
             break;
         }
+    }
+    if let Some(floor) = &floor {
+        lines.retain(|(key, _)| key >= floor);
     }
     // A stable sort by time keeps each file's own order.
     lines.sort_by(|a, b| a.0.cmp(&b.0));
@@ -383,8 +438,8 @@ pub fn export(dir: &Path, to: &Path) -> Result<usize> {
     let all = files(dir)?;
     let mut out = Vec::new();
     for f in &all {
-        out.extend_from_slice(format!("==> {} <==\n", f.path.display()).as_bytes());
-        let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, &e))?;
+        out.extend_from_slice(format!("==> {} <==\n", f.path).as_bytes());
+        let bytes = std::fs::read(&f.path).map_err(|e| Error::io(Path::new(&f.path), &e))?;
         out.extend_from_slice(&bytes);
         if !bytes.ends_with(b"\n") {
             out.push(b'\n');
@@ -399,19 +454,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn levels_read_and_make_filters() {
-        assert_eq!(LogLevel::parse(" Debug ").unwrap(), LogLevel::Debug);
-        let e = LogLevel::parse("loud").unwrap_err();
-        assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+    fn levels_make_filters() {
         assert_eq!(LogLevel::Warn.filter(), "warn");
         assert_eq!(LogLevel::Off.filter(), "off");
-        let f = LogLevel::Debug.filter();
-        assert!(
-            f.starts_with("warn,") && f.contains("certkey_core=debug"),
-            "{f}"
-        );
+        assert_eq!(LogLevel::Debug.filter(), "warn,certkey=debug");
         for l in LogLevel::ALL {
             EnvFilter::try_new(l.filter()).unwrap();
+            EnvFilter::try_new(format!("{},{FILE_QUIET}", l.filter())).unwrap();
         }
     }
 
@@ -484,6 +533,47 @@ mod tests {
         assert_eq!(all.len(), 6);
         assert!(all[0].text.ends_with("old"));
         assert!(tail(&d.path().join("none"), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_long_file_read_in_part_leaves_no_gap() {
+        let d = tempfile::tempdir().unwrap();
+        // The app's file: longer than what is read of it, from 10:00:00 on.
+        let mut long = String::new();
+        let mut n = 0;
+        while (long.len() as u64) < TAIL_BYTES + 64 * 1024 {
+            long.push_str(&format!(
+                "2026-12-03T10:{:02}:{:02}.{:06}Z  INFO certkey_app: line {n}\n",
+                n / 60_000 % 60,
+                n / 1000 % 60,
+                n % 1000
+            ));
+            n += 1;
+        }
+        std::fs::write(d.path().join("certkey-app.2026-12-03.log"), &long).unwrap();
+        // The CLI's: one line from before what was read of the app's, one after.
+        std::fs::write(
+            d.path().join("certkey-cli.2026-12-03.log"),
+            "2026-12-03T09:00:00.000000Z  INFO certkey: early\n\
+             2026-12-03T11:00:00.000000Z  INFO certkey: late\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("certkey-cli.2026-12-02.log"),
+            "2026-12-02T09:00:00.000000Z  INFO certkey: yesterday\n",
+        )
+        .unwrap();
+        let got = tail(d.path(), 1_000_000).unwrap();
+        let texts: Vec<&str> = got.iter().map(|l| l.text.as_str()).collect();
+        assert!(!texts
+            .iter()
+            .any(|t| t.ends_with("early") || t.ends_with("yesterday")));
+        assert!(texts.last().unwrap().ends_with("late"));
+        assert!(texts[texts.len() - 2].ends_with(&format!("line {}", n - 1)));
+        // Whole lines only, each with its time.
+        assert!(texts
+            .iter()
+            .all(|t| is_time(t.split_whitespace().next().unwrap())));
     }
 
     #[test]

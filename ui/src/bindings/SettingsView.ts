@@ -52,6 +52,10 @@ core_version: string,
  */
 log_level: LogLevel, 
 /**
+ * The `CERTKEY_LOG` filter that decides the level instead, when it is set.
+ */
+log_env: string | null, 
+/**
  * The log folder (the app's files and the CLI's).
  */
 log_dir: string | null, };

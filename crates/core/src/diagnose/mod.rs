@@ -1179,11 +1179,11 @@ fn usb_findings(report: &Report, catalog: &Catalog, out: &mut Vec<Finding>) {
 
 fn token_findings(report: &Report, catalog: &Catalog, out: &mut Vec<Finding>) {
     // One key seen through two modules: the same serial (a vendor's module and OpenSC
-    // may name the maker differently). A blank serial tells nothing.
+    // may name the maker differently). A blank or all-zero serial tells nothing.
     let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for t in &report.tokens {
         let serial = t.details.serial.trim();
-        if !serial.is_empty() {
+        if serial.chars().any(|c| c != '0') {
             seen.entry(serial.to_string())
                 .or_default()
                 .push(t.module.clone());
