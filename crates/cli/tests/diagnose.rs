@@ -198,7 +198,7 @@ fn a_healthy_key_shows_no_problem_passes_its_self_test_and_its_report_hides_the_
     assert!(!page.contains("张三") && page.contains("张*"));
     assert!(!page.contains(NEW_PIN));
     // The page as a browser shows it (headless Chromium, no network, no script).
-    let shown = chromium_text(&html, dir.path());
+    let shown = browser_text(&html, dir.path());
     assert!(shown.contains("CertKey diagnostic report"), "{shown}");
     assert!(
         shown.contains(
@@ -217,6 +217,111 @@ fn a_healthy_key_shows_no_problem_passes_its_self_test_and_its_report_hides_the_
     );
     assert_eq!(v["redacted"], false);
     assert!(v.to_string().contains("张三"));
+}
+
+/// What a real browser shows of `page`: headless Chromium's DOM after layout where
+/// Chromium is installed (Debian), else WebKitGTK's (Ubuntu ships Chromium only as a
+/// snap, which the test command cannot install; `CERTKEY_TEST_BROWSER=webkit` picks
+/// WebKitGTK anywhere).
+fn browser_text(page: &Path, dir: &Path) -> String {
+    let chromium = Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if chromium && std::env::var("CERTKEY_TEST_BROWSER").as_deref() != Ok("webkit") {
+        chromium_text(page, dir)
+    } else {
+        webkit_text(page)
+    }
+}
+
+/// Children killed when dropped (a test that fails half-way leaves none running).
+struct Running(Vec<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The text WebKitGTK's MiniBrowser shows of `page`, driven through WebKitWebDriver
+/// on an Xvfb display of its own (the packages the window's tests use).
+fn webkit_text(page: &Path) -> String {
+    let mut display = 300 + std::process::id() % 400;
+    while Path::new(&format!("/tmp/.X11-unix/X{display}")).exists()
+        || Path::new(&format!("/tmp/.X{display}-lock")).exists()
+    {
+        display += 1;
+    }
+    let mut running = Running(Vec::new());
+    running.0.push(
+        Command::new("Xvfb")
+            .arg(format!(":{display}"))
+            .args(["-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (the test command installs it)"),
+    );
+    let start = std::time::Instant::now();
+    while !Path::new(&format!("/tmp/.X11-unix/X{display}")).exists() {
+        assert!(start.elapsed().as_secs() < 30, "Xvfb did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let port = free_port();
+    let mut driver = Command::new("WebKitWebDriver")
+        .arg(format!("--port={port}"))
+        .env("DISPLAY", format!(":{display}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("WebKitWebDriver (the test command installs it)");
+    wait_listening(&mut driver, port, "WebKitWebDriver");
+    running.0.push(driver);
+    let browser = std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("webkit2gtk-4.1").join("MiniBrowser"))
+        .find(|p| p.is_file())
+        .expect("WebKitGTK's MiniBrowser (libwebkit2gtk-4.1-0)");
+    let call = |method: &str, path: &str, body: Value| -> Value {
+        let out = Command::new("curl")
+            .args(["-sS", "-X", method, "-H", "content-type: application/json"])
+            .arg(format!("http://127.0.0.1:{port}/session{path}"))
+            .args(["-d", &body.to_string()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["value"].clone()
+    };
+    let session = call(
+        "POST",
+        "",
+        serde_json::json!({"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {
+            "binary": browser, "args": ["--automation"]}}}}),
+    );
+    let id = session["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no WebDriver session: {session}"))
+        .to_string();
+    call(
+        "POST",
+        &format!("/{id}/url"),
+        serde_json::json!({"url": format!("file://{}", page.display())}),
+    );
+    let shown = call(
+        "POST",
+        &format!("/{id}/execute/sync"),
+        serde_json::json!({"script": "return document.body.innerText", "args": []}),
+    );
+    call("DELETE", &format!("/{id}"), serde_json::json!({}));
+    shown
+        .as_str()
+        .unwrap_or_else(|| panic!("no text: {shown}"))
+        .to_string()
 }
 
 /// What headless Chromium renders of `page` (its DOM after layout, as text).
