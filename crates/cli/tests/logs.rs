@@ -88,6 +88,12 @@ fn each_command_is_logged_pkcs11_calls_at_trace_never_a_pin_and_the_log_prints_a
         "{log}"
     );
     assert!(!log.contains(SECRET), "the PIN is in the log:\n{log}");
+    // The key's mechanisms read (SoftHSM2 lists some cryptoki has no name for): not
+    // cryptoki's "Mechanism type N is not supported" error for each of them.
+    certkey(&state, &config, &[], &["info", "--token", &f.serial]);
+    let log = log_of(&logs);
+    assert_eq!(log.matches("command=info").count(), 2, "{log}");
+    assert!(!log.contains("is not supported"), "{log}");
     // The folder is the user's only.
     #[cfg(unix)]
     {

@@ -33,6 +33,9 @@ pub const DEFAULT_LEVEL: LogLevel = LogLevel::Info;
 /// Never into the file, whatever `CERTKEY_LOG` says: the HTTP and TLS libraries'
 /// debug lines name request paths (an unlock ticket is one).
 const FILE_QUIET: &str = "ureq=warn,ureq_proto=warn,rustls=warn";
+/// Never anywhere: cryptoki says "Mechanism type N is not supported" as an error for
+/// every vendor mechanism a module lists, which is no error of CertKey's.
+const QUIET: &str = "cryptoki::mechanism=off";
 /// How much of a file's end [`tail`] reads.
 const TAIL_BYTES: u64 = 512 * 1024;
 
@@ -156,7 +159,8 @@ pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
     });
     let written = file.as_ref().and(folder);
     if let Some(a) = file {
-        let (f, h) = reload::Layer::new(EnvFilter::new(format!("{directive},{FILE_QUIET}")));
+        let (f, h) =
+            reload::Layer::new(EnvFilter::new(format!("{directive},{QUIET},{FILE_QUIET}")));
         handles.push(h);
         layers.push(
             tracing_subscriber::fmt::layer()
@@ -168,7 +172,7 @@ pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
     }
     let to_stderr = echo == Echo::Always || asked.is_some();
     if to_stderr {
-        let (f, h) = reload::Layer::new(EnvFilter::new(&directive));
+        let (f, h) = reload::Layer::new(EnvFilter::new(format!("{directive},{QUIET}")));
         handles.push(h);
         layers.push(
             tracing_subscriber::fmt::layer()
@@ -202,10 +206,13 @@ pub fn set_level(level: LogLevel) {
     let mut it = RELOAD.get().into_iter().flatten();
     // The file's filter first (see init), then standard error's.
     if let Some(h) = it.next() {
-        let _ = h.reload(EnvFilter::new(format!("{},{FILE_QUIET}", level.filter())));
+        let _ = h.reload(EnvFilter::new(format!(
+            "{},{QUIET},{FILE_QUIET}",
+            level.filter()
+        )));
     }
     for h in it {
-        let _ = h.reload(EnvFilter::new(level.filter()));
+        let _ = h.reload(EnvFilter::new(format!("{},{QUIET}", level.filter())));
     }
 }
 
@@ -460,7 +467,7 @@ mod tests {
         assert_eq!(LogLevel::Debug.filter(), "warn,certkey=debug");
         for l in LogLevel::ALL {
             EnvFilter::try_new(l.filter()).unwrap();
-            EnvFilter::try_new(format!("{},{FILE_QUIET}", l.filter())).unwrap();
+            EnvFilter::try_new(format!("{},{QUIET},{FILE_QUIET}", l.filter())).unwrap();
         }
     }
 
