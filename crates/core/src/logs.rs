@@ -124,8 +124,9 @@ pub enum Echo {
     WhenAsked,
 }
 
-/// The filters in force, changed by [`set_level`].
-static RELOAD: OnceLock<Vec<reload::Handle<EnvFilter, Registry>>> = OnceLock::new();
+/// Each output's filter and what it always adds to the level, changed by
+/// [`set_level`].
+static RELOAD: OnceLock<Vec<(reload::Handle<EnvFilter, Registry>, String)>> = OnceLock::new();
 
 /// Starts the log of `program` (`certkey-cli`, `certkey-app`): its daily file in
 /// [`dir`], at the config's level (or `CERTKEY_LOG`), and standard error as `echo`
@@ -150,6 +151,12 @@ pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
     let directive = asked.clone().unwrap_or_else(|| level.filter());
     let mut handles = Vec::new();
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
+    // One filter: the level with what this output always keeps quiet.
+    let mut filter = |quiet: String| {
+        let (f, h) = reload::Layer::new(EnvFilter::new(format!("{directive},{quiet}")));
+        handles.push((h, quiet));
+        f
+    };
     let folder = dir();
     let file = folder.as_deref().and_then(|d| match appender(d, program) {
         Ok(a) => Some(a),
@@ -160,9 +167,7 @@ pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
     });
     let written = file.as_ref().and(folder);
     if let Some(a) = file {
-        let (f, h) =
-            reload::Layer::new(EnvFilter::new(format!("{directive},{QUIET},{FILE_QUIET}")));
-        handles.push(h);
+        let f = filter(format!("{QUIET},{FILE_QUIET}"));
         layers.push(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
@@ -173,8 +178,7 @@ pub fn init(program: &str, echo: Echo) -> Option<PathBuf> {
     }
     let to_stderr = echo == Echo::Always || asked.is_some();
     if to_stderr {
-        let (f, h) = reload::Layer::new(EnvFilter::new(format!("{directive},{QUIET}")));
-        handles.push(h);
+        let f = filter(QUIET.to_string());
         layers.push(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
@@ -204,16 +208,8 @@ pub fn level_from_env() -> Option<String> {
 /// Changes the level of a running log (Settings saved): ignored under `CERTKEY_LOG`,
 /// which wins, or before [`init`].
 pub fn set_level(level: LogLevel) {
-    let mut it = RELOAD.get().into_iter().flatten();
-    // The file's filter first (see init), then standard error's.
-    if let Some(h) = it.next() {
-        let _ = h.reload(EnvFilter::new(format!(
-            "{},{QUIET},{FILE_QUIET}",
-            level.filter()
-        )));
-    }
-    for h in it {
-        let _ = h.reload(EnvFilter::new(format!("{},{QUIET}", level.filter())));
+    for (h, quiet) in RELOAD.get().into_iter().flatten() {
+        let _ = h.reload(EnvFilter::new(format!("{},{quiet}", level.filter())));
     }
 }
 
@@ -275,7 +271,6 @@ pub fn remove_old_app_log() {
 
 /// One file of the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LogFile {
     /// The program that wrote it (`certkey`, `certkey-app`).
     pub program: String,
