@@ -166,12 +166,14 @@ export class World {
       .filter((l) => !l.startsWith('require_renewal_entitlement'))
       .join('\n');
     writeFileSync(cfgPath, `require_renewal_entitlement = ${requirePayment}\n${raised}`);
-    const port = await freePort();
-    this.caUrl = `http://127.0.0.1:${port}`;
-    const ca = this.spawn(BIN('certkey-ca'), ['serve', '--data', this.caDir, '--listen', `127.0.0.1:${port}`], { CERTKEY_CA_LOG: 'warn' }, 'ca');
-    await waitFor('certkey-ca', async () => {
+    // Port 0: the service binds a port the system picks and says which on stderr (a
+    // port guessed free beforehand can be taken by another connection before it binds).
+    const ca = this.spawn(BIN('certkey-ca'), ['serve', '--data', this.caDir, '--listen', '127.0.0.1:0'], { CERTKEY_CA_LOG: 'warn' }, 'ca');
+    this.caUrl = await waitFor('certkey-ca', async () => {
+      const said = /certkey-ca listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(ca.log());
+      if (said) return said[1];
       if (ca.exitCode !== null) throw new Error(`certkey-ca exited: ${ca.log()}`);
-      return (await fetch(`${this.caUrl}/api/v1/health`)).ok;
+      return null;
     });
     this.writeConfig();
   }

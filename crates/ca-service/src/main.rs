@@ -252,20 +252,38 @@ async fn serve(
             let rc = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                 .await
                 .map_err(|e| anyhow::anyhow!("TLS certificate or key: {e}"))?;
+            let (listener, addr) = bind_listener(addr)?;
             tracing::info!(%addr, "serving over TLS");
             eprintln!("certkey-ca listening on https://{addr}");
-            axum_server::bind_rustls(addr, rc)
+            axum_server::from_tcp_rustls(listener, rc)?
                 .handle(handle)
                 .serve(app)
                 .await?;
         }
         None => {
+            let (listener, addr) = bind_listener(addr)?;
             tracing::info!(%addr, "serving plain HTTP on loopback");
             eprintln!("certkey-ca listening on http://{addr}");
-            axum_server::bind(addr).handle(handle).serve(app).await?;
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await?;
         }
     }
     Ok(())
+}
+
+/// Binds `addr` before serving, so that the address announced on stderr is the one
+/// bound: with port 0 the system picks a free port, and whoever started the service
+/// reads it there instead of guessing a free port that someone may take meanwhile.
+fn bind_listener(
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<(std::net::TcpListener, std::net::SocketAddr)> {
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    Ok((listener, bound))
 }
 
 struct ProduceArgs {

@@ -129,12 +129,7 @@ fn keys_are_encrypted_at_rest_and_need_the_passphrase() {
         assert!(v["sealed"].as_str().unwrap().len() > 64);
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{}", common::free_port()),
-            "--data",
-        ])
+        .args(["serve", "--listen", common::ANY_PORT, "--data"])
         .arg(data.path())
         .env("CERTKEY_CA_PASSPHRASE", "a wrong passphrase here")
         .output()
@@ -220,14 +215,14 @@ fn tls_is_served_with_the_configured_certificate() {
         d.join("tls.key").display()
     ));
     std::fs::write(&cfg_path, cfg).unwrap();
-    let port = common::free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(d)
-        .env("CERTKEY_CA_PASSPHRASE", common::PASSPHRASE)
-        .env("CERTKEY_CA_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let (mut child, port) = common::serve_announced(
+        std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+            .args(["serve", "--listen", common::ANY_PORT, "--data"])
+            .arg(d)
+            .env("CERTKEY_CA_PASSPHRASE", common::PASSPHRASE)
+            .env("CERTKEY_CA_LOG", "warn"),
+        "certkey-ca serve over TLS",
+    );
     let url = format!("https://127.0.0.1:{port}/api/v1/health");
     let start = std::time::Instant::now();
     let body = loop {
@@ -260,13 +255,9 @@ fn tls_is_served_with_the_configured_certificate() {
 
 /// `certkey-ca serve --data DATA` on loopback `port` with `env` (and no passphrase
 /// variable but those given).
-fn serve_with(
-    data: &std::path::Path,
-    port: u16,
-    env: &[(&str, &std::ffi::OsStr)],
-) -> std::process::Command {
+fn serve_with(data: &std::path::Path, env: &[(&str, &std::ffi::OsStr)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+    cmd.args(["serve", "--listen", common::ANY_PORT, "--data"])
         .arg(data)
         .env_remove("CERTKEY_CA_PASSPHRASE")
         .env_remove("CERTKEY_CA_PASSPHRASE_FILE")
@@ -292,36 +283,18 @@ fn the_passphrase_is_read_from_the_file_certkey_ca_passphrase_file_names() {
     let file_var = "CERTKEY_CA_PASSPHRASE_FILE";
 
     // The right passphrase from the file opens the CA keys: the service comes up.
-    let port = common::free_port();
-    let mut child = serve_with(data.path(), port, &[(file_var, good.as_os_str())])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    let up = loop {
-        if common::reqwest::blocking_get(&format!("http://127.0.0.1:{port}/api/v1/health"))
-            == Ok(200)
-        {
-            break true;
-        }
-        if child.try_wait().ok().flatten().is_some()
-            || start.elapsed() > std::time::Duration::from_secs(60)
-        {
-            break false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let (mut child, port) = common::serve_announced(
+        serve_with(data.path(), &[(file_var, good.as_os_str())])
+            .stdout(std::process::Stdio::null()),
+        "certkey-ca serve with the passphrase file",
+    );
+    let health = common::reqwest::blocking_get(&format!("http://127.0.0.1:{port}/api/v1/health"));
     let _ = child.kill();
     let _ = child.wait();
-    assert!(
-        up,
-        "certkey-ca serve did not come up with the passphrase file"
-    );
+    assert_eq!(health, Ok(200));
 
     let run = |env: &[(&str, &std::ffi::OsStr)]| {
-        let out = serve_with(data.path(), common::free_port(), env)
-            .output()
-            .unwrap();
+        let out = serve_with(data.path(), env).output().unwrap();
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).to_string()
     };

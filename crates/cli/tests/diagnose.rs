@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use flows::{
-    blank_softkey, free_port, pem, pkcs11_tool, sibling, text, wait_listening, Ca, NEW_PIN,
-    PASSPHRASE,
+    blank_softkey, free_port, pem, pkcs11_tool, serve_announced, sibling, text, wait_listening, Ca,
+    ANY_PORT, NEW_PIN, PASSPHRASE,
 };
 use serde_json::Value;
 
@@ -624,20 +624,18 @@ fn a_certificate_without_its_key_and_a_seal_that_does_not_verify_are_named() {
 /// certkey-ca serving `ca`'s data with its clock `offset` ahead (libfaketime), on a
 /// new loopback port; returns the child and its URL.
 fn skewed_ca(ca: &Ca, offset: &str) -> (std::process::Child, String) {
-    let port = free_port();
-    let mut child = Command::new("faketime")
-        .args(["-f", offset])
-        .arg(sibling("certkey-ca"))
-        .args(["serve", "--data"])
-        .arg(ca.data.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-        .env("CERTKEY_CA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("faketime (the test command installs it)");
-    wait_listening(&mut child, port, "certkey-ca under faketime");
+    let (child, port) = serve_announced(
+        Command::new("faketime")
+            .args(["-f", offset])
+            .arg(sibling("certkey-ca"))
+            .args(["serve", "--data"])
+            .arg(ca.data.path())
+            .args(["--listen", ANY_PORT])
+            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+            .env("CERTKEY_CA_LOG", "warn")
+            .stdout(Stdio::null()),
+        "certkey-ca under faketime (the test command installs faketime)",
+    );
     (child, format!("http://127.0.0.1:{port}"))
 }
 

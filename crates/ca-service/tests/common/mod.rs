@@ -6,7 +6,9 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+mod announce;
+pub use announce::{serve_announced, ANY_PORT};
 
 pub const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -264,40 +266,23 @@ impl Service {
         let path = data.path().join("certkey-ca.toml");
         let text = std::fs::read_to_string(&path).expect("config");
         std::fs::write(&path, edit(text)).expect("config");
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
-            .args(["serve", "--data"])
-            .arg(data.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .envs(opts.env.iter().copied())
-            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-            .env("CERTKEY_CA_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run certkey-ca serve");
-        let mut svc = Service {
+        let (child, port) = serve_announced(
+            Command::new(env!("CARGO_BIN_EXE_certkey-ca"))
+                .args(["serve", "--data"])
+                .arg(data.path())
+                .args(["--listen", ANY_PORT])
+                .envs(opts.env.iter().copied())
+                .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+                .env("CERTKEY_CA_LOG", "warn")
+                .stdout(Stdio::null()),
+            "certkey-ca serve",
+        );
+        let svc = Service {
             child,
             base: format!("http://127.0.0.1:{port}/api/v1"),
             data,
             admin,
         };
-        let start = Instant::now();
-        loop {
-            if let Ok(r) = reqwest::blocking_get(&format!("{}/health", svc.base)) {
-                if r == 200 {
-                    break;
-                }
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "certkey-ca did not come up"
-            );
-            if let Ok(Some(status)) = svc.child.try_wait() {
-                panic!("certkey-ca serve exited: {status}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
         svc
     }
 }

@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "../../../ca-service/tests/common/announce.rs"]
+mod announce;
+pub use announce::{serve_announced, ANY_PORT};
+
 pub const PASSPHRASE: &str = "workflow test passphrase";
 pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 pub const DISTID: &str = "distid:1234567812345678";
@@ -35,10 +39,16 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until `child` (called `what`) listens on loopback `port`: at most 30 s, and
-/// not past its exit.
+/// not past its exit. A connection to itself (the system can pick the very port as the
+/// connection's own when no one listens there yet) does not count.
 pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
     let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    let listening = || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .and_then(|s| s.local_addr())
+            .is_ok_and(|local| local.port() != port)
+    };
+    while !listening() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "{what} did not start"
@@ -111,19 +121,17 @@ impl Ca {
             })
             .collect();
         std::fs::write(&cfg, edit(raised)).unwrap();
-        let port = free_port();
-        let mut child = Command::new(sibling("certkey-ca"))
-            .args(["serve", "--data"])
-            .arg(data.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-            .env("CERTKEY_CA_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (child, port) = serve_announced(
+            Command::new(sibling("certkey-ca"))
+                .args(["serve", "--data"])
+                .arg(data.path())
+                .args(["--listen", ANY_PORT])
+                .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+                .env("CERTKEY_CA_LOG", "warn")
+                .stdout(Stdio::null()),
+            "certkey-ca",
+        );
         let url = format!("http://127.0.0.1:{port}");
-        wait_listening(&mut child, port, "certkey-ca");
         Ca {
             child,
             url,
@@ -192,24 +200,17 @@ impl Ca {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap();
-        self.child = Command::new(sibling("certkey-ca"))
-            .args(["serve", "--data"])
-            .arg(self.data.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-            .env("CERTKEY_CA_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "certkey-ca did not restart"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.child = serve_announced(
+            Command::new(sibling("certkey-ca"))
+                .args(["serve", "--data"])
+                .arg(self.data.path())
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+                .env("CERTKEY_CA_LOG", "warn")
+                .stdout(Stdio::null()),
+            "certkey-ca (restarted)",
+        )
+        .0;
     }
 
     /// The issuing CA certificate of an algorithm ("sm2" or "p256"), DER.
