@@ -97,34 +97,43 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
-        let opts = format!(
-            "-h 127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200",
-            dir.display()
-        );
         let log = dir.join("log");
-        let out = pg(
-            &bin,
-            "pg_ctl",
-            &[
-                "-D",
-                d,
-                "-o",
-                &opts,
-                "-l",
-                log.to_str().expect("utf-8"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}{}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        // PostgreSQL takes no port 0: a port that was free a moment ago may be taken
+        // when it binds (by another test's connection), so another one is tried then.
+        let mut attempts = 0;
+        let port = loop {
+            attempts += 1;
+            let port = free_port();
+            let opts = format!(
+                "-h 127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200",
+                dir.display()
+            );
+            let out = pg(
+                &bin,
+                "pg_ctl",
+                &[
+                    "-D",
+                    d,
+                    "-o",
+                    &opts,
+                    "-l",
+                    log.to_str().expect("utf-8"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            );
+            if out.status.success() {
+                break port;
+            }
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                attempts < 5 && said.contains("could not bind"),
+                "pg_ctl start: {}{said}",
+                String::from_utf8_lossy(&out.stderr),
+            );
+        };
         let pgsql = Postgres { dir, bin, port };
         let out = pg(
             &pgsql.bin,
