@@ -465,7 +465,8 @@ mod tests {
     }
 
     fn wait_for_question(seen: &Mutex<Vec<OperationEvent>>) -> u32 {
-        for _ in 0..500 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
             if let Some(OperationEvent::Question { id, .. }) = seen.lock().unwrap().last() {
                 return *id;
             }

@@ -301,14 +301,21 @@ export class World {
   async startDisplayAndDriver({ notifications = false } = {}) {
     await this.startDisplay();
     if (notifications) await this.startNotifications();
-    const port = await freePort();
-    const native = await freePort();
-    this.driverUrl = `http://127.0.0.1:${port}`;
-    const driver = this.spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(port), '--native-port', String(native)], {}, 'tauri-driver');
-    await waitFor('tauri-driver', async () => {
-      if (driver.exitCode !== null) throw new Error(`tauri-driver exited: ${driver.log()}`);
-      return (await fetch(`${this.driverUrl}/status`)).ok;
-    });
+    // tauri-driver takes no port 0: ports found free a moment ago may be taken when it
+    // binds them (by another connection), and then it exits; new ones are tried.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      let native = await freePort();
+      while (native === port) native = await freePort();
+      this.driverUrl = `http://127.0.0.1:${port}`;
+      const driver = this.spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(port), '--native-port', String(native)], {}, 'tauri-driver');
+      const up = await waitFor('tauri-driver', async () => {
+        if (driver.exitCode !== null) return 'exited';
+        return (await fetch(`${this.driverUrl}/status`)).ok ? 'up' : null;
+      });
+      if (up === 'up') return;
+      if (attempt === 3) throw new Error(`tauri-driver exited: ${driver.log()}`);
+    }
   }
 
   /** Closes the app window and, on a story's own bus, waits until the app is gone:
@@ -327,12 +334,20 @@ export class World {
 
   async stop() {
     if (this.app) await this.app.close().catch(() => {});
+    const ended = (c) => c.exitCode !== null || c.signalCode !== null;
     for (const c of this.children.reverse()) {
-      if (c.exitCode === null) c.kill('SIGTERM');
+      if (!ended(c)) c.kill('SIGTERM');
     }
-    await sleep(200);
-    for (const c of this.children) if (c.exitCode === null) c.kill('SIGKILL');
-    if (!process.env.CERTKEY_E2E_KEEP) rmSync(this.dir, { recursive: true, force: true });
+    // Each child ends before its folder goes (a program still writing its log there
+    // would make the removal fail); one that does not end in 5 s is killed.
+    await Promise.all(
+      this.children.map(async (c) => {
+        const start = Date.now();
+        while (!ended(c) && Date.now() - start < 5000) await sleep(50);
+        if (!ended(c)) c.kill('SIGKILL');
+      }),
+    );
+    if (!process.env.CERTKEY_E2E_KEEP) rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }
 
@@ -480,10 +495,11 @@ export class Session {
   }
 
   /** Which element has the focus once it has moved to `expected` (the window moves it
-   *  at the next animation frame after showing a dialog), or after two seconds. */
+   *  at the next animation frame after showing a dialog), or after fifteen seconds. */
   async focusedAfterMove(expected) {
+    const start = Date.now();
     let now = await this.focused();
-    for (let i = 0; i < 40 && now !== expected; i++) {
+    while (now !== expected && Date.now() - start < 15000) {
       await sleep(50);
       now = await this.focused();
     }

@@ -615,8 +615,9 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
         "INSERT INTO tokens (serial, label, so_pin, initial_pin, handler_name, handler_id, handler_phone, state, created_at) \
          VALUES ('T1', '', {blob}, {blob}, 'a', 'b', 'c', 'produced', {now})"
     ));
-    // One transaction: the service prunes every second, and an attachment needs its
-    // request (the pruning must find both, or neither).
+    // One transaction for every row: the service prunes every second, an attachment
+    // needs its request, and a pass between two inserts would leave rows behind that
+    // the wait below does not look for.
     let mut statements = Vec::new();
     for (ticket, state, decided) in [
         ("old-done", "completed", Some(now - 40 * day)),
@@ -641,6 +642,17 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
             now - 45 * day
         ));
     }
+    for (nonce, expires) in [("expired", now - 2 * 3600), ("live", now + 300)] {
+        statements.push(format!(
+            "INSERT INTO challenges (nonce, certificate_serial, expires_at, used) VALUES ('{nonce}', '0a', {expires}, 0)"
+        ));
+    }
+    let window = now - now % 60;
+    for (key, start) in [("old:1.2.3.4", window - 3 * 3600), ("live:1.2.3.4", window)] {
+        statements.push(format!(
+            "INSERT INTO rate_limits (key, window_start, count) VALUES ('{key}', {start}, 1)"
+        ));
+    }
     rt.block_on(async {
         let mut tx = pool.begin().await.unwrap();
         for sql in &statements {
@@ -648,21 +660,6 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
         }
         tx.commit().await.unwrap();
     });
-    for (nonce, expires) in [("expired", now - 2 * 3600), ("live", now + 300)] {
-        exec(&rt, &pool, &format!(
-            "INSERT INTO challenges (nonce, certificate_serial, expires_at, used) VALUES ('{nonce}', '0a', {expires}, 0)"
-        ));
-    }
-    let window = now - now % 60;
-    for (key, start) in [("old:1.2.3.4", window - 3 * 3600), ("live:1.2.3.4", window)] {
-        exec(
-            &rt,
-            &pool,
-            &format!(
-                "INSERT INTO rate_limits (key, window_start, count) VALUES ('{key}', {start}, 1)"
-            ),
-        );
-    }
     let names = |table: &str, col: &str| -> Vec<String> {
         rt.block_on(async {
             let mut v: Vec<String> = sqlx::query(&format!("SELECT {col} FROM {table}"))
@@ -677,7 +674,10 @@ fn old_rows_are_pruned_and_live_ones_stay(db_url: Option<&str>) {
         })
     };
     let start = std::time::Instant::now();
-    while names("challenges", "nonce").len() > 1 || names("unlock_tickets", "ticket").len() > 4 {
+    while names("challenges", "nonce").len() > 1
+        || names("unlock_tickets", "ticket").len() > 4
+        || names("rate_limits", "key").contains(&"old:1.2.3.4".to_string())
+    {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(20),
             "nothing was pruned"

@@ -19,15 +19,16 @@ fn keys_come_and_go_and_a_hung_module_is_reported_then_recovers() {
     // The module reads its store from the environment when it initialises; this test
     // binary loads it once, here.
     std::env::set_var("CERTKEY_SOFTKEY_DIR", &store);
-    // The module hangs from the start: C_Initialize takes 2.5 s.
-    softkey(&store, &["stall", "2500"]);
+    // The module hangs from the start: C_Initialize takes 7 s. The watch's limits are
+    // 3 s, well above a call on a busy machine and well below the stall.
+    softkey(&store, &["stall", "7000"]);
 
     let missing = dir.path().join("libnot-there.so");
     let published = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&published);
     let opts = WatchOptions {
-        load_timeout: Duration::from_secs(1),
-        timeout: Duration::from_secs(1),
+        load_timeout: Duration::from_secs(3),
+        timeout: Duration::from_secs(3),
         ..WatchOptions::default()
     };
     let watch = Watch::start(
@@ -82,7 +83,7 @@ fn keys_come_and_go_and_a_hung_module_is_reported_then_recovers() {
 
     // The module hangs: shown as not responding, its keys hidden, and an operation
     // on one of its keys fails at once instead of waiting.
-    softkey(&store, &["stall", "4000"]);
+    softkey(&store, &["stall", "7000"]);
     let live = wait_for(&watch, "not responding", |l| {
         codes(l).contains(&"module_not_responding")
     });

@@ -64,9 +64,12 @@ impl Postgres {
     /// initdb + pg_ctl start on a free port, trust auth on loopback only.
     pub fn start() -> Postgres {
         let bin = pg_bin();
-        let dir =
-            std::env::temp_dir().join(format!("certkey-pg-{}-{}", std::process::id(), free_port()));
-        std::fs::create_dir_all(&dir).expect("pg dir");
+        // A folder of its own (removed on drop), whatever runs beside it.
+        let dir = tempfile::Builder::new()
+            .prefix("certkey-pg-")
+            .tempdir()
+            .expect("pg dir")
+            .keep();
         if is_root() {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])

@@ -76,6 +76,9 @@ impl Fixture {
             .env("SOFTHSM2_CONF", &self.conf)
             .env_remove("CERTKEY_MODULES")
             .env("CERTKEY_CONFIG", self.dir.join("no-config.toml"))
+            // Its logs and caches stay in the fixture, not in the user's home.
+            .env("CERTKEY_STATE_DIR", self.dir.join("state"))
+            .env_remove("CERTKEY_LOG_DIR")
             .env_remove("CERTKEY_CATALOG")
             .env_remove("CERTKEY_CA_BUNDLE");
         cmd.output().expect("run certkey")
