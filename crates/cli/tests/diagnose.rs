@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use flows::{
-    blank_softkey, free_port, pem, pkcs11_tool, serve_announced, sibling, text, wait_listening, Ca,
+    blank_softkey, comes_up, free_port, pem, pkcs11_tool, serve_announced, sibling, text, Ca,
     ANY_PORT, NEW_PIN, PASSPHRASE,
 };
 use serde_json::Value;
@@ -271,16 +271,26 @@ fn webkit_text(page: &Path) -> String {
         assert!(start.elapsed().as_secs() < 30, "Xvfb did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let port = free_port();
-    let mut driver = Command::new("WebKitWebDriver")
-        .arg(format!("--port={port}"))
-        .env("DISPLAY", format!(":{display}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("WebKitWebDriver (the test command installs it)");
-    wait_listening(&mut driver, port, "WebKitWebDriver");
-    running.0.push(driver);
+    // WebKitWebDriver takes no port 0: a port found free a moment ago may be taken
+    // when it binds (by another test's connection), and then it exits; another one is
+    // tried.
+    let mut attempts = 0;
+    let port = loop {
+        attempts += 1;
+        let port = free_port();
+        let mut driver = Command::new("WebKitWebDriver")
+            .arg(format!("--port={port}"))
+            .env("DISPLAY", format!(":{display}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("WebKitWebDriver (the test command installs it)");
+        if comes_up(&mut driver, port, "WebKitWebDriver") {
+            running.0.push(driver);
+            break port;
+        }
+        assert!(attempts < 3, "WebKitWebDriver exited: {:?}", driver.wait());
+    };
     let browser = std::fs::read_dir("/usr/lib")
         .unwrap()
         .flatten()

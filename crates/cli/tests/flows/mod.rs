@@ -38,10 +38,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until `child` (called `what`) listens on loopback `port`: at most 30 s, and
-/// not past its exit. A connection to itself (the system can pick the very port as the
-/// connection's own when no one listens there yet) does not count.
-pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
+/// Whether `child` (called `what`) comes to listen on loopback `port` (true) or exits
+/// first (false); panics after 30 s. A connection to itself (the system can pick the
+/// very port as a connection's own when no one listens there yet) does not count.
+pub fn comes_up(child: &mut Child, port: u16, what: &str) -> bool {
     let start = Instant::now();
     let listening = || {
         std::net::TcpStream::connect(("127.0.0.1", port))
@@ -53,11 +53,12 @@ pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
             start.elapsed() < Duration::from_secs(30),
             "{what} did not start"
         );
-        if let Ok(Some(s)) = child.try_wait() {
-            panic!("{what} exited: {s}");
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    true
 }
 
 /// A certkey-ca on SQLite, on a loopback port, for one test.
