@@ -217,6 +217,14 @@ fn a_healthy_key_shows_no_problem_passes_its_self_test_and_its_report_hides_the_
     );
     assert_eq!(v["redacted"], false);
     assert!(v.to_string().contains("张三"));
+    // Without the CA's roots the certificate is read all the same, and named as not
+    // chaining to a trusted root.
+    assert!(v["chains"][0]["trusted_ca"].is_null(), "{}", v["chains"]);
+    assert!(
+        codes(&v).contains(&"cert_untrusted".to_string()),
+        "{:?}",
+        codes(&v)
+    );
 }
 
 /// What a real browser shows of `page`: headless Chromium's DOM after layout where

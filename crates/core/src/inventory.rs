@@ -661,6 +661,45 @@ pub fn export_certificate_among(
         .ctx
         .open_ro_session(slot)
         .map_err(|e| ckr::convert(e, "C_OpenSession"))?;
+    certificate_in(&session, serial, id)
+}
+
+/// The DER of the certificates with CKA_IDs `ids` on the token in slot `slot` of `m`,
+/// which must still be the one with `serial`: all read in one session (no slot list
+/// per certificate). A certificate that is not there, or does not parse, is `None`.
+pub fn certificates_in_slot(
+    m: &LoadedModule,
+    slot: u64,
+    serial: &str,
+    ids: &[Vec<u8>],
+) -> Result<Vec<Option<Vec<u8>>>> {
+    let gone = || Error::TokenNotFound {
+        serial: serial.to_string(),
+    };
+    let slot = Slot::try_from(slot).map_err(|_| gone())?;
+    let info = m
+        .ctx
+        .get_token_info(slot)
+        .map_err(|e| ckr::convert(e, "C_GetTokenInfo"))?;
+    if info.serial_number().trim() != serial.trim() {
+        return Err(gone());
+    }
+    let session = m
+        .ctx
+        .open_ro_session(slot)
+        .map_err(|e| ckr::convert(e, "C_OpenSession"))?;
+    Ok(ids
+        .iter()
+        .map(|id| certificate_in(&session, serial, id).ok())
+        .collect())
+}
+
+/// The DER of the certificate with CKA_ID `id` seen through `session`, parsed.
+fn certificate_in(
+    session: &cryptoki::session::Session,
+    serial: &str,
+    id: &[u8],
+) -> Result<Vec<u8>> {
     let template = [
         cryptoki::object::Attribute::Class(cryptoki::object::ObjectClass::CERTIFICATE),
         cryptoki::object::Attribute::Id(id.to_vec()),

@@ -749,27 +749,36 @@ fn read_module(
     let m = &modules.loaded[0];
     let mut chains = Vec::new();
     for t in &inv.tokens {
-        let pool: Vec<Vec<u8>> = t
+        // Every certificate of the key read in one session: the CA ones make the pool
+        // a chain may go through, the others are checked.
+        let wanted: Vec<(bool, &str, Vec<u8>)> = t
             .certificates
             .iter()
-            .filter(|c| c.info.as_ref().is_some_and(|i| i.is_ca))
-            .filter_map(|c| hex::decode(&c.id).ok())
-            .filter_map(|id| inventory::export_certificate_among(&[m], &t.details.serial, &id).ok())
+            .filter_map(|c| {
+                let is_ca = c.info.as_ref()?.is_ca;
+                Some((is_ca, c.id.as_str(), hex::decode(&c.id).ok()?))
+            })
             .collect();
-        for c in &t.certificates {
-            if c.info.as_ref().is_none_or(|i| i.is_ca) {
-                continue;
-            }
-            let Ok(id) = hex::decode(&c.id) else { continue };
-            let der = match inventory::export_certificate_among(&[m], &t.details.serial, &id) {
-                Ok(d) => d,
-                Err(_) => continue,
-            };
-            let checked = chain::chains_to(&der, bundle, &pool, now);
+        let ids: Vec<Vec<u8>> = wanted.iter().map(|(_, _, id)| id.clone()).collect();
+        let Ok(read) = inventory::certificates_in_slot(m, t.slot, &t.details.serial, &ids) else {
+            continue;
+        };
+        let read: Vec<(bool, &str, Vec<u8>)> = wanted
+            .iter()
+            .zip(read)
+            .filter_map(|((is_ca, id, _), der)| Some((*is_ca, *id, der?)))
+            .collect();
+        let pool: Vec<Vec<u8>> = read
+            .iter()
+            .filter(|(is_ca, _, _)| *is_ca)
+            .map(|(_, _, der)| der.clone())
+            .collect();
+        for (_, id, der) in read.iter().filter(|(is_ca, _, _)| !is_ca) {
+            let checked = chain::chains_to(der, bundle, &pool, now);
             chains.push(ChainCheck {
                 token: t.details.serial.clone(),
                 module: spec.path.clone(),
-                id: c.id.clone(),
+                id: id.to_string(),
                 trusted_ca: checked.as_ref().ok().cloned(),
                 problem: checked.err().map(|u| u.code().to_string()),
             });
