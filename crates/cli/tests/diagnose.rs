@@ -543,23 +543,10 @@ fn expired_expiring_future_and_garbage_certificates_on_softhsm2_are_named() {
 #[test]
 #[ignore = "run by break_key in a child process"]
 fn break_key_child() {
-    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::object::{Attribute, ObjectClass};
-    use cryptoki::session::UserType;
-    use cryptoki::types::AuthPin;
     let id = std::env::var("CERTKEY_TEST_ID").expect("run by break_key");
-    let id: Vec<u8> = (0..id.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap())
-        .collect();
-    let ctx = Pkcs11::new(softkey_module()).unwrap();
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .unwrap();
-    let slot = ctx.get_slots_with_token().unwrap()[0];
-    let session = ctx.open_rw_session(slot).unwrap();
-    session
-        .login(UserType::User, Some(&AuthPin::new(NEW_PIN.into())))
-        .unwrap();
+    let id = hex::decode(id).unwrap();
+    let session = flows::softkey_session(true);
     for h in session
         .find_objects(&[
             Attribute::Class(ObjectClass::PRIVATE_KEY),

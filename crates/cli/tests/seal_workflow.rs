@@ -890,24 +890,10 @@ fn the_seal_moves_to_the_renewed_certificate_even_when_the_key_is_pulled_out() {
 #[test]
 #[ignore = "run by plant_seal in a child process"]
 fn plant_seal_child() {
-    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::object::{Attribute, ObjectClass};
-    use cryptoki::session::UserType;
-    use cryptoki::types::AuthPin;
     let file = std::env::var("CERTKEY_TEST_PLANT_SEAL").expect("run by plant_seal");
-    let id = std::env::var("CERTKEY_TEST_PLANT_ID").unwrap();
-    let id: Vec<u8> = (0..id.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap())
-        .collect();
-    let ctx = Pkcs11::new(sibling("libcertkey_softkey.so")).unwrap();
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .unwrap();
-    let slot = ctx.get_slots_with_token().unwrap()[0];
-    let session = ctx.open_rw_session(slot).unwrap();
-    session
-        .login(UserType::User, Some(&AuthPin::new(NEW_PIN.into())))
-        .unwrap();
+    let id = hex::decode(std::env::var("CERTKEY_TEST_PLANT_ID").unwrap()).unwrap();
+    let session = softkey_session(true);
     let app = Attribute::Application(APPLICATION.as_bytes().to_vec());
     for h in session
         .find_objects(&[Attribute::Class(ObjectClass::DATA), app.clone()])

@@ -1602,14 +1602,9 @@ fn plant_journal(store: &str, record: &Value) {
 #[test]
 #[ignore = "run by plant_journal in a child process"]
 fn plant_journal_child() {
-    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::object::{Attribute, ObjectClass};
     let record = std::env::var("CERTKEY_TEST_PLANT").expect("run by plant_journal");
-    let ctx = Pkcs11::new(sibling("libcertkey_softkey.so")).unwrap();
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .unwrap();
-    let slot = ctx.get_slots_with_token().unwrap()[0];
-    let session = ctx.open_rw_session(slot).unwrap();
+    let session = softkey_session(false);
     session
         .create_object(&[
             Attribute::Class(ObjectClass::DATA),

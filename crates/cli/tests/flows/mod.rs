@@ -61,6 +61,27 @@ pub fn comes_up(child: &mut Child, port: u16, what: &str) -> bool {
     true
 }
 
+/// A read-write session on the first key of softkey, whose store is the
+/// environment's, logged in with the test PIN when `login`: for a child process that
+/// changes a key as a hand-made tool would, where the test's own modules cannot see it.
+pub fn softkey_session(login: bool) -> cryptoki::session::Session {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    let ctx = Pkcs11::new(sibling("libcertkey_softkey.so")).unwrap();
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let slot = ctx.get_slots_with_token().unwrap()[0];
+    let session = ctx.open_rw_session(slot).unwrap();
+    if login {
+        session
+            .login(
+                cryptoki::session::UserType::User,
+                Some(&cryptoki::types::AuthPin::new(NEW_PIN.into())),
+            )
+            .unwrap();
+    }
+    session
+}
+
 /// A certkey-ca on SQLite, on a loopback port, for one test.
 pub struct Ca {
     child: Child,
