@@ -211,91 +211,9 @@ pub async fn diagnose_run(
                 reason: format!("cannot start the diagnosis: {e}"),
             });
         }
-        let stdout = child.stdout.take().ok_or_else(|| Error::ModuleMisbehaved {
-            reason: "the diagnosis has no output".into(),
+        let report = read_report(child, DEADLINE, |p| {
+            let _ = events.send(p);
         })?;
-        // The watchdog: ends the helper at the deadline unless told the report is in.
-        let child = std::sync::Arc::new(Mutex::new(child));
-        let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (finished, watched) = std::sync::mpsc::channel::<()>();
-        {
-            let child = child.clone();
-            let timed_out = timed_out.clone();
-            let watchdog = std::thread::Builder::new()
-                .name("diagnose-deadline".into())
-                .spawn(move || {
-                    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                        watched.recv_timeout(DEADLINE)
-                    {
-                        timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
-                        if let Ok(mut c) = child.lock() {
-                            let _ = c.kill();
-                        }
-                    }
-                });
-            if let Err(e) = watchdog {
-                tracing::warn!(error = %e, "the diagnosis runs without its deadline");
-            }
-        }
-        let mut reader = BufReader::new(stdout);
-        let mut report = None;
-        // The module under examination, to name when the helper dies.
-        let mut examined: Option<String> = None;
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            // Bytes, not text: a module that prints something else (GBK) on the
-            // helper's output costs that line, not the report.
-            match std::io::Read::take(&mut reader, LINE_LIMIT as u64).read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            match serde_json::from_slice::<HelperLine>(&line) {
-                Ok(HelperLine::Progress {
-                    stage,
-                    done,
-                    total,
-                    module,
-                }) => {
-                    examined = module.clone();
-                    let _ = events.send(DiagnoseProgress {
-                        stage,
-                        done,
-                        total,
-                        module,
-                    });
-                }
-                Ok(HelperLine::Report(r)) => {
-                    report = Some(*r);
-                    break;
-                }
-                Err(_) => {}
-            }
-        }
-        let _ = finished.send(());
-        let mut child = child.lock().map_err(|_| Error::ModuleMisbehaved {
-            reason: "the diagnosis stopped".into(),
-        })?;
-        // With the report in hand, or its output ended, the helper has nothing left to
-        // give: a module thread it left behind (one that hung) must not keep it, nor
-        // the window, waiting. (Ending a helper that ended already does nothing.)
-        let _ = child.kill();
-        let status = child.wait();
-        if report.is_none() && timed_out.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error::ModuleMisbehaved {
-                reason: match examined {
-                    Some(m) => format!(
-                        "the diagnosis took more than {} minutes, while examining {m}",
-                        DEADLINE.as_secs() / 60
-                    ),
-                    None => format!(
-                        "the diagnosis took more than {} minutes",
-                        DEADLINE.as_secs() / 60
-                    ),
-                },
-            });
-        }
-        let report = report.ok_or_else(|| stopped(status, examined))?;
         let shown = diagnose::redacted(&report);
         if let Ok(mut last) = app.state::<LastReport>().0.lock() {
             *last = Some(report);
@@ -303,6 +221,99 @@ pub async fn diagnose_run(
         Ok(shown)
     })
     .await
+}
+
+/// Reads the helper's lines until its report, passing each step to `progress`. The
+/// helper is ended once the report is in or its output ends, and by a watchdog when
+/// `deadline` passes first (the error then names the module it was examining).
+fn read_report(
+    mut child: std::process::Child,
+    deadline: std::time::Duration,
+    mut progress: impl FnMut(DiagnoseProgress),
+) -> Result<Report, Error> {
+    let stdout = child.stdout.take().ok_or_else(|| Error::ModuleMisbehaved {
+        reason: "the diagnosis has no output".into(),
+    })?;
+    // The watchdog: ends the helper at the deadline unless told the report is in.
+    let child = std::sync::Arc::new(Mutex::new(child));
+    let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (finished, watched) = std::sync::mpsc::channel::<()>();
+    {
+        let child = child.clone();
+        let timed_out = timed_out.clone();
+        let watchdog = std::thread::Builder::new()
+            .name("diagnose-deadline".into())
+            .spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    watched.recv_timeout(deadline)
+                {
+                    timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                    if let Ok(mut c) = child.lock() {
+                        let _ = c.kill();
+                    }
+                }
+            });
+        if let Err(e) = watchdog {
+            tracing::warn!(error = %e, "the diagnosis runs without its deadline");
+        }
+    }
+    let mut reader = BufReader::new(stdout);
+    let mut report = None;
+    // The module under examination, to name when the helper dies.
+    let mut examined: Option<String> = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Bytes, not text: a module that prints something else (GBK) on the
+        // helper's output costs that line, not the report.
+        match std::io::Read::take(&mut reader, LINE_LIMIT as u64).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        match serde_json::from_slice::<HelperLine>(&line) {
+            Ok(HelperLine::Progress {
+                stage,
+                done,
+                total,
+                module,
+            }) => {
+                examined = module.clone();
+                progress(DiagnoseProgress {
+                    stage,
+                    done,
+                    total,
+                    module,
+                });
+            }
+            Ok(HelperLine::Report(r)) => {
+                report = Some(*r);
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    let _ = finished.send(());
+    let mut child = child.lock().map_err(|_| Error::ModuleMisbehaved {
+        reason: "the diagnosis stopped".into(),
+    })?;
+    // With the report in hand, or its output ended, the helper has nothing left to
+    // give: a module thread it left behind (one that hung) must not keep it, nor
+    // the window, waiting. (Ending a helper that ended already does nothing.)
+    let _ = child.kill();
+    let status = child.wait();
+    if report.is_none() && timed_out.load(std::sync::atomic::Ordering::SeqCst) {
+        let took = match deadline.as_secs() {
+            s if s >= 120 => format!("{} minutes", s / 60),
+            s => format!("{s} s"),
+        };
+        return Err(Error::ModuleMisbehaved {
+            reason: match examined {
+                Some(m) => format!("the diagnosis took more than {took}, while examining {m}"),
+                None => format!("the diagnosis took more than {took}"),
+            },
+        });
+    }
+    report.ok_or_else(|| stopped(status, examined))
 }
 
 /// Why the helper gave no report: it ended while examining `module` (a module that
@@ -411,4 +422,62 @@ pub async fn diagnose_fix(app: AppHandle, index: usize) -> Result<fix::Applied, 
         .catalog
         .clone();
     blocking(move || fix::apply(&offered, &catalog, &fix::Places::default())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A helper (a real process) that reports one step on a module and then does
+    /// what `then` says (shell).
+    fn helper(then: &str) -> std::process::Child {
+        let step = serde_json::to_string(&HelperLine::Progress {
+            stage: Stage::Module,
+            done: 3,
+            total: 6,
+            module: Some("/opt/vendor/libhangs.so".into()),
+        })
+        .unwrap();
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s\\n' '{step}'; {then}"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn reason(e: Error) -> String {
+        match e {
+            Error::ModuleMisbehaved { reason } => reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_helper_that_hangs_is_ended_at_the_deadline_naming_its_module() {
+        let mut seen = Vec::new();
+        // `exec`: the shell becomes the sleep, so ending it closes its output.
+        let err = read_report(helper("exec sleep 600"), Duration::from_secs(1), |p| {
+            seen.push((p.done, p.total, p.module))
+        })
+        .unwrap_err();
+        assert_eq!(seen, [(3, 6, Some("/opt/vendor/libhangs.so".to_string()))]);
+        assert_eq!(
+            reason(err),
+            "the diagnosis took more than 1 s, while examining /opt/vendor/libhangs.so"
+        );
+    }
+
+    #[test]
+    fn a_helper_that_ends_without_its_report_is_named_with_its_module() {
+        let err = read_report(helper("exit 3"), Duration::from_secs(300), |_| {}).unwrap_err();
+        let reason = reason(err);
+        assert!(
+            reason.starts_with("the diagnosis stopped (")
+                && reason.contains('3')
+                && reason.ends_with("while examining /opt/vendor/libhangs.so"),
+            "{reason}"
+        );
+    }
 }
