@@ -88,6 +88,20 @@ function freePort() {
   });
 }
 
+/** Whether a child has ended. */
+function ended(child) {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Sends `signal` to a child's process group (see `spawn`); one that is gone is fine. */
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group has ended.
+  }
+}
+
 async function waitFor(what, check, timeoutMs = 30000, everyMs = 100) {
   const start = Date.now();
   let last;
@@ -138,9 +152,12 @@ export class World {
 
   spawn(cmd, args, env = {}, logName = null) {
     const out = logName ? join(this.dir, `${logName}.log`) : null;
+    // A process group of its own, ended as a whole by stop(): what it starts in turn
+    // (tauri-driver starts WebKitWebDriver, which starts the app) goes with it.
     const child = spawn(cmd, args, {
       env: { ...process.env, ...this.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     const chunks = [];
     const keep = (d) => {
@@ -303,18 +320,21 @@ export class World {
     if (notifications) await this.startNotifications();
     // tauri-driver takes no port 0: ports found free a moment ago may be taken when it
     // binds them (by another connection), and then it exits; new ones are tried.
+    // A taken native port ends WebKitWebDriver and leaves tauri-driver without an
+    // answer: a start that does not answer in 30 s is tried again too.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       let native = await freePort();
       while (native === port) native = await freePort();
       this.driverUrl = `http://127.0.0.1:${port}`;
       const driver = this.spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(port), '--native-port', String(native)], {}, 'tauri-driver');
-      const up = await waitFor('tauri-driver', async () => {
-        if (driver.exitCode !== null) return 'exited';
+      const state = await waitFor('tauri-driver', async () => {
+        if (ended(driver)) return 'exited';
         return (await fetch(`${this.driverUrl}/status`)).ok ? 'up' : null;
-      });
-      if (up === 'up') return;
-      if (attempt === 3) throw new Error(`tauri-driver exited: ${driver.log()}`);
+      }).catch((e) => e.message);
+      if (state === 'up') return;
+      signalGroup(driver, 'SIGKILL');
+      if (attempt === 3) throw new Error(`tauri-driver did not start (${state}): ${driver.log()}`);
     }
   }
 
@@ -334,17 +354,14 @@ export class World {
 
   async stop() {
     if (this.app) await this.app.close().catch(() => {});
-    const ended = (c) => c.exitCode !== null || c.signalCode !== null;
-    for (const c of this.children.reverse()) {
-      if (!ended(c)) c.kill('SIGTERM');
-    }
+    for (const c of this.children.reverse()) signalGroup(c, 'SIGTERM');
     // Each child ends before its folder goes (a program still writing its log there
-    // would make the removal fail); one that does not end in 5 s is killed.
+    // would make the removal fail); then what is left of its group is killed.
     await Promise.all(
       this.children.map(async (c) => {
         const start = Date.now();
         while (!ended(c) && Date.now() - start < 5000) await sleep(50);
-        if (!ended(c)) c.kill('SIGKILL');
+        signalGroup(c, 'SIGKILL');
       }),
     );
     if (!process.env.CERTKEY_E2E_KEEP) rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });

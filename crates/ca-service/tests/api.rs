@@ -253,8 +253,8 @@ fn tls_is_served_with_the_configured_certificate() {
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"status\":\"ok\""));
 }
 
-/// `certkey-ca serve --data DATA` on loopback `port` with `env` (and no passphrase
-/// variable but those given).
+/// `certkey-ca serve --data DATA` on a loopback port the system picks, with `env`
+/// (and no passphrase variable but those given).
 fn serve_with(data: &std::path::Path, env: &[(&str, &std::ffi::OsStr)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certkey-ca"));
     cmd.args(["serve", "--listen", common::ANY_PORT, "--data"])

@@ -626,9 +626,24 @@ fn a_certificate_without_its_key_and_a_seal_that_does_not_verify_are_named() {
     assert!(codes(&v).contains(&"self_test_failed".to_string()));
 }
 
+/// A process and its own process group, ended as a whole on drop: faketime runs the
+/// program as its child, so ending faketime alone would leave the service running.
+struct Group(std::process::Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            // SAFETY: kill has no memory preconditions; the group is this child's own.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+        let _ = self.0.wait();
+    }
+}
+
 /// certkey-ca serving `ca`'s data with its clock `offset` ahead (libfaketime), on a
-/// new loopback port; returns the child and its URL.
-fn skewed_ca(ca: &Ca, offset: &str) -> (std::process::Child, String) {
+/// new loopback port; returns it and its URL.
+fn skewed_ca(ca: &Ca, offset: &str) -> (Group, String) {
+    use std::os::unix::process::CommandExt;
     let (child, port) = serve_announced(
         Command::new("faketime")
             .args(["-f", offset])
@@ -638,10 +653,11 @@ fn skewed_ca(ca: &Ca, offset: &str) -> (std::process::Child, String) {
             .args(["--listen", ANY_PORT])
             .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
             .env("CERTKEY_CA_LOG", "warn")
-            .stdout(Stdio::null()),
+            .stdout(Stdio::null())
+            .process_group(0),
         "certkey-ca under faketime (the test command installs faketime)",
     );
-    (child, format!("http://127.0.0.1:{port}"))
+    (Group(child), format!("http://127.0.0.1:{port}"))
 }
 
 #[test]
@@ -664,7 +680,7 @@ fn the_service_down_and_a_service_clock_two_hours_ahead_are_named() {
     assert_eq!(f["params"]["host"], "127.0.0.1");
     assert_eq!(v["services"][0]["tcp_connected"], false);
     // Its clock two hours ahead of this computer's.
-    let (mut child, skewed) = skewed_ca(&ca, "+2h");
+    let (skewed_service, skewed) = skewed_ca(&ca, "+2h");
     let (v, _) = diagnose(
         dir.path(),
         &[&softkey_module()],
@@ -672,8 +688,7 @@ fn the_service_down_and_a_service_clock_two_hours_ahead_are_named() {
         &[],
         &[("CERTKEY_SOFTKEY_DIR", s)],
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(skewed_service);
     let f = finding(&v, "clock_skew");
     assert_eq!(f["severity"], "error");
     assert_eq!(f["params"]["direction"], "behind");

@@ -677,6 +677,12 @@ pub fn certificates_in_slot(
         serial: serial.to_string(),
     };
     let slot = Slot::try_from(slot).map_err(|_| gone())?;
+    let session = m
+        .ctx
+        .open_ro_session(slot)
+        .map_err(|e| ckr::convert(e, "C_OpenSession"))?;
+    // Checked with the session open: a key put in its place after that point ends
+    // the session, so what is read is this key's.
     let info = m
         .ctx
         .get_token_info(slot)
@@ -684,10 +690,6 @@ pub fn certificates_in_slot(
     if info.serial_number().trim() != serial.trim() {
         return Err(gone());
     }
-    let session = m
-        .ctx
-        .open_ro_session(slot)
-        .map_err(|e| ckr::convert(e, "C_OpenSession"))?;
     Ok(ids
         .iter()
         .map(|id| certificate_in(&session, serial, id).ok())

@@ -14,7 +14,8 @@ pub const ANY_PORT: &str = "127.0.0.1:0";
 /// Spawns `cmd` (a `certkey-ca serve … --listen 127.0.0.1:0`, perhaps under a wrapper
 /// such as faketime) with stderr piped, and waits until it announces where it listens:
 /// its child and port. Panics with what it printed when it exits before that, or
-/// after 60 s. The rest of its stderr is read and dropped.
+/// after 60 s. The rest of its stderr (warnings, a panic) is passed on to the test's
+/// own output, named by `what`.
 pub fn serve_announced(cmd: &mut Command, what: &str) -> (Child, u16) {
     let mut child = cmd
         .stderr(Stdio::piped())
@@ -22,12 +23,14 @@ pub fn serve_announced(cmd: &mut Command, what: &str) -> (Child, u16) {
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = std::sync::mpsc::channel::<Result<u16, String>>();
+    let name = what.to_string();
     std::thread::spawn(move || {
         let mut printed = String::new();
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             if tx.is_none() {
+                eprintln!("{name}: {line}");
                 continue;
             }
             let port = line

@@ -107,6 +107,8 @@ impl Postgres {
         let port = loop {
             attempts += 1;
             let port = free_port();
+            // The log of this attempt only: pg_ctl appends to it.
+            let _ = std::fs::remove_file(&log);
             let opts = format!(
                 "-h 127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200",
                 dir.display()

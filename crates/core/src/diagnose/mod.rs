@@ -751,30 +751,26 @@ fn read_module(
     for t in &inv.tokens {
         // Every certificate of the key read in one session: the CA ones make the pool
         // a chain may go through, the others are checked.
-        let wanted: Vec<(bool, &str, Vec<u8>)> = t
+        let certs: Vec<(&str, bool)> = t
             .certificates
             .iter()
-            .filter_map(|c| {
-                let is_ca = c.info.as_ref()?.is_ca;
-                Some((is_ca, c.id.as_str(), hex::decode(&c.id).ok()?))
-            })
+            .filter_map(|c| Some((c.id.as_str(), c.info.as_ref()?.is_ca)))
             .collect();
-        let ids: Vec<Vec<u8>> = wanted.iter().map(|(_, _, id)| id.clone()).collect();
-        let Ok(read) = inventory::certificates_in_slot(m, t.slot, &t.details.serial, &ids) else {
+        let ids: Vec<Vec<u8>> = certs
+            .iter()
+            .map(|(id, _)| hex::decode(id).unwrap_or_default())
+            .collect();
+        let Ok(ders) = inventory::certificates_in_slot(m, t.slot, &t.details.serial, &ids) else {
             continue;
         };
-        let read: Vec<(bool, &str, Vec<u8>)> = wanted
-            .iter()
-            .zip(read)
-            .filter_map(|((is_ca, id, _), der)| Some((*is_ca, *id, der?)))
-            .collect();
-        let pool: Vec<Vec<u8>> = read
-            .iter()
-            .filter(|(is_ca, _, _)| *is_ca)
-            .map(|(_, _, der)| der.clone())
-            .collect();
-        for (_, id, der) in read.iter().filter(|(is_ca, _, _)| !is_ca) {
-            let checked = chain::chains_to(der, bundle, &pool, now);
+        let (cas, leaves): (Vec<_>, Vec<_>) = certs
+            .into_iter()
+            .zip(ders)
+            .filter_map(|(c, der)| Some((c, der?)))
+            .partition(|((_, is_ca), _)| *is_ca);
+        let pool: Vec<Vec<u8>> = cas.into_iter().map(|(_, der)| der).collect();
+        for ((id, _), der) in leaves {
+            let checked = chain::chains_to(&der, bundle, &pool, now);
             chains.push(ChainCheck {
                 token: t.details.serial.clone(),
                 module: spec.path.clone(),
