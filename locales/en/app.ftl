@@ -41,6 +41,7 @@ app-activation-unreachable = The CA service cannot be reached right now, so whet
 app-activation-unknown = Whether this key has a certificate waiting to be activated could not be checked:
 app-activate = Activate
 app-change-pin = Change PIN
+app-pin-covers-key = The PIN protects every certificate on this key.
 
 ## PIN states
 app-pin-blank = Not initialised
