@@ -17,6 +17,15 @@ pub const ANY_PORT: &str = "127.0.0.1:0";
 /// after 60 s. The rest of its stderr (warnings, a panic) is passed on to the test's
 /// own output, named by `what`.
 pub fn serve_announced(cmd: &mut Command, what: &str) -> (Child, u16) {
+    match try_serve_announced(cmd, what) {
+        Ok(up) => up,
+        Err(printed) => panic!("{printed}"),
+    }
+}
+
+/// [`serve_announced`], with what went wrong when it exits before listening, as an
+/// error (its status and what it printed) instead of a panic.
+pub fn try_serve_announced(cmd: &mut Command, what: &str) -> Result<(Child, u16), String> {
     let mut child = cmd
         .stderr(Stdio::piped())
         .spawn()
@@ -52,10 +61,12 @@ pub fn serve_announced(cmd: &mut Command, what: &str) -> (Child, u16) {
         }
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Ok(port)) => (child, port),
+        Ok(Ok(port)) => Ok((child, port)),
         Ok(Err(printed)) => {
             let status = child.wait();
-            panic!("{what} exited ({status:?}) before listening:\n{printed}")
+            Err(format!(
+                "{what} exited ({status:?}) before listening:\n{printed}"
+            ))
         }
         Err(_) => {
             let _ = child.kill();

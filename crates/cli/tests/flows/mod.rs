@@ -13,7 +13,7 @@ use serde_json::Value;
 
 #[path = "../../../ca-service/tests/common/announce.rs"]
 mod announce;
-pub use announce::{serve_announced, ANY_PORT};
+pub use announce::{serve_announced, try_serve_announced, ANY_PORT};
 
 pub const PASSPHRASE: &str = "workflow test passphrase";
 pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -222,17 +222,29 @@ impl Ca {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap();
-        self.child = serve_announced(
-            Command::new(sibling("certkey-ca"))
-                .args(["serve", "--data"])
-                .arg(self.data.path())
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
-                .env("CERTKEY_CA_LOG", "warn")
-                .stdout(Stdio::null()),
-            "certkey-ca (restarted)",
-        )
-        .0;
+        // The port it had: free again once it stopped, unless a connection took it
+        // meanwhile; then it is tried again for a while.
+        let mut attempts = 0;
+        self.child = loop {
+            attempts += 1;
+            let started = try_serve_announced(
+                Command::new(sibling("certkey-ca"))
+                    .args(["serve", "--data"])
+                    .arg(self.data.path())
+                    .args(["--listen", &format!("127.0.0.1:{port}")])
+                    .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
+                    .env("CERTKEY_CA_LOG", "warn")
+                    .stdout(Stdio::null()),
+                "certkey-ca (restarted)",
+            );
+            match started {
+                Ok((child, _)) => break child,
+                Err(e) if attempts < 40 && e.contains("cannot listen") => {
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
     }
 
     /// The issuing CA certificate of an algorithm ("sm2" or "p256"), DER.
