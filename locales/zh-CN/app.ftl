@@ -41,7 +41,7 @@ app-activation-unreachable = 暂时无法连接 CA 服务，不能确认这个 K
 app-activation-unknown = 无法确认这个 Key 是否有待激活的证书：
 app-activate = 激活
 app-change-pin = 修改 PIN 码
-app-pin-covers-key = PIN 码保护这个 Key 上的全部证书。
+app-pin-covers-key = 这个 Key 上的所有证书都由 PIN 码保护。
 
 ## PIN 状态
 app-pin-blank = 未初始化

@@ -93,6 +93,14 @@ function ended(child) {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
+/** Children whose process group may still run: ended whole when this process ends
+ *  (a story interrupted, Ctrl-C), since they are not in the terminal's group. */
+const live = new Set();
+process.on('exit', () => {
+  for (const c of live) signalGroup(c, 'SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+
 /** Sends `signal` to a child's process group (see `spawn`); one that is gone is fine. */
 function signalGroup(child, signal) {
   try {
@@ -167,6 +175,13 @@ export class World {
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.log = () => Buffer.concat(chunks).toString('utf8');
+    // When it ends, what it left running in its group goes too (at once, before its
+    // number can be given to another group).
+    live.add(child);
+    child.once('exit', () => {
+      live.delete(child);
+      signalGroup(child, 'SIGKILL');
+    });
     this.children.push(child);
     return child;
   }
@@ -327,10 +342,10 @@ export class World {
       let native = await freePort();
       while (native === port) native = await freePort();
       this.driverUrl = `http://127.0.0.1:${port}`;
-      const driver = this.spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(port), '--native-port', String(native)], {}, 'tauri-driver');
+      const driver = this.spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(port), '--native-port', String(native)], {}, `tauri-driver-${attempt}`);
       const state = await waitFor('tauri-driver', async () => {
         if (ended(driver)) return 'exited';
-        return (await fetch(`${this.driverUrl}/status`)).ok ? 'up' : null;
+        return (await fetch(`${this.driverUrl}/status`, { signal: AbortSignal.timeout(2000) })).ok ? 'up' : null;
       }).catch((e) => e.message);
       if (state === 'up') return;
       signalGroup(driver, 'SIGKILL');
@@ -354,14 +369,16 @@ export class World {
 
   async stop() {
     if (this.app) await this.app.close().catch(() => {});
-    for (const c of this.children.reverse()) signalGroup(c, 'SIGTERM');
+    // Only groups whose leader still runs: an ended one was killed whole at its end.
+    const running = this.children.reverse().filter((c) => !ended(c));
+    for (const c of running) signalGroup(c, 'SIGTERM');
     // Each child ends before its folder goes (a program still writing its log there
-    // would make the removal fail); then what is left of its group is killed.
+    // would make the removal fail); one that does not end in 5 s is killed.
     await Promise.all(
-      this.children.map(async (c) => {
+      running.map(async (c) => {
         const start = Date.now();
         while (!ended(c) && Date.now() - start < 5000) await sleep(50);
-        signalGroup(c, 'SIGKILL');
+        if (!ended(c)) signalGroup(c, 'SIGKILL');
       }),
     );
     if (!process.env.CERTKEY_E2E_KEEP) rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });

@@ -626,38 +626,33 @@ fn a_certificate_without_its_key_and_a_seal_that_does_not_verify_are_named() {
     assert!(codes(&v).contains(&"self_test_failed".to_string()));
 }
 
-/// A process and its own process group, ended as a whole on drop: faketime runs the
-/// program as its child, so ending faketime alone would leave the service running.
-struct Group(std::process::Child);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            // SAFETY: kill has no memory preconditions; the group is this child's own.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-        }
-        let _ = self.0.wait();
-    }
+/// `cmd` with its clock moved by `offset` (`+2h`, `-3d`): libfaketime preloaded, as
+/// the faketime wrapper does, without the wrapper's own process (which would outlive
+/// a kill, and leaves its shared memory behind).
+fn faketime<'a>(cmd: &'a mut Command, offset: &str) -> &'a mut Command {
+    let lib = std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("faketime").join("libfaketime.so.1"))
+        .find(|p| p.is_file())
+        .expect("libfaketime (the test command installs faketime)");
+    cmd.env("LD_PRELOAD", lib).env("FAKETIME", offset)
 }
 
-/// certkey-ca serving `ca`'s data with its clock `offset` ahead (libfaketime), on a
-/// new loopback port; returns it and its URL.
-fn skewed_ca(ca: &Ca, offset: &str) -> (Group, String) {
-    use std::os::unix::process::CommandExt;
+/// certkey-ca serving `ca`'s data with its clock `offset` ahead, on a new loopback
+/// port; returns it and its URL.
+fn skewed_ca(ca: &Ca, offset: &str) -> (std::process::Child, String) {
     let (child, port) = serve_announced(
-        Command::new("faketime")
-            .args(["-f", offset])
-            .arg(sibling("certkey-ca"))
+        faketime(&mut Command::new(sibling("certkey-ca")), offset)
             .args(["serve", "--data"])
             .arg(ca.data.path())
             .args(["--listen", ANY_PORT])
             .env("CERTKEY_CA_PASSPHRASE", PASSPHRASE)
             .env("CERTKEY_CA_LOG", "warn")
-            .stdout(Stdio::null())
-            .process_group(0),
-        "certkey-ca under faketime (the test command installs faketime)",
+            .stdout(Stdio::null()),
+        "certkey-ca with its clock ahead",
     );
-    (Group(child), format!("http://127.0.0.1:{port}"))
+    (child, format!("http://127.0.0.1:{port}"))
 }
 
 #[test]
@@ -680,7 +675,7 @@ fn the_service_down_and_a_service_clock_two_hours_ahead_are_named() {
     assert_eq!(f["params"]["host"], "127.0.0.1");
     assert_eq!(v["services"][0]["tcp_connected"], false);
     // Its clock two hours ahead of this computer's.
-    let (skewed_service, skewed) = skewed_ca(&ca, "+2h");
+    let (mut skewed_service, skewed) = skewed_ca(&ca, "+2h");
     let (v, _) = diagnose(
         dir.path(),
         &[&softkey_module()],
@@ -688,7 +683,13 @@ fn the_service_down_and_a_service_clock_two_hours_ahead_are_named() {
         &[],
         &[("CERTKEY_SOFTKEY_DIR", s)],
     );
-    drop(skewed_service);
+    // Ended as Ctrl-C would: a graceful end, at which libfaketime removes the shared
+    // memory it made (a kill would leave it in /dev/shm).
+    if let Ok(pid) = i32::try_from(skewed_service.id()) {
+        // SAFETY: kill has no memory preconditions; the pid is our child's, not reaped.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+    }
+    let _ = skewed_service.wait();
     let f = finding(&v, "clock_skew");
     assert_eq!(f["severity"], "error");
     assert_eq!(f["params"]["direction"], "behind");
@@ -707,14 +708,10 @@ fn service_cert(
 ) -> (PathBuf, PathBuf, PathBuf) {
     let p = |ext: &str| dir.join(format!("{name}{ext}"));
     let openssl = |args: &[&str], shifted: bool| {
-        let mut cmd = match shift.filter(|_| shifted) {
-            Some(offset) => {
-                let mut c = Command::new("faketime");
-                c.args(["-f", offset, "openssl"]);
-                c
-            }
-            None => Command::new("openssl"),
-        };
+        let mut cmd = Command::new("openssl");
+        if let Some(offset) = shift.filter(|_| shifted) {
+            faketime(&mut cmd, offset);
+        }
         let out = cmd.args(args).current_dir(dir).output().unwrap();
         assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
     };

@@ -751,22 +751,22 @@ fn read_module(
     for t in &inv.tokens {
         // Every certificate of the key read in one session: the CA ones make the pool
         // a chain may go through, the others are checked.
-        let certs: Vec<(&str, bool)> = t
+        let certs: Vec<(&str, bool, Vec<u8>)> = t
             .certificates
             .iter()
-            .filter_map(|c| Some((c.id.as_str(), c.info.as_ref()?.is_ca)))
+            .filter_map(|c| {
+                let is_ca = c.info.as_ref()?.is_ca;
+                Some((c.id.as_str(), is_ca, hex::decode(&c.id).ok()?))
+            })
             .collect();
-        let ids: Vec<Vec<u8>> = certs
-            .iter()
-            .map(|(id, _)| hex::decode(id).unwrap_or_default())
-            .collect();
+        let ids: Vec<Vec<u8>> = certs.iter().map(|(_, _, id)| id.clone()).collect();
         let Ok(ders) = inventory::certificates_in_slot(m, t.slot, &t.details.serial, &ids) else {
             continue;
         };
         let (cas, leaves): (Vec<_>, Vec<_>) = certs
             .into_iter()
             .zip(ders)
-            .filter_map(|(c, der)| Some((c, der?)))
+            .filter_map(|((id, is_ca, _), der)| Some(((id, is_ca), der?)))
             .partition(|((_, is_ca), _)| *is_ca);
         let pool: Vec<Vec<u8>> = cas.into_iter().map(|(_, der)| der).collect();
         for ((id, _), der) in leaves {
