@@ -7,10 +7,10 @@ pub use certkey_i18n::{flag, optional, Arg, Catalog, Lang};
 /// The values of `--lang`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LangArg {
-    /// 简体中文.
+    // 简体中文 (no doc comment: clap would show it, in one language, in the help).
     #[value(name = "zh-CN", alias = "zh", alias = "zh_CN")]
     ZhCn,
-    /// English.
+    // English.
     #[value(name = "en", alias = "en-US")]
     En,
 }

@@ -9,6 +9,7 @@
 //! or a critical problem.
 
 mod diagnose_cmd;
+mod help;
 mod i18n;
 mod interact;
 mod logs_cmd;
@@ -71,7 +72,7 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// Language of the text (default: from the locale; zh-CN when Chinese).
-    #[arg(long, value_enum, global = true)]
+    #[arg(long, value_enum, global = true, hide_possible_values = true)]
     lang: Option<LangArg>,
     /// CA service URL for every operation (default: CERTKEY_SERVICE_URL, else the
     /// config's service_url, else the CA directory: the CA of the certificate's issuer,
@@ -262,7 +263,10 @@ fn exit_for(e: &Error) -> u8 {
 }
 
 fn main() -> ExitCode {
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let help_lang = help::lang_of(&args);
+    let matches =
+        help::localized(<Cli as clap::CommandFactory>::command(), help_lang).get_matches_from(args);
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
