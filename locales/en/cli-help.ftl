@@ -6,7 +6,6 @@
 cli-help-heading-usage = Usage:
 cli-help-heading-commands = Commands
 cli-help-heading-options = Options
-cli-help-heading-arguments = Arguments
 
 ## Options that mean the same in every command.
 cli-help-arg--modules = PKCS#11 module to load (repeatable), besides the catalog's, the config's and CERTKEY_MODULES
@@ -33,10 +32,6 @@ cli-help-certkey-diagnose--self_test = Sign and verify a test message on the key
 cli-help-certkey-diagnose--token = The key for --self-test: its serial number
 cli-help-certkey-diagnose--offline = Do not contact the CA services (no service or clock checks)
 cli-help-certkey-diagnose--fix = Offer the fixes CertKey can apply (each asked for first; --yes applies all)
-cli-help-certkey-diagnose--usb_root = The sysfs folder of USB devices (tests)
-cli-help-certkey-diagnose--pcsc_socket = The smart-card service's socket (tests)
-cli-help-certkey-diagnose--module_timeout = Seconds one module may take (default 20)
-cli-help-certkey-diagnose--udev_rules = The folder fixes write udev rules to (tests)
 cli-help-certkey-logs = Print the log that the app and this command write (the last lines of both, in time order), or export it into one file for the help-desk
 cli-help-certkey-logs--lines = How many of the last lines to print, of the app and of this command together, in time order
 cli-help-certkey-logs--export = Write every log file, oldest first, into this one file (for the help-desk; it names keys and certificates' holders: only this user can read it)

@@ -42,51 +42,41 @@ fn localize(mut cmd: Command, lang: Lang, path: &str) -> Command {
     if let Some(about) = text_of(lang, &format!("cli-help-{path}")) {
         cmd = cmd.about(about).long_about(None);
     }
-    // (id, whether positional, whether global): a command's own options are listed
-    // first, those of every command after them, help and version last.
-    let args: Vec<(String, bool, bool)> = cmd
-        .get_arguments()
-        .map(|a| (a.get_id().to_string(), a.is_positional(), a.is_global_set()))
-        .collect();
-    for (i, (id, positional, global)) in args.into_iter().enumerate() {
+    // Changed in place (a built command finds its options by their place): a
+    // command's own options are listed first, those of every command after them,
+    // help and version last.
+    let heading = t(lang, "cli-help-heading-options");
+    let mut place = 0;
+    cmd = cmd.mut_args(|a| {
+        place += 1;
+        let id = a.get_id().as_str();
+        let order = match (a.is_global_set(), id) {
+            (_, "help" | "version") => 2000 + place,
+            (true, _) => 1000 + place,
+            (false, _) => place,
+        };
         let help = text_of(lang, &format!("cli-help-{path}--{id}"))
             .or_else(|| text_of(lang, &format!("cli-help-arg--{id}")));
-        let heading = if positional {
-            t(lang, "cli-help-heading-arguments")
+        let a = a.help_heading(heading.clone()).display_order(order);
+        match help {
+            Some(h) => a.help(h).long_help(None),
+            None => a,
+        }
+    });
+    cmd = cmd.mut_subcommands(|s| {
+        let name = s.get_name().to_string();
+        if name == "help" {
+            // clap's `help` command: its own tree only repeats the others.
+            s.about(t(lang, "cli-help-help"))
         } else {
-            t(lang, "cli-help-heading-options")
-        };
-        let order = match (global, id.as_str()) {
-            (_, "help" | "version") => 2000 + i,
-            (true, _) => 1000 + i,
-            (false, _) => i,
-        };
-        cmd = cmd.mut_arg(id.as_str(), |a| {
-            let a = a.help_heading(heading).display_order(order);
-            match help {
-                Some(h) => a.help(h).long_help(None),
-                None => a,
-            }
-        });
-    }
-    let names: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .collect();
-    for name in names {
-        let sub = format!("{path}-{name}");
-        cmd = cmd.mut_subcommand(name.as_str(), |s| {
-            if name == "help" {
-                // clap's `help` command: its own tree only repeats the others.
-                s.about(t(lang, "cli-help-help"))
-            } else {
-                localize(s, lang, &sub)
-            }
-        });
-    }
-    // clap's own template, with its one English word from the catalog.
+            localize(s, lang, &format!("{path}-{name}"))
+        }
+    });
+    // clap's own template, with its one English word from the catalog (styled as
+    // clap styles it).
+    let usage = clap::builder::Styles::default().get_usage().to_owned();
     let template = format!(
-        "{{before-help}}{{about-with-newline}}\n{} {{usage}}\n\n{{all-args}}{{after-help}}",
+        "{{before-help}}{{about-with-newline}}\n{usage}{}{usage:#} {{usage}}\n\n{{all-args}}{{after-help}}",
         t(lang, "cli-help-heading-usage")
     );
     cmd.subcommand_help_heading(t(lang, "cli-help-heading-commands"))
@@ -108,7 +98,7 @@ mod tests {
             format!("cli-help-{path}"),
             cmd.get_about().map(|s| s.to_string()).unwrap_or_default(),
         ));
-        for a in cmd.get_arguments() {
+        for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
             out.push((
                 format!("cli-help-{path}--{}", a.get_id()),
                 a.get_help().map(|s| s.to_string()).unwrap_or_default(),
@@ -159,5 +149,16 @@ mod tests {
             .render_help()
             .to_string();
         assert!(en.contains("Usage:") && en.contains("Commands:"), "{en}");
+        // The localized command parses as the plain one does.
+        let m = localized(crate::Cli::command(), Lang::ZhCn)
+            .try_get_matches_from(["certkey", "--json", "info", "--token", "X", "--login"])
+            .unwrap();
+        let (name, info) = m.subcommand().unwrap();
+        assert_eq!(name, "info");
+        assert_eq!(
+            info.get_one::<String>("token").map(String::as_str),
+            Some("X")
+        );
+        assert!(info.get_flag("login") && info.get_flag("json"));
     }
 }

@@ -280,7 +280,7 @@ fn main() -> ExitCode {
             "certkey started"
         );
     }
-    let lang = cli.lang.map_or_else(Lang::from_env, Lang::from);
+    let lang = cli.lang.map_or(help_lang, Lang::from);
     match run(&cli, lang) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
