@@ -299,11 +299,7 @@ fn webkit_text(page: &Path) -> String {
         }
         assert!(attempts < 3, "WebKitWebDriver exited: {:?}", driver.wait());
     };
-    let browser = std::fs::read_dir("/usr/lib")
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("webkit2gtk-4.1").join("MiniBrowser"))
-        .find(|p| p.is_file())
+    let browser = multiarch_lib("webkit2gtk-4.1/MiniBrowser")
         .expect("WebKitGTK's MiniBrowser (libwebkit2gtk-4.1-0)");
     let call = |method: &str, path: &str, body: Value| -> Value {
         let out = Command::new("curl")
@@ -630,13 +626,18 @@ fn a_certificate_without_its_key_and_a_seal_that_does_not_verify_are_named() {
 /// the faketime wrapper does, without the wrapper's own process (which would outlive
 /// a kill, and leaves its shared memory behind).
 fn faketime<'a>(cmd: &'a mut Command, offset: &str) -> &'a mut Command {
-    let lib = std::fs::read_dir("/usr/lib")
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("faketime").join("libfaketime.so.1"))
-        .find(|p| p.is_file())
+    let lib = multiarch_lib("faketime/libfaketime.so.1")
         .expect("libfaketime (the test command installs faketime)");
     cmd.env("LD_PRELOAD", lib).env("FAKETIME", offset)
+}
+
+/// The file `rel` in this machine's multiarch library folder (`/usr/lib/<triplet>/`).
+fn multiarch_lib(rel: &str) -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join(rel))
+        .find(|p| p.is_file())
 }
 
 /// certkey-ca serving `ca`'s data with its clock `offset` ahead, on a new loopback
