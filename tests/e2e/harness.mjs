@@ -287,15 +287,22 @@ export class World {
 
   /** Xvfb on a free display; resolves when it answers. */
   async startDisplay() {
-    let display = 90 + Math.floor(Math.random() * 400);
-    while (existsSync(`/tmp/.X11-unix/X${display}`) || existsSync(`/tmp/.X${display}-lock`)) display++;
+    // -displayfd: Xvfb takes the first free display itself (no number guessed free
+    // beforehand, which another server could take first) and writes it on its
+    // standard output once it accepts connections.
+    const xvfb = this.spawn('Xvfb', ['-displayfd', '1', '-screen', '0', '1280x900x24', '-noreset', '-nolisten', 'tcp'], {}, 'xvfb');
+    let said = '';
+    xvfb.stdout.on('data', (d) => {
+      said += d;
+    });
+    const display = await waitFor('Xvfb', () => {
+      const number = /^(\d+)\n/.exec(said);
+      if (number) return number[1];
+      if (xvfb.exitCode !== null) throw new Error(`Xvfb exited: ${xvfb.log()}`);
+      return null;
+    });
     this.display = `:${display}`;
     this.env.DISPLAY = this.display;
-    const xvfb = this.spawn('Xvfb', [this.display, '-screen', '0', '1280x900x24', '-noreset', '-nolisten', 'tcp'], {}, 'xvfb');
-    await waitFor('Xvfb', () => {
-      if (xvfb.exitCode !== null) throw new Error(`Xvfb exited: ${xvfb.log()}`);
-      return existsSync(`/tmp/.X11-unix/X${display}`);
-    });
   }
 
   /** A D-Bus session bus of this world with dunst, a real notification server, on
