@@ -20,7 +20,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certkey_core::config::Config;
 use certkey_core::directory::Directory;
 use certkey_core::inventory::{self, Inventory, LoginRequest, ScanOptions};
 use certkey_core::setup::Setup;
@@ -317,9 +316,13 @@ fn setup(cli: &Cli) -> Result<Setup, Error> {
 
 /// The CA directory in force: the catalog's and the config's CAs, with the service
 /// named by `--service`, CERTKEY_SERVICE_URL or the config's `service_url` over them.
-fn directory(cli: &Cli, catalog: &certkey_core::catalog::Catalog) -> Result<Directory, Error> {
-    let cfg = Config::load()?;
-    certkey_core::setup::directory(&cfg, catalog, cli.service.clone(), cli.service_ca.clone())
+fn directory(cli: &Cli, s: &Setup) -> Result<Directory, Error> {
+    certkey_core::setup::directory(
+        &s.config,
+        &s.catalog,
+        cli.service.clone(),
+        cli.service_ca.clone(),
+    )
 }
 
 /// The key a command names with `--token`, parsed.
@@ -334,7 +337,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             final_try_ok,
         } => {
             let s = setup(cli)?;
-            let dir = directory(cli, &s.catalog)?;
+            let dir = directory(cli, &s)?;
             let has_order = |serial: &str| dir.has_order(serial);
             let token = workflow::token::select(
                 &s.modules,
@@ -376,7 +379,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             final_try_ok,
         } => {
             let s = setup(cli)?;
-            let dir = directory(cli, &s.catalog)?;
+            let dir = directory(cli, &s)?;
             let token = workflow::token::select(
                 &s.modules,
                 &s.catalog,
@@ -429,7 +432,7 @@ fn run(cli: &Cli, lang: Lang) -> Result<u8, Error> {
             attach,
         } => {
             let s = setup(cli)?;
-            let dir = directory(cli, &s.catalog)?;
+            let dir = directory(cli, &s)?;
             let token = workflow::token::select(
                 &s.modules,
                 &s.catalog,

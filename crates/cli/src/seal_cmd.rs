@@ -118,7 +118,7 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
                 selector(token)?.as_ref(),
                 Need::HolderCertificate,
             )?;
-            let service = directory(cli, &s.catalog)?.for_token(&token)?;
+            let service = directory(cli, &s)?.for_token(&token)?;
             let ui = Terminal::new(lang, cli.yes, *final_try_ok, cli.json);
             let done = seal::write(&ui, &token, &service, &picture, &opts);
             ui.finish();
@@ -163,7 +163,7 @@ pub fn run(cli: &Cli, lang: Lang, command: &SealCommand) -> Result<u8, Error> {
             // The CA list: the key's CA service (or its cache) and the bundles. No
             // service is no error here: the bundles may be enough, and the answer
             // says why the service's list is missing.
-            let service = directory(cli, &s.catalog).and_then(|d| d.for_token(&token));
+            let service = directory(cli, &s).and_then(|d| d.for_token(&token));
             let state = certkey_core::config::state_dir();
             let cas = ca_list::load(
                 service.as_ref().map_err(Clone::clone),
