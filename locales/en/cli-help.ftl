@@ -71,3 +71,19 @@ cli-help-certkey-unlock--wait = Wait up to this many seconds for the review, ask
 cli-help-certkey-unlock--attach = Attach a scan to the request under review (repeatable): PDF, JPEG or PNG, at most 5 MiB each, at most 5 per request. Without a request yet, one is made first
 cli-help-certkey-pin = The user PIN
 cli-help-certkey-pin-change = Change the user PIN (CERTKEY_PIN and CERTKEY_NEW_PIN for automation)
+
+## A command line that does not parse (what clap found wrong, in the user's language).
+cli-error-unknown-argument = unknown option { $arg }
+cli-error-unknown-command = unknown command { $name }
+cli-error-value-missing = { $arg } needs a value
+cli-error-invalid-value = { $value } is not a value of { $arg }
+cli-error-value-refused = { $value } is not a valid value of { $arg } ({ $reason })
+cli-error-missing = required, and not given: { $arg }
+cli-error-conflict = { $arg } cannot be used with { $other }
+cli-error-value-range = { $arg } takes a value from { $min } to { $max }, not { $value }
+cli-error-repeated = { $arg } can be given only once
+cli-error-no-equals = { $arg } takes its value after an equals sign ({ $arg }=VALUE)
+cli-error-value-count = wrong number of values for { $arg }
+cli-error-valid-values = Possible values: { $values }
+cli-error-suggested = Did you mean { $suggested }?
+cli-error-more = For more information, try --help.

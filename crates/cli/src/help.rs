@@ -1,6 +1,7 @@
 //! `certkey --help` in the user's language: every command's description and every
 //! option's help come from the message catalog (`locales/*/cli-help.ftl`), and so do
-//! the headings clap would print in English.
+//! the headings clap would print in English, and the messages of a command line that
+//! does not parse ([`error_text`]).
 //!
 //! Keys: `cli-help-PATH` for a command (PATH is `certkey`, `certkey-cert-export`, …),
 //! `cli-help-PATH--ID` for an option of one command (ID is clap's, the field name),
@@ -9,9 +10,10 @@
 
 use std::ffi::OsString;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Command;
 
-use crate::i18n::{t, Catalog, Lang};
+use crate::i18n::{t, tr, Catalog, Lang};
 
 /// The language asked for by `--lang` among `args` (before clap reads them, so that
 /// its help is already in that language), else the locale's.
@@ -87,6 +89,109 @@ fn text_of(lang: Lang, id: &str) -> Option<String> {
     Catalog::has(lang, id).then(|| t(lang, id))
 }
 
+/// What clap found wrong with the command line, in `lang`: the problem, a suggestion
+/// where clap has one, the usage, and where to read more. `None` where clap prints
+/// the text itself: help, version, and the rare kinds the catalog has no text for.
+pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
+    let get = |kind| e.get(kind).and_then(plain);
+    let arg = get(ContextKind::InvalidArg).unwrap_or_default();
+    let value = get(ContextKind::InvalidValue).unwrap_or_default();
+    let (id, args) = match e.kind() {
+        ErrorKind::UnknownArgument => ("cli-error-unknown-argument", vec![("arg", arg)]),
+        ErrorKind::InvalidSubcommand => (
+            "cli-error-unknown-command",
+            vec![(
+                "name",
+                get(ContextKind::InvalidSubcommand).unwrap_or_default(),
+            )],
+        ),
+        ErrorKind::InvalidValue if value.is_empty() => {
+            ("cli-error-value-missing", vec![("arg", arg)])
+        }
+        ErrorKind::InvalidValue => (
+            "cli-error-invalid-value",
+            vec![("arg", arg), ("value", value)],
+        ),
+        ErrorKind::ValueValidation => {
+            let reason = std::error::Error::source(e)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            // clap's ranged number parsers say "9 is not in 1..=5" (English only).
+            let range = reason
+                .rsplit_once(" is not in ")
+                .and_then(|(_, r)| r.split_once("..="));
+            match range {
+                Some((min, max)) => (
+                    "cli-error-value-range",
+                    vec![
+                        ("arg", arg),
+                        ("value", value),
+                        ("min", min.to_string()),
+                        ("max", max.to_string()),
+                    ],
+                ),
+                None => (
+                    "cli-error-value-refused",
+                    vec![("arg", arg), ("value", value), ("reason", reason)],
+                ),
+            }
+        }
+        ErrorKind::MissingRequiredArgument => ("cli-error-missing", vec![("arg", arg)]),
+        // clap reports an option given twice as a conflict with itself.
+        ErrorKind::ArgumentConflict if get(ContextKind::PriorArg).as_ref() == Some(&arg) => {
+            ("cli-error-repeated", vec![("arg", arg)])
+        }
+        ErrorKind::ArgumentConflict => (
+            "cli-error-conflict",
+            vec![
+                ("arg", arg),
+                ("other", get(ContextKind::PriorArg).unwrap_or_default()),
+            ],
+        ),
+        ErrorKind::NoEquals => ("cli-error-no-equals", vec![("arg", arg)]),
+        ErrorKind::TooManyValues | ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues => {
+            ("cli-error-value-count", vec![("arg", arg)])
+        }
+        _ => return None,
+    };
+    let args: Vec<_> = args.into_iter().map(|(name, v)| (name, v.into())).collect();
+    let mut text = format!("certkey: {}\n", tr(lang, id, &args));
+    if let Some(valid) = get(ContextKind::ValidValue).filter(|v| !v.is_empty()) {
+        text += &tr(lang, "cli-error-valid-values", &[("values", valid.into())]);
+        text.push('\n');
+    }
+    let suggested = [
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .find_map(get);
+    if let Some(s) = suggested {
+        text += &tr(lang, "cli-error-suggested", &[("suggested", s.into())]);
+        text.push('\n');
+    }
+    if let Some(usage) = get(ContextKind::Usage) {
+        let usage = usage.strip_prefix("Usage:").unwrap_or(&usage).trim();
+        text += &format!("\n{} {usage}\n", t(lang, "cli-help-heading-usage"));
+    }
+    text += &format!("\n{}\n", t(lang, "cli-error-more"));
+    Some(text)
+}
+
+/// A context value of a clap error as plain text (lists joined), without styling.
+fn plain(v: &ContextValue) -> Option<String> {
+    let join = |v: Vec<String>| v.join(", ");
+    match v {
+        ContextValue::String(s) => Some(s.clone()),
+        ContextValue::Strings(v) => Some(join(v.clone())),
+        ContextValue::StyledStr(s) => Some(s.to_string()),
+        ContextValue::StyledStrs(v) => Some(join(v.iter().map(ToString::to_string).collect())),
+        ContextValue::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +265,64 @@ mod tests {
             Some("X")
         );
         assert!(info.get_flag("login") && info.get_flag("json"));
+    }
+
+    #[test]
+    fn a_command_line_that_does_not_parse_is_explained_in_the_language_asked_for() {
+        let explain = |lang, args: &[&str]| {
+            let e = localized(crate::Cli::command(), lang)
+                .try_get_matches_from(args)
+                .unwrap_err();
+            error_text(&e, lang).unwrap_or_else(|| panic!("no text for {:?}", e.kind()))
+        };
+        let zh = explain(Lang::ZhCn, &["certkey", "renew", "--yeers", "2"]);
+        assert!(zh.starts_with("certkey: 没有这个选项：--yeers\n"), "{zh}");
+        assert!(zh.contains("您是不是要输入 --years？"), "{zh}");
+        assert!(zh.contains("\n用法: certkey renew"), "{zh}");
+        assert!(
+            zh.contains("加 --help 查看更多说明。") && !zh.contains("Usage"),
+            "{zh}"
+        );
+        let zh = explain(Lang::ZhCn, &["certkey", "renew", "--years", "9"]);
+        assert!(
+            zh.contains("--years <N> 的值要在 1 到 5 之间，9 不在其中"),
+            "{zh}"
+        );
+        let zh = explain(Lang::ZhCn, &["certkey", "renew", "--years"]);
+        assert!(
+            zh.contains("--years <N> 需要一个值") && !zh.contains("可用的值"),
+            "{zh}"
+        );
+        let zh = explain(
+            Lang::ZhCn,
+            &["certkey", "--lang", "en", "--lang", "en", "list"],
+        );
+        assert!(zh.contains("--lang <LANG> 只能给一次"), "{zh}");
+        let zh = explain(Lang::ZhCn, &["certkey", "lst"]);
+        assert!(
+            zh.contains("没有这个命令：lst") && zh.contains("list"),
+            "{zh}"
+        );
+        let zh = explain(
+            Lang::ZhCn,
+            &["certkey", "logs", "--export", "f", "--lines", "5"],
+        );
+        assert!(zh.contains("不能与") && zh.contains("同时使用"), "{zh}");
+        let en = explain(Lang::En, &["certkey", "--lang", "fr", "list"]);
+        assert!(en.contains("fr is not a value of --lang"), "{en}");
+        assert!(en.contains("Possible values: zh-CN, en"), "{en}");
+        let en = explain(Lang::En, &["certkey", "rnew"]);
+        assert!(
+            en.contains("unknown command rnew\nDid you mean renew?"),
+            "{en}"
+        );
+        assert!(en.contains("\nUsage: certkey"), "{en}");
+        // Help and version are clap's own output, not errors to explain.
+        for asked in ["--help", "--version"] {
+            let e = localized(crate::Cli::command(), Lang::ZhCn)
+                .try_get_matches_from(["certkey", asked])
+                .unwrap_err();
+            assert!(error_text(&e, Lang::ZhCn).is_none(), "{asked}");
+        }
     }
 }

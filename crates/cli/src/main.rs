@@ -264,8 +264,18 @@ fn exit_for(e: &Error) -> u8 {
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let help_lang = help::lang_of(&args);
-    let matches =
-        help::localized(<Cli as clap::CommandFactory>::command(), help_lang).get_matches_from(args);
+    let matches = match help::localized(<Cli as clap::CommandFactory>::command(), help_lang)
+        .try_get_matches_from(args)
+    {
+        Ok(m) => m,
+        Err(e) => match help::error_text(&e, help_lang) {
+            Some(text) => {
+                eprint!("{text}");
+                return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            }
+            None => e.exit(),
+        },
+    };
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
