@@ -232,6 +232,18 @@ mod tests {
             .map(|(key, text)| format!("{key} = {text}"))
             .collect();
         assert!(missing.is_empty(), "missing:\n{}", missing.join("\n"));
+        // The English catalog says what the code's doc comments say (rustdoc keeps
+        // them): a change to one without the other fails here.
+        let drifted: Vec<String> = all
+            .iter()
+            .filter(|(key, text)| {
+                Catalog::has(Lang::En, key) && t(Lang::En, key) != *text && !text.is_empty()
+            })
+            .map(|(key, text)| {
+                format!("{key}:\n  code:    {text}\n  catalog: {}", t(Lang::En, key))
+            })
+            .collect();
+        assert!(drifted.is_empty(), "drifted:\n{}", drifted.join("\n"));
     }
 
     #[test]
