@@ -75,15 +75,17 @@ cli-help-certkey-pin-change = Change the user PIN (CERTKEY_PIN and CERTKEY_NEW_P
 ## A command line that does not parse (what clap found wrong, in the user's language).
 cli-error-unknown-argument = unknown option { $arg }
 cli-error-unknown-command = unknown command { $name }
+cli-error-unexpected-argument = unexpected argument { $arg }
+cli-error-not-a-number = { $arg } takes a whole number, not { $value }
+cli-error-unexpected-value = { $arg } takes no value (got { $value })
+cli-error-tip-dashes = Remove the -- before { $name }.
 cli-error-value-missing = { $arg } needs a value
 cli-error-invalid-value = { $value } is not a value of { $arg }
 cli-error-value-refused = { $value } is not a valid value of { $arg } ({ $reason })
-cli-error-missing = required, and not given: { $arg }
+cli-error-missing = missing required option: { $arg }
 cli-error-conflict = { $arg } cannot be used with { $other }
 cli-error-value-range = { $arg } takes a value from { $min } to { $max }, not { $value }
 cli-error-repeated = { $arg } can be given only once
-cli-error-no-equals = { $arg } takes its value after an equals sign ({ $arg }=VALUE)
-cli-error-value-count = wrong number of values for { $arg }
 cli-error-valid-values = Possible values: { $values }
 cli-error-suggested = Did you mean { $suggested }?
 cli-error-more = For more information, try --help.

@@ -75,15 +75,17 @@ cli-help-certkey-pin-change = 修改用户 PIN 码（自动化时使用 CERTKEY_
 ## 无法解析的命令行（clap 发现的问题，以用户的语言显示）。
 cli-error-unknown-argument = 没有这个选项：{ $arg }
 cli-error-unknown-command = 没有这个命令：{ $name }
+cli-error-unexpected-argument = 多余的参数：{ $arg }
+cli-error-not-a-number = { $arg } 的值应为整数，不能是 { $value }
+cli-error-unexpected-value = { $arg } 后面不带值（多了 { $value }）
+cli-error-tip-dashes = 请去掉 { $name } 前面的 --。
 cli-error-value-missing = { $arg } 需要一个值
 cli-error-invalid-value = { $value } 不是 { $arg } 可用的值
 cli-error-value-refused = { $value } 不是 { $arg } 的有效值（{ $reason }）
-cli-error-missing = 缺少必需的参数：{ $arg }
+cli-error-missing = 缺少必需的选项：{ $arg }
 cli-error-conflict = { $arg } 不能与 { $other } 同时使用
 cli-error-value-range = { $arg } 的值要在 { $min } 到 { $max } 之间，{ $value } 不在其中
-cli-error-repeated = { $arg } 只能给一次
-cli-error-no-equals = { $arg } 的值要写在等号后面（{ $arg }=值）
-cli-error-value-count = { $arg } 的值的个数不对
+cli-error-repeated = { $arg } 只能指定一次
 cli-error-valid-values = 可用的值：{ $values }
 cli-error-suggested = 您是不是要输入 { $suggested }？
-cli-error-more = 加 --help 查看更多说明。
+cli-error-more = 使用 --help 查看更多说明。

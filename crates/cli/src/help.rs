@@ -11,12 +11,13 @@
 use std::ffi::OsString;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::Command;
+use clap::{Command, ValueEnum};
 
-use crate::i18n::{t, tr, Catalog, Lang};
+use crate::i18n::{t, tr, Catalog, Lang, LangArg};
 
 /// The language asked for by `--lang` among `args` (before clap reads them, so that
-/// its help is already in that language), else the locale's.
+/// its help is already in that language), else the locale's (also when the value is
+/// none of `--lang`'s, which clap then explains in the locale's language).
 pub fn lang_of(args: &[OsString]) -> Lang {
     let mut it = args.iter().filter_map(|a| a.to_str());
     while let Some(a) = it.next() {
@@ -26,7 +27,7 @@ pub fn lang_of(args: &[OsString]) -> Lang {
             None => None,
         };
         if let Some(v) = value {
-            return Lang::from_locale(v);
+            return LangArg::from_str(v, false).map_or_else(|_| Lang::from_env(), Lang::from);
         }
     }
     Lang::from_env()
@@ -91,12 +92,17 @@ fn text_of(lang: Lang, id: &str) -> Option<String> {
 
 /// What clap found wrong with the command line, in `lang`: the problem, a suggestion
 /// where clap has one, the usage, and where to read more. `None` where clap prints
-/// the text itself: help, version, and the rare kinds the catalog has no text for.
+/// the text itself: help, version, and the kinds this CLI cannot meet, for which the
+/// catalog has no text (or whose message would lack a part clap did not give).
 pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
-    let get = |kind| e.get(kind).and_then(plain);
+    let get = |kind| e.get(kind).and_then(|v| plain(v, lang));
     let arg = get(ContextKind::InvalidArg).unwrap_or_default();
     let value = get(ContextKind::InvalidValue).unwrap_or_default();
     let (id, args) = match e.kind() {
+        // A word that is no option: an extra argument, or one after `--`.
+        ErrorKind::UnknownArgument if !arg.starts_with('-') => {
+            ("cli-error-unexpected-argument", vec![("arg", arg)])
+        }
         ErrorKind::UnknownArgument => ("cli-error-unknown-argument", vec![("arg", arg)]),
         ErrorKind::InvalidSubcommand => (
             "cli-error-unknown-command",
@@ -105,7 +111,7 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
                 get(ContextKind::InvalidSubcommand).unwrap_or_default(),
             )],
         ),
-        ErrorKind::InvalidValue if value.is_empty() => {
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation if value.is_empty() => {
             ("cli-error-value-missing", vec![("arg", arg)])
         }
         ErrorKind::InvalidValue => (
@@ -113,15 +119,14 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
             vec![("arg", arg), ("value", value)],
         ),
         ErrorKind::ValueValidation => {
-            let reason = std::error::Error::source(e)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let source = std::error::Error::source(e);
+            let reason = source.map(ToString::to_string).unwrap_or_default();
             // clap's ranged number parsers say "9 is not in 1..=5" (English only).
             let range = reason
                 .rsplit_once(" is not in ")
                 .and_then(|(_, r)| r.split_once("..="));
-            match range {
-                Some((min, max)) => (
+            if let Some((min, max)) = range {
+                (
                     "cli-error-value-range",
                     vec![
                         ("arg", arg),
@@ -129,36 +134,48 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
                         ("min", min.to_string()),
                         ("max", max.to_string()),
                     ],
-                ),
-                None => (
+                )
+            } else if source.is_some_and(|s| s.is::<std::num::ParseIntError>()) {
+                (
+                    "cli-error-not-a-number",
+                    vec![("arg", arg), ("value", value)],
+                )
+            } else {
+                // Another parser's own words (none of this CLI's options has one).
+                (
                     "cli-error-value-refused",
                     vec![("arg", arg), ("value", value), ("reason", reason)],
-                ),
+                )
             }
         }
         ErrorKind::MissingRequiredArgument => ("cli-error-missing", vec![("arg", arg)]),
-        // clap reports an option given twice as a conflict with itself.
-        ErrorKind::ArgumentConflict if get(ContextKind::PriorArg).as_ref() == Some(&arg) => {
-            ("cli-error-repeated", vec![("arg", arg)])
+        ErrorKind::ArgumentConflict => {
+            let other = get(ContextKind::PriorArg).unwrap_or_default();
+            if other == arg {
+                // clap reports an option given twice as a conflict with itself.
+                ("cli-error-repeated", vec![("arg", arg)])
+            } else {
+                ("cli-error-conflict", vec![("arg", arg), ("other", other)])
+            }
         }
-        ErrorKind::ArgumentConflict => (
-            "cli-error-conflict",
-            vec![
-                ("arg", arg),
-                ("other", get(ContextKind::PriorArg).unwrap_or_default()),
-            ],
+        // A value given to a flag (`--json=1`), or one more than an option takes.
+        ErrorKind::TooManyValues => (
+            "cli-error-unexpected-value",
+            vec![("arg", arg), ("value", value)],
         ),
-        ErrorKind::NoEquals => ("cli-error-no-equals", vec![("arg", arg)]),
-        ErrorKind::TooManyValues | ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues => {
-            ("cli-error-value-count", vec![("arg", arg)])
-        }
         _ => return None,
     };
+    if args.iter().any(|(_, v)| v.is_empty()) {
+        return None;
+    }
     let args: Vec<_> = args.into_iter().map(|(name, v)| (name, v.into())).collect();
-    let mut text = format!("certkey: {}\n", tr(lang, id, &args));
+    let mut lines = vec![format!("certkey: {}", tr(lang, id, &args))];
     if let Some(valid) = get(ContextKind::ValidValue).filter(|v| !v.is_empty()) {
-        text += &tr(lang, "cli-error-valid-values", &[("values", valid.into())]);
-        text.push('\n');
+        lines.push(tr(
+            lang,
+            "cli-error-valid-values",
+            &[("values", valid.into())],
+        ));
     }
     let suggested = [
         ContextKind::SuggestedArg,
@@ -168,9 +185,10 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
     .into_iter()
     .find_map(get);
     if let Some(s) = suggested {
-        text += &tr(lang, "cli-error-suggested", &[("suggested", s.into())]);
-        text.push('\n');
+        lines.push(tr(lang, "cli-error-suggested", &[("suggested", s.into())]));
     }
+    lines.extend(tips(e, lang));
+    let mut text = lines.join("\n") + "\n";
     if let Some(usage) = get(ContextKind::Usage) {
         let usage = usage.strip_prefix("Usage:").unwrap_or(&usage).trim();
         text += &format!("\n{} {usage}\n", t(lang, "cli-help-heading-usage"));
@@ -179,9 +197,39 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
     Some(text)
 }
 
-/// A context value of a clap error as plain text (lists joined), without styling.
-fn plain(v: &ContextValue) -> Option<String> {
-    let join = |v: Vec<String>| v.join(", ");
+/// clap's tips that help here, in `lang`: an option put before its command
+/// (`'renew --years' exists`) and a command put after `--`. Its other tips (how to
+/// pass a value that starts with `-`) do not apply to this CLI and are left out.
+fn tips(e: &clap::Error, lang: Lang) -> Vec<String> {
+    let Some(ContextValue::StyledStrs(tips)) = e.get(ContextKind::Suggested) else {
+        return Vec::new();
+    };
+    tips.iter()
+        .filter_map(|tip| {
+            let tip = tip.to_string();
+            if let Some(usage) = tip
+                .strip_prefix('\'')
+                .and_then(|t| t.strip_suffix("' exists"))
+            {
+                let usage = format!("certkey {usage}");
+                return Some(tr(
+                    lang,
+                    "cli-error-suggested",
+                    &[("suggested", usage.into())],
+                ));
+            }
+            let name = tip
+                .strip_prefix("subcommand '")
+                .and_then(|t| t.strip_suffix("' exists; to use it, remove the '--' before it"))?;
+            Some(tr(lang, "cli-error-tip-dashes", &[("name", name.into())]))
+        })
+        .collect()
+}
+
+/// A context value of a clap error as plain text (lists joined as `lang` joins
+/// them), without styling.
+fn plain(v: &ContextValue, lang: Lang) -> Option<String> {
+    let join = |v: Vec<String>| v.join(if lang == Lang::ZhCn { "、" } else { ", " });
     match v {
         ContextValue::String(s) => Some(s.clone()),
         ContextValue::Strings(v) => Some(join(v.clone())),
@@ -254,6 +302,11 @@ mod tests {
             Lang::ZhCn
         );
         assert_eq!(lang_of(&os(&["certkey", "--lang=en", "list"])), Lang::En);
+        // A value that is none of --lang's leaves the locale's language.
+        assert_eq!(
+            lang_of(&os(&["certkey", "--lang", "fr", "list"])),
+            Lang::from_env()
+        );
         let zh = localized(crate::Cli::command(), Lang::ZhCn)
             .render_help()
             .to_string();
@@ -292,7 +345,7 @@ mod tests {
         assert!(zh.contains("您是不是要输入 --years？"), "{zh}");
         assert!(zh.contains("\n用法: certkey renew"), "{zh}");
         assert!(
-            zh.contains("加 --help 查看更多说明。") && !zh.contains("Usage"),
+            zh.contains("使用 --help 查看更多说明。") && !zh.contains("Usage"),
             "{zh}"
         );
         let zh = explain(Lang::ZhCn, &["certkey", "renew", "--years", "9"]);
@@ -309,7 +362,7 @@ mod tests {
             Lang::ZhCn,
             &["certkey", "--lang", "en", "--lang", "en", "list"],
         );
-        assert!(zh.contains("--lang <LANG> 只能给一次"), "{zh}");
+        assert!(zh.contains("--lang <LANG> 只能指定一次"), "{zh}");
         let zh = explain(Lang::ZhCn, &["certkey", "lst"]);
         assert!(
             zh.contains("没有这个命令：lst") && zh.contains("list"),
@@ -329,6 +382,39 @@ mod tests {
             "{en}"
         );
         assert!(en.contains("\nUsage: certkey"), "{en}");
+        // An option put before its command, a stray word, a command after `--`.
+        let zh = explain(Lang::ZhCn, &["certkey", "--years", "2", "renew"]);
+        assert!(
+            zh.contains("您是不是要输入 certkey renew --years？"),
+            "{zh}"
+        );
+        let zh = explain(Lang::ZhCn, &["certkey", "list", "extra"]);
+        assert!(zh.starts_with("certkey: 多余的参数：extra\n"), "{zh}");
+        let zh = explain(Lang::ZhCn, &["certkey", "--", "list"]);
+        assert!(zh.contains("请去掉 list 前面的 --。"), "{zh}");
+        // Values: not a number, empty, given to a flag.
+        let zh = explain(Lang::ZhCn, &["certkey", "renew", "--years", "abc"]);
+        assert!(zh.contains("--years <N> 的值应为整数，不能是 abc"), "{zh}");
+        let zh = explain(Lang::ZhCn, &["certkey", "renew", "--years="]);
+        assert!(zh.contains("--years <N> 需要一个值"), "{zh}");
+        let zh = explain(Lang::ZhCn, &["certkey", "renew", "--final-try-ok=yes"]);
+        assert!(zh.contains("--final-try-ok 后面不带值（多了 yes）"), "{zh}");
+        let zh = explain(Lang::ZhCn, &["certkey", "--lang", "fr", "list"]);
+        assert!(zh.contains("可用的值：zh-CN、en"), "{zh}");
+        // No English word of clap's is left in the Chinese texts.
+        let cases: [&[&str]; 5] = [
+            &["certkey", "--years", "2", "renew"],
+            &["certkey", "--", "list"],
+            &["certkey", "renew", "--years", "abc"],
+            &["certkey", "renew", "--final-try-ok=yes"],
+            &["certkey", "lst"],
+        ];
+        for args in cases {
+            let zh = explain(Lang::ZhCn, args);
+            for word in ["error", "tip", "invalid", "Usage", "exists"] {
+                assert!(!zh.contains(word), "{word}: {zh}");
+            }
+        }
         // Help and version are clap's own output, not errors to explain.
         for asked in ["--help", "--version"] {
             let e = localized(crate::Cli::command(), Lang::ZhCn)

@@ -270,7 +270,8 @@ fn main() -> ExitCode {
         Ok(m) => m,
         Err(e) => match help::error_text(&e, help_lang) {
             Some(text) => {
-                eprint!("{text}");
+                // As clap's own exit: a closed standard error is no reason to panic.
+                let _ = std::io::stderr().write_all(text.as_bytes());
                 return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
             }
             None => e.exit(),
