@@ -75,6 +75,9 @@ cli-help-certkey-pin-change = Change the user PIN (CERTKEY_PIN and CERTKEY_NEW_P
 ## A command line that does not parse (what clap found wrong, in the user's language).
 cli-error-unknown-argument = unknown option { $arg }
 cli-error-unknown-command = unknown command { $name }
+cli-error-option-of-command = { $arg } is an option of { $command }: put it after the command ({ $usage })
+cli-error-missing-command = { $name } needs a command: { $commands }
+cli-error-number-too-large = { $value } is too large for { $arg }
 cli-error-unexpected-argument = unexpected argument { $arg }
 cli-error-not-a-number = { $arg } takes a whole number, not { $value }
 cli-error-unexpected-value = { $arg } takes no value (got { $value })

@@ -75,9 +75,12 @@ cli-help-certkey-pin-change = 修改用户 PIN 码（自动化时使用 CERTKEY_
 ## 无法解析的命令行（clap 发现的问题，以用户的语言显示）。
 cli-error-unknown-argument = 没有这个选项：{ $arg }
 cli-error-unknown-command = 没有这个命令：{ $name }
+cli-error-option-of-command = { $arg } 是 { $command } 的选项，要写在命令后面（{ $usage }）
+cli-error-missing-command = { $name } 后面要跟一个命令：{ $commands }
+cli-error-number-too-large = { $value } 对 { $arg } 来说太大了
 cli-error-unexpected-argument = 多余的参数：{ $arg }
 cli-error-not-a-number = { $arg } 的值应为整数，不能是 { $value }
-cli-error-unexpected-value = { $arg } 后面不带值（多了 { $value }）
+cli-error-unexpected-value = { $arg } 不接受值（多了 { $value }）
 cli-error-tip-dashes = 请去掉 { $name } 前面的 --。
 cli-error-value-missing = { $arg } 需要一个值
 cli-error-invalid-value = { $value } 不是 { $arg } 可用的值

@@ -98,7 +98,33 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
     let get = |kind| e.get(kind).and_then(|v| plain(v, lang));
     let arg = get(ContextKind::InvalidArg).unwrap_or_default();
     let value = get(ContextKind::InvalidValue).unwrap_or_default();
+    let usage = get(ContextKind::Usage).map(|u| {
+        u.strip_prefix("Usage:")
+            .map_or(u.as_str(), str::trim)
+            .to_string()
+    });
+    // The command the error is in ("certkey cert"): the usage's first words.
+    let command = usage.as_deref().map(|u| {
+        u.split(' ')
+            .take_while(|w| !w.starts_with(['[', '<', '-']))
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let tips = tips(e);
     let (id, args) = match e.kind() {
+        // An option of a subcommand put before it: clap's tip names where it belongs.
+        ErrorKind::UnknownArgument if tips.moved.is_some() => {
+            let (sub, at) = tips.moved.clone().unwrap_or_default();
+            let command = command.clone().unwrap_or_default();
+            (
+                "cli-error-option-of-command",
+                vec![
+                    ("arg", arg),
+                    ("command", format!("{command} {sub}")),
+                    ("usage", format!("{command} {at}")),
+                ],
+            )
+        }
         // A word that is no option: an extra argument, or one after `--`.
         ErrorKind::UnknownArgument if !arg.starts_with('-') => {
             ("cli-error-unexpected-argument", vec![("arg", arg)])
@@ -111,6 +137,19 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
                 get(ContextKind::InvalidSubcommand).unwrap_or_default(),
             )],
         ),
+        ErrorKind::MissingSubcommand => (
+            "cli-error-missing-command",
+            vec![
+                (
+                    "name",
+                    get(ContextKind::InvalidSubcommand).unwrap_or_default(),
+                ),
+                (
+                    "commands",
+                    get(ContextKind::ValidSubcommand).unwrap_or_default(),
+                ),
+            ],
+        ),
         ErrorKind::InvalidValue | ErrorKind::ValueValidation if value.is_empty() => {
             ("cli-error-value-missing", vec![("arg", arg)])
         }
@@ -118,36 +157,7 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
             "cli-error-invalid-value",
             vec![("arg", arg), ("value", value)],
         ),
-        ErrorKind::ValueValidation => {
-            let source = std::error::Error::source(e);
-            let reason = source.map(ToString::to_string).unwrap_or_default();
-            // clap's ranged number parsers say "9 is not in 1..=5" (English only).
-            let range = reason
-                .rsplit_once(" is not in ")
-                .and_then(|(_, r)| r.split_once("..="));
-            if let Some((min, max)) = range {
-                (
-                    "cli-error-value-range",
-                    vec![
-                        ("arg", arg),
-                        ("value", value),
-                        ("min", min.to_string()),
-                        ("max", max.to_string()),
-                    ],
-                )
-            } else if source.is_some_and(|s| s.is::<std::num::ParseIntError>()) {
-                (
-                    "cli-error-not-a-number",
-                    vec![("arg", arg), ("value", value)],
-                )
-            } else {
-                // Another parser's own words (none of this CLI's options has one).
-                (
-                    "cli-error-value-refused",
-                    vec![("arg", arg), ("value", value), ("reason", reason)],
-                )
-            }
-        }
+        ErrorKind::ValueValidation => value_refused(e, arg, value),
         ErrorKind::MissingRequiredArgument => ("cli-error-missing", vec![("arg", arg)]),
         ErrorKind::ArgumentConflict => {
             let other = get(ContextKind::PriorArg).unwrap_or_default();
@@ -165,7 +175,7 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
         ),
         _ => return None,
     };
-    if args.iter().any(|(_, v)| v.is_empty()) {
+    if args.iter().any(|(_, v)| v.trim().is_empty()) {
         return None;
     }
     let args: Vec<_> = args.into_iter().map(|(name, v)| (name, v.into())).collect();
@@ -187,43 +197,90 @@ pub fn error_text(e: &clap::Error, lang: Lang) -> Option<String> {
     if let Some(s) = suggested {
         lines.push(tr(lang, "cli-error-suggested", &[("suggested", s.into())]));
     }
-    lines.extend(tips(e, lang));
+    if let Some(name) = tips.dashes {
+        lines.push(tr(lang, "cli-error-tip-dashes", &[("name", name.into())]));
+    }
     let mut text = lines.join("\n") + "\n";
-    if let Some(usage) = get(ContextKind::Usage) {
-        let usage = usage.strip_prefix("Usage:").unwrap_or(&usage).trim();
+    if let Some(usage) = usage {
         text += &format!("\n{} {usage}\n", t(lang, "cli-help-heading-usage"));
     }
     text += &format!("\n{}\n", t(lang, "cli-error-more"));
     Some(text)
 }
 
-/// clap's tips that help here, in `lang`: an option put before its command
-/// (`'renew --years' exists`) and a command put after `--`. Its other tips (how to
-/// pass a value that starts with `-`) do not apply to this CLI and are left out.
-fn tips(e: &clap::Error, lang: Lang) -> Vec<String> {
+/// A value the option's parser refused: out of its range, no number, too large.
+fn value_refused(
+    e: &clap::Error,
+    arg: String,
+    value: String,
+) -> (&'static str, Vec<(&'static str, String)>) {
+    use std::num::IntErrorKind;
+    let source = std::error::Error::source(e);
+    let reason = source.map(ToString::to_string).unwrap_or_default();
+    // clap's ranged number parsers say "9 is not in 1..=5" (English only).
+    if let Some((min, max)) = reason
+        .rsplit_once(" is not in ")
+        .and_then(|(_, r)| r.split_once("..="))
+    {
+        let (min, max) = (min.to_string(), max.to_string());
+        let args = vec![("arg", arg), ("value", value), ("min", min), ("max", max)];
+        return ("cli-error-value-range", args);
+    }
+    match source.and_then(|s| s.downcast_ref::<std::num::ParseIntError>()) {
+        Some(p)
+            if matches!(
+                p.kind(),
+                IntErrorKind::PosOverflow | IntErrorKind::NegOverflow
+            ) =>
+        {
+            (
+                "cli-error-number-too-large",
+                vec![("arg", arg), ("value", value)],
+            )
+        }
+        Some(_) => (
+            "cli-error-not-a-number",
+            vec![("arg", arg), ("value", value)],
+        ),
+        // Another parser's own words (none of this CLI's options has one).
+        None => (
+            "cli-error-value-refused",
+            vec![("arg", arg), ("value", value), ("reason", reason)],
+        ),
+    }
+}
+
+/// The clap tips that help here. Its other tips (how to pass a value that starts
+/// with `-`) do not apply to this CLI and are left out.
+#[derive(Default)]
+struct Tips {
+    /// An option put before its command: (the command, the command with the option),
+    /// from `'renew --years' exists`, relative to the command the error is in.
+    moved: Option<(String, String)>,
+    /// A command put after `--`.
+    dashes: Option<String>,
+}
+
+fn tips(e: &clap::Error) -> Tips {
+    let mut found = Tips::default();
     let Some(ContextValue::StyledStrs(tips)) = e.get(ContextKind::Suggested) else {
-        return Vec::new();
+        return found;
     };
-    tips.iter()
-        .filter_map(|tip| {
-            let tip = tip.to_string();
-            if let Some(usage) = tip
-                .strip_prefix('\'')
-                .and_then(|t| t.strip_suffix("' exists"))
-            {
-                let usage = format!("certkey {usage}");
-                return Some(tr(
-                    lang,
-                    "cli-error-suggested",
-                    &[("suggested", usage.into())],
-                ));
-            }
-            let name = tip
-                .strip_prefix("subcommand '")
-                .and_then(|t| t.strip_suffix("' exists; to use it, remove the '--' before it"))?;
-            Some(tr(lang, "cli-error-tip-dashes", &[("name", name.into())]))
-        })
-        .collect()
+    for tip in tips.iter().map(ToString::to_string) {
+        if let Some(at) = tip
+            .strip_prefix('\'')
+            .and_then(|t| t.strip_suffix("' exists"))
+        {
+            let sub = at.split(" -").next().unwrap_or(at).to_string();
+            found.moved = Some((sub, at.to_string()));
+        } else if let Some(name) = tip
+            .strip_prefix("subcommand '")
+            .and_then(|t| t.strip_suffix("' exists; to use it, remove the '--' before it"))
+        {
+            found.dashes = Some(name.to_string());
+        }
+    }
+    found
 }
 
 /// A context value of a clap error as plain text (lists joined as `lang` joins
@@ -281,14 +338,25 @@ mod tests {
             .collect();
         assert!(missing.is_empty(), "missing:\n{}", missing.join("\n"));
         // The English catalog says what the code's doc comments say (rustdoc keeps
-        // them): a change to one without the other fails here.
+        // them): a change to one without the other fails here. The text is looked up
+        // as `localize` does: the option's own, else the one shared by every command.
         let drifted: Vec<String> = all
             .iter()
+            // clap's own help and version texts are not in the code.
             .filter(|(key, text)| {
-                Catalog::has(Lang::En, key) && t(Lang::En, key) != *text && !text.is_empty()
+                !text.is_empty() && !key.ends_with("--help") && !key.ends_with("--version")
             })
-            .map(|(key, text)| {
-                format!("{key}:\n  code:    {text}\n  catalog: {}", t(Lang::En, key))
+            .filter_map(|(key, text)| {
+                let shared = key
+                    .rsplit_once("--")
+                    .map(|(_, id)| format!("cli-help-arg--{id}"));
+                let used = [Some(key.clone()), shared]
+                    .into_iter()
+                    .flatten()
+                    .find(|k| Catalog::has(Lang::En, k))?;
+                let catalog = t(Lang::En, &used);
+                (catalog != *text)
+                    .then(|| format!("{key}:\n  code:    {text}\n  catalog: {catalog} ({used})"))
             })
             .collect();
         assert!(drifted.is_empty(), "drifted:\n{}", drifted.join("\n"));
@@ -302,11 +370,14 @@ mod tests {
             Lang::ZhCn
         );
         assert_eq!(lang_of(&os(&["certkey", "--lang=en", "list"])), Lang::En);
-        // A value that is none of --lang's leaves the locale's language.
-        assert_eq!(
-            lang_of(&os(&["certkey", "--lang", "fr", "list"])),
-            Lang::from_env()
-        );
+        // A value that is none of --lang's leaves the locale's language (even one
+        // that starts like Chinese).
+        for other in ["fr", "zhx"] {
+            assert_eq!(
+                lang_of(&os(&["certkey", "--lang", other, "list"])),
+                Lang::from_env()
+            );
+        }
         let zh = localized(crate::Cli::command(), Lang::ZhCn)
             .render_help()
             .to_string();
@@ -385,9 +456,24 @@ mod tests {
         // An option put before its command, a stray word, a command after `--`.
         let zh = explain(Lang::ZhCn, &["certkey", "--years", "2", "renew"]);
         assert!(
-            zh.contains("您是不是要输入 certkey renew --years？"),
+            zh.contains("--years 是 certkey renew 的选项，要写在命令后面（certkey renew --years）"),
             "{zh}"
         );
+        let en = explain(Lang::En, &["certkey", "cert", "--pem", "export"]);
+        assert!(
+            en.contains("--pem is an option of certkey cert export: put it after the command"),
+            "{en}"
+        );
+        let zh = explain(Lang::ZhCn, &["certkey", "--json"]);
+        assert!(
+            zh.contains("certkey 后面要跟一个命令：list、diagnose"),
+            "{zh}"
+        );
+        let zh = explain(
+            Lang::ZhCn,
+            &["certkey", "renew", "--years", "99999999999999999999"],
+        );
+        assert!(zh.contains("对 --years <N> 来说太大了"), "{zh}");
         let zh = explain(Lang::ZhCn, &["certkey", "list", "extra"]);
         assert!(zh.starts_with("certkey: 多余的参数：extra\n"), "{zh}");
         let zh = explain(Lang::ZhCn, &["certkey", "--", "list"]);
@@ -398,11 +484,12 @@ mod tests {
         let zh = explain(Lang::ZhCn, &["certkey", "renew", "--years="]);
         assert!(zh.contains("--years <N> 需要一个值"), "{zh}");
         let zh = explain(Lang::ZhCn, &["certkey", "renew", "--final-try-ok=yes"]);
-        assert!(zh.contains("--final-try-ok 后面不带值（多了 yes）"), "{zh}");
+        assert!(zh.contains("--final-try-ok 不接受值（多了 yes）"), "{zh}");
         let zh = explain(Lang::ZhCn, &["certkey", "--lang", "fr", "list"]);
         assert!(zh.contains("可用的值：zh-CN、en"), "{zh}");
         // No English word of clap's is left in the Chinese texts.
-        let cases: [&[&str]; 5] = [
+        let cases: [&[&str]; 6] = [
+            &["certkey", "--json"],
             &["certkey", "--years", "2", "renew"],
             &["certkey", "--", "list"],
             &["certkey", "renew", "--years", "abc"],

@@ -70,7 +70,7 @@ struct Cli {
     /// Print one JSON object instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// Language of the text (default: from the locale; zh-CN when Chinese).
+    /// Language of the text: zh-CN or en (default: from the locale; zh-CN when Chinese).
     #[arg(long, value_enum, global = true, hide_possible_values = true)]
     lang: Option<LangArg>,
     /// CA service URL for every operation (default: CERTKEY_SERVICE_URL, else the
@@ -111,7 +111,7 @@ enum Command {
         /// private keys. Needs --token.
         #[arg(long, requires = "token")]
         login: bool,
-        /// Allow using the token's final PIN try.
+        /// Allow using the key's final PIN try.
         #[arg(long, requires = "login")]
         final_try_ok: bool,
     },
